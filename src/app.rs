@@ -1,0 +1,191 @@
+//! Application state, the router with its layer stack, and serving with
+//! graceful shutdown.
+
+use std::{net::SocketAddr, sync::Arc, time::Duration};
+
+use axum::{
+    Router,
+    extract::{Request, State},
+    http::{HeaderName, HeaderValue, StatusCode, header},
+    response::{IntoResponse, Response},
+    routing::get,
+};
+use tower::ServiceBuilder;
+use tower_cookies::CookieManagerLayer;
+use tower_http::{
+    catch_panic::CatchPanicLayer,
+    compression::CompressionLayer,
+    limit::RequestBodyLimitLayer,
+    request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
+    set_header::SetResponseHeaderLayer,
+    timeout::TimeoutLayer,
+    trace::{DefaultOnResponse, TraceLayer},
+};
+use tracing::Level;
+
+use crate::{
+    auth::{csrf::MAX_FORM_BYTES, password::Passwords, tokens::Keys},
+    config::Config,
+    db::Db,
+    error::{AppError, render_error},
+    web,
+};
+
+#[derive(Clone, Debug)]
+pub struct AppState {
+    pub db: Db,
+    pub config: Arc<Config>,
+    pub keys: Arc<Keys>,
+    pub passwords: Arc<Passwords>,
+}
+
+impl AppState {
+    pub fn new(config: Config, db: Db) -> Self {
+        // One argon2 run per core at most: more would only queue in the
+        // blocking pool while holding 19 MiB each.
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        AppState {
+            db,
+            keys: Arc::new(Keys::new(&config.jwt_secret)),
+            passwords: Arc::new(Passwords::new(cores)),
+            config: Arc::new(config),
+        }
+    }
+}
+
+/// `default-src 'self'` and no `unsafe-inline` anywhere: every script and
+/// style is a file under /static.
+const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+     connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'";
+
+/// The whole application: pages, operations endpoints, static files, and the
+/// layers every response passes through.
+pub fn build_app(state: AppState) -> Router {
+    let request_id = HeaderName::from_static("x-request-id");
+    let trace = TraceLayer::new_for_http()
+        .make_span_with(|request: &Request| {
+            let request_id = request.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");
+            // The path only: query strings may carry search text or tokens.
+            tracing::info_span!("request", request_id, method = %request.method(), path = %request.uri().path())
+        })
+        .on_request(())
+        .on_response(DefaultOnResponse::new().level(Level::INFO));
+
+    let headers = ServiceBuilder::new()
+        .layer(SetResponseHeaderLayer::overriding(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(CONTENT_SECURITY_POLICY),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
+        .layer(SetResponseHeaderLayer::overriding(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("strict-origin-when-cross-origin"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            HeaderName::from_static("permissions-policy"),
+            HeaderValue::from_static("camera=(), microphone=(), geolocation=(), interest-cohort=()"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            HeaderName::from_static("cross-origin-opener-policy"),
+            HeaderValue::from_static("same-origin"),
+        ))
+        // Pages show private data: no shared or back-forward caches keep them.
+        .layer(SetResponseHeaderLayer::if_not_present(header::CACHE_CONTROL, HeaderValue::from_static("no-store")));
+
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/static/{file}", get(web::assets::serve))
+        .merge(web::router(&state))
+        .with_state(state)
+        .layer(
+            ServiceBuilder::new()
+                .layer(SetRequestIdLayer::new(request_id.clone(), MakeRequestUuid))
+                .layer(trace)
+                .layer(PropagateRequestIdLayer::new(request_id))
+                .layer(CatchPanicLayer::custom(|_| {
+                    render_error(
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        "Something went wrong",
+                        "An unexpected error happened on our side. Try again.",
+                    )
+                }))
+                .layer(headers)
+                .layer(CompressionLayer::new())
+                .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, Duration::from_secs(30)))
+                .layer(RequestBodyLimitLayer::new(MAX_FORM_BYTES))
+                .layer(CookieManagerLayer::new()),
+        )
+}
+
+async fn healthz() -> &'static str {
+    "ok"
+}
+
+async fn readyz(State(state): State<AppState>) -> Response {
+    if state.db.ping().await {
+        "ready".into_response()
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "database unavailable").into_response()
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("DATABASE_URL: cannot open the database: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("DATABASE_URL: cannot apply migrations: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("BIND_ADDR: cannot listen on {addr}: {source}")]
+    Bind { addr: SocketAddr, source: std::io::Error },
+    #[error("server error: {0}")]
+    Serve(std::io::Error),
+}
+
+/// Connects, migrates, and serves until SIGTERM or Ctrl-C, then lets
+/// in-flight requests finish.
+pub async fn run(config: Config) -> Result<(), StartError> {
+    let db = Db::connect(&config.database_url).await?;
+    let addr = config.bind_addr;
+    let listener = tokio::net::TcpListener::bind(addr).await.map_err(|source| StartError::Bind { addr, source })?;
+    tracing::info!(%addr, "doable is listening on http://{addr}");
+    let app = build_app(AppState::new(config, db.clone()));
+    axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .map_err(StartError::Serve)?;
+    db.close().await;
+    tracing::info!("shut down cleanly");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutdown signal received; draining in-flight requests");
+}
+
+impl From<AppError> for Response {
+    fn from(err: AppError) -> Self {
+        err.into_response()
+    }
+}

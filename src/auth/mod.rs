@@ -1,0 +1,270 @@
+//! Who is asking. One middleware ([`resolve_session`]) reads the session
+//! cookies of every page request before any handler runs: it verifies the
+//! access JWT, checks its session row is live (so sign-out and revocation
+//! take effect at once), and renews an expired access token from the refresh
+//! cookie. Handlers learn the user only through the [`SignedIn`] extractor,
+//! which is the only source of the owner id that queries receive.
+
+pub mod csrf;
+pub mod password;
+pub mod tokens;
+
+use axum::{
+    extract::{ConnectInfo, FromRequestParts, Request, State},
+    http::{HeaderMap, HeaderValue, StatusCode, header, request::Parts},
+    middleware::Next,
+    response::{IntoResponse, Redirect, Response},
+};
+use std::net::SocketAddr;
+use tower_cookies::{Cookie, Cookies, cookie::SameSite};
+use uuid::Uuid;
+
+use crate::{
+    app::AppState,
+    config::Config,
+    db::sessions::{self, NewSession, Refresh},
+    error::AppError,
+};
+use tokens::{hash_refresh_token, random_token};
+
+pub const ACCESS_COOKIE: &str = "doable_access";
+pub const REFRESH_COOKIE: &str = "doable_refresh";
+
+/// How long a just-spent refresh token is still honoured, for two tabs (or
+/// two requests of one page) renewing at the same moment.
+pub const REFRESH_GRACE: time::Duration = time::Duration::seconds(10);
+
+#[derive(Clone, Debug)]
+pub struct CurrentUser {
+    pub id: Uuid,
+    pub session_id: Uuid,
+    pub email: String,
+    pub name: Option<String>,
+}
+
+/// What [`resolve_session`] found, stored in the request's extensions.
+#[derive(Clone, Debug)]
+struct Resolved(Option<CurrentUser>);
+
+pub async fn resolve_session(
+    State(state): State<AppState>,
+    cookies: Cookies,
+    mut request: Request,
+    next: Next,
+) -> Result<Response, AppError> {
+    let user = authenticate(&state, &cookies).await?;
+    request.extensions_mut().insert(Resolved(user));
+    Ok(next.run(request).await)
+}
+
+async fn authenticate(state: &AppState, cookies: &Cookies) -> Result<Option<CurrentUser>, AppError> {
+    if let Some(claims) = cookies.get(ACCESS_COOKIE).and_then(|c| state.keys.verify_access(c.value())) {
+        let live = sessions::live_user(&state.db, claims.sid, claims.sub).await?;
+        if live.is_none() {
+            // Revoked or deactivated: the refresh token is dead too.
+            clear_session_cookies(cookies, &state.config);
+        }
+        return Ok(live.map(|u| CurrentUser { id: u.user_id, session_id: claims.sid, email: u.email, name: u.name }));
+    }
+
+    let Some(presented) = cookies.get(REFRESH_COOKIE) else {
+        return Ok(None);
+    };
+    let new_refresh = random_token();
+    let outcome = sessions::refresh(
+        &state.db,
+        &hash_refresh_token(presented.value()),
+        &hash_refresh_token(&new_refresh),
+        REFRESH_GRACE,
+    )
+    .await?;
+    let (session_id, user_id, rotated) = match outcome {
+        Refresh::Rotated { session_id, user_id } => (session_id, user_id, true),
+        Refresh::JustRotated { session_id, user_id } => (session_id, user_id, false),
+        Refresh::Reused { session_id, user_id } => {
+            tracing::warn!(event = "session.refresh_reuse", %user_id, %session_id, "spent refresh token presented again; session revoked");
+            clear_session_cookies(cookies, &state.config);
+            return Ok(None);
+        }
+        Refresh::Invalid => {
+            clear_session_cookies(cookies, &state.config);
+            return Ok(None);
+        }
+    };
+    let Some(user) = sessions::live_user(&state.db, session_id, user_id).await? else {
+        clear_session_cookies(cookies, &state.config);
+        return Ok(None);
+    };
+    let access = state.keys.issue_access(user_id, session_id, state.config.access_token_ttl)?;
+    set_session_cookies(cookies, &state.config, access, rotated.then_some(new_refresh));
+    Ok(Some(CurrentUser { id: user_id, session_id, email: user.email, name: user.name }))
+}
+
+fn session_cookie(config: &Config, name: &'static str, value: String, max_age: std::time::Duration) -> Cookie<'static> {
+    Cookie::build((name, value))
+        .http_only(true)
+        .same_site(SameSite::Lax)
+        .path("/")
+        .secure(config.secure_cookies())
+        .max_age(time::Duration::seconds(max_age.as_secs() as i64))
+        .build()
+}
+
+fn set_session_cookies(cookies: &Cookies, config: &Config, access: String, refresh: Option<String>) {
+    cookies.add(session_cookie(config, ACCESS_COOKIE, access, config.access_token_ttl));
+    if let Some(refresh) = refresh {
+        cookies.add(session_cookie(config, REFRESH_COOKIE, refresh, config.refresh_token_ttl));
+    }
+}
+
+pub fn clear_session_cookies(cookies: &Cookies, config: &Config) {
+    for name in [ACCESS_COOKIE, REFRESH_COOKIE] {
+        if cookies.get(name).is_some() {
+            cookies.remove(session_cookie(config, name, String::new(), std::time::Duration::ZERO));
+        }
+    }
+}
+
+/// Where a request comes from, for the sessions list and security events.
+#[derive(Clone, Debug, Default)]
+pub struct ClientInfo {
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientInfo {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let ip = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|ConnectInfo(addr)| addr.ip().to_string());
+        let user_agent = parts
+            .headers
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(|ua| ua.chars().take(256).collect());
+        Ok(ClientInfo { ip, user_agent })
+    }
+}
+
+/// Creates a session for a user who just proved who they are, and sets its
+/// cookies.
+pub async fn start_session(
+    state: &AppState,
+    cookies: &Cookies,
+    user_id: Uuid,
+    client: &ClientInfo,
+) -> Result<Uuid, AppError> {
+    let refresh = random_token();
+    let session_id = sessions::create(
+        &state.db,
+        &NewSession {
+            user_id,
+            refresh_hash: &hash_refresh_token(&refresh),
+            lifetime: time::Duration::seconds(state.config.refresh_token_ttl.as_secs() as i64),
+            user_agent: client.user_agent.as_deref(),
+            ip: client.ip.as_deref(),
+        },
+    )
+    .await?;
+    let access = state.keys.issue_access(user_id, session_id, state.config.access_token_ttl)?;
+    set_session_cookies(cookies, &state.config, access, Some(refresh));
+    Ok(session_id)
+}
+
+/// Revokes this browser's session and clears its cookies.
+pub async fn end_session(state: &AppState, cookies: &Cookies, user: &CurrentUser) -> Result<(), AppError> {
+    sessions::revoke(&state.db, user.id, user.session_id).await?;
+    clear_session_cookies(cookies, &state.config);
+    Ok(())
+}
+
+/// A signed-in user; without one, the request is sent to sign in.
+#[derive(Clone, Debug)]
+pub struct SignedIn(pub CurrentUser);
+
+/// The user if signed in.
+#[derive(Clone, Debug)]
+pub struct MaybeSignedIn(pub Option<CurrentUser>);
+
+fn resolved(parts: &Parts) -> Result<Option<CurrentUser>, AppError> {
+    match parts.extensions.get::<Resolved>() {
+        Some(Resolved(user)) => Ok(user.clone()),
+        // Fail closed: a route outside the middleware has no user at all.
+        None => Err(AppError::internal("resolve_session middleware is not installed on this route")),
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for SignedIn {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        match resolved(parts).map_err(IntoResponse::into_response)? {
+            Some(user) => Ok(SignedIn(user)),
+            None => Err(sign_in_first(parts)),
+        }
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for MaybeSignedIn {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(MaybeSignedIn(resolved(parts)?))
+    }
+}
+
+pub fn is_htmx(headers: &HeaderMap) -> bool {
+    headers.get("hx-request").is_some_and(|v| v == "true")
+}
+
+/// 303 to the sign-in page, coming back here afterwards; htmx gets 401 with
+/// `HX-Redirect` so it navigates instead of swapping a sign-in page into a list.
+fn sign_in_first(parts: &Parts) -> Response {
+    let back = if parts.method == axum::http::Method::GET {
+        parts.uri.path_and_query().map(|pq| pq.as_str()).unwrap_or("/tasks")
+    } else {
+        "/tasks"
+    };
+    let target = format!("/signin?{}", serde_urlencoded::to_string([("next", back)]).unwrap_or_default());
+    if is_htmx(&parts.headers) {
+        let mut response = StatusCode::UNAUTHORIZED.into_response();
+        if let Ok(value) = HeaderValue::from_str(&target) {
+            response.headers_mut().insert("hx-redirect", value);
+        }
+        response
+    } else {
+        Redirect::to(&target).into_response()
+    }
+}
+
+/// A `next` target that stays on this site: an absolute path, never `//host`
+/// or `/\host` (which browsers read as another host).
+pub fn safe_next(next: Option<&str>) -> &str {
+    match next {
+        Some(path)
+            if path.starts_with('/')
+                && !path.starts_with("//")
+                && !path.contains('\\')
+                && !path.chars().any(char::is_control)
+                && !path.starts_with("/signin")
+                && !path.starts_with("/signup") =>
+        {
+            path
+        }
+        _ => "/tasks",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::safe_next;
+
+    #[test]
+    fn next_only_leads_to_paths_on_this_site() {
+        assert_eq!(safe_next(Some("/tasks?status=active")), "/tasks?status=active");
+        for hostile in ["//evil.com", "/\\evil.com", "https://evil.com", "evil.com", "/\tx", "/signin"] {
+            assert_eq!(safe_next(Some(hostile)), "/tasks", "{hostile:?}");
+        }
+        assert_eq!(safe_next(None), "/tasks");
+    }
+}

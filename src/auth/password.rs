@@ -1,0 +1,95 @@
+//! Password hashing with argon2id at OWASP's minimum (m = 19 MiB, t = 2,
+//! p = 1), on tokio's blocking pool and never more than a few at a time, so
+//! a burst of sign-ins can neither stall the async workers nor exhaust memory.
+
+use std::sync::Arc;
+
+use argon2::{Algorithm, Argon2, Params, PasswordHasher as _, PasswordVerifier as _, Version};
+use tokio::sync::{OnceCell, Semaphore};
+
+use crate::domain::Password;
+
+#[derive(Debug, thiserror::Error)]
+pub enum HashError {
+    #[error("argon2: {0}")]
+    Argon2(String),
+    #[error("hashing task failed: {0}")]
+    Join(#[from] tokio::task::JoinError),
+}
+
+#[derive(Debug)]
+pub struct Passwords {
+    permits: Arc<Semaphore>,
+    /// A hash of a random password, verified against when the email is
+    /// unknown so that answer takes as long as a wrong password.
+    dummy_hash: OnceCell<String>,
+}
+
+fn argon2() -> Argon2<'static> {
+    let params = Params::new(19 * 1024, 2, 1, None).unwrap_or_default();
+    Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+}
+
+impl Passwords {
+    /// `max_concurrent` hashes run at once; others wait their turn.
+    pub fn new(max_concurrent: usize) -> Self {
+        Passwords { permits: Arc::new(Semaphore::new(max_concurrent.max(1))), dummy_hash: OnceCell::new() }
+    }
+
+    async fn run<T: Send + 'static>(&self, work: impl FnOnce() -> T + Send + 'static) -> Result<T, HashError> {
+        // The semaphore is never closed, so acquire cannot fail.
+        let _permit = self.permits.acquire().await.map_err(|e| HashError::Argon2(e.to_string()))?;
+        Ok(tokio::task::spawn_blocking(work).await?)
+    }
+
+    /// A PHC string (`$argon2id$v=19$m=19456,t=2,p=1$…`) with a fresh salt.
+    pub async fn hash(&self, password: &Password) -> Result<String, HashError> {
+        let password = password.expose().to_owned();
+        self.run(move || {
+            argon2()
+                .hash_password(password.as_bytes())
+                .map(|hash| hash.to_string())
+                .map_err(|e| HashError::Argon2(e.to_string()))
+        })
+        .await?
+    }
+
+    /// Checks `password` against `stored`, or against a dummy hash when
+    /// there is no stored hash, so both paths cost one argon2 run.
+    pub async fn verify(&self, password: &str, stored: Option<&str>) -> Result<bool, HashError> {
+        let (hash, real) = match stored {
+            Some(hash) => (hash.to_owned(), true),
+            None => (self.dummy_hash().await?.clone(), false),
+        };
+        let password = password.to_owned();
+        let matches = self.run(move || argon2().verify_password(password.as_bytes(), hash.as_str()).is_ok()).await?;
+        Ok(real && matches)
+    }
+
+    async fn dummy_hash(&self) -> Result<&String, HashError> {
+        self.dummy_hash
+            .get_or_try_init(|| async {
+                let mut random = [0u8; 24];
+                getrandom::fill(&mut random).map_err(|e| HashError::Argon2(e.to_string()))?;
+                let password = Password::parse(&format!("{random:?}")).map_err(|e| HashError::Argon2(e.into()))?;
+                self.hash(&password).await
+            })
+            .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn hashes_are_argon2id_with_owasp_parameters_and_verify() {
+        let passwords = Passwords::new(2);
+        let password = Password::parse("correct horse battery").unwrap();
+        let hash = passwords.hash(&password).await.unwrap();
+        assert!(hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{hash}");
+        assert!(passwords.verify("correct horse battery", Some(&hash)).await.unwrap());
+        assert!(!passwords.verify("wrong horse battery", Some(&hash)).await.unwrap());
+        assert!(!passwords.verify("correct horse battery", None).await.unwrap());
+    }
+}

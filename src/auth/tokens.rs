@@ -1,0 +1,132 @@
+//! Signed access tokens (JWT, HS256 only), opaque refresh tokens, and the
+//! CSRF tokens derived from the same key.
+
+use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+use hmac::{Hmac, Mac};
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::time::Duration;
+use uuid::Uuid;
+
+use crate::config::Secret;
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Claims {
+    /// The user id.
+    pub sub: Uuid,
+    /// The session id: checked against the sessions table on every request.
+    pub sid: Uuid,
+    pub iat: i64,
+    pub exp: i64,
+}
+
+pub struct Keys {
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    validation: Validation,
+    csrf_mac: Hmac<Sha256>,
+}
+
+impl std::fmt::Debug for Keys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Keys([redacted])")
+    }
+}
+
+impl Keys {
+    pub fn new(secret: &Secret) -> Self {
+        // Pinned to HS256: a token that names any other algorithm, `none`
+        // included, fails validation.
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.leeway = 0;
+        validation.set_required_spec_claims(&["exp", "iat", "sub"]);
+        // The CSRF key is derived, so one secret serves both purposes
+        // without one token being usable as the other.
+        let csrf_key = Sha256::new().chain_update(b"doable csrf v1\0").chain_update(secret.expose()).finalize();
+        let csrf_mac = Hmac::<Sha256>::new_from_slice(&csrf_key).expect("HMAC accepts keys of any length");
+        Keys {
+            encoding: EncodingKey::from_secret(secret.expose()),
+            decoding: DecodingKey::from_secret(secret.expose()),
+            validation,
+            csrf_mac,
+        }
+    }
+
+    pub fn issue_access(
+        &self,
+        user_id: Uuid,
+        session_id: Uuid,
+        ttl: Duration,
+    ) -> Result<String, jsonwebtoken::errors::Error> {
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        let claims = Claims { sub: user_id, sid: session_id, iat: now, exp: now + ttl.as_secs() as i64 };
+        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
+    }
+
+    /// The claims of a genuine, unexpired token; `None` for anything else.
+    pub fn verify_access(&self, token: &str) -> Option<Claims> {
+        jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation).ok().map(|data| data.claims)
+    }
+
+    fn csrf_mac(&self, anchor: &str) -> Hmac<Sha256> {
+        let mut mac = self.csrf_mac.clone();
+        mac.update(anchor.as_bytes());
+        mac
+    }
+
+    /// The CSRF token for a browser: bound to its session (or, before sign-in,
+    /// to its pre-session cookie), so another browser's token is worthless.
+    pub fn csrf_token(&self, anchor: &str) -> String {
+        URL_SAFE_NO_PAD.encode(self.csrf_mac(anchor).finalize().into_bytes())
+    }
+
+    /// Constant-time check of a presented CSRF token.
+    pub fn csrf_matches(&self, anchor: &str, presented: &str) -> bool {
+        match URL_SAFE_NO_PAD.decode(presented) {
+            Ok(bytes) => self.csrf_mac(anchor).verify_slice(&bytes).is_ok(),
+            Err(_) => false,
+        }
+    }
+}
+
+/// 32 random bytes, URL-safe: for refresh tokens and pre-session cookies.
+pub fn random_token() -> String {
+    let mut bytes = [0u8; 32];
+    // The OS random source failing is not something a request can recover from.
+    getrandom::fill(&mut bytes).expect("the operating system's random source failed");
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// How refresh tokens are stored: SHA-256, hex. They are 256 random bits, so
+/// a fast hash is enough (no dictionary to guess from).
+pub fn hash_refresh_token(token: &str) -> String {
+    Sha256::digest(token.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn keys(secret: &str) -> Keys {
+        Keys::new(&crate::config::Secret::new(secret))
+    }
+
+    #[test]
+    fn a_token_verifies_with_its_key_only() {
+        let a = keys("a-secret-of-thirty-two-bytes-or-more!");
+        let b = keys("another-secret-of-thirty-two-bytes!!");
+        let token = a.issue_access(Uuid::new_v4(), Uuid::new_v4(), Duration::from_secs(60)).unwrap();
+        assert!(a.verify_access(&token).is_some());
+        assert!(b.verify_access(&token).is_none());
+    }
+
+    #[test]
+    fn csrf_tokens_are_bound_to_their_anchor() {
+        let k = keys("a-secret-of-thirty-two-bytes-or-more!");
+        let token = k.csrf_token("session-1");
+        assert!(k.csrf_matches("session-1", &token));
+        assert!(!k.csrf_matches("session-2", &token));
+        assert!(!k.csrf_matches("session-1", "not base64 at all!"));
+    }
+}

@@ -1,0 +1,287 @@
+//! Typed configuration from the environment.
+//!
+//! Everything the program can be told lives here, parsed once at start. A bad
+//! value becomes a [`ConfigError`] naming the variable, which `main` prints as
+//! one line before exiting with code 2.
+
+use std::{
+    collections::HashMap,
+    fmt,
+    net::SocketAddr,
+    path::{Path, PathBuf},
+    str::FromStr,
+    time::Duration,
+};
+
+use crate::db::DatabaseUrl;
+
+/// The smallest HS256 key we accept, in bytes (RFC 7518 §3.2).
+const MIN_SECRET_BYTES: usize = 32;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Environment {
+    Development,
+    Production,
+}
+
+/// A value that must never be printed: `Debug` shows only its length.
+#[derive(Clone)]
+pub struct Secret(Vec<u8>);
+
+impl Secret {
+    pub fn new(bytes: impl Into<Vec<u8>>) -> Self {
+        Secret(bytes.into())
+    }
+
+    pub fn expose(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Secret([redacted; {} bytes])", self.0.len())
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub environment: Environment,
+    pub database_url: DatabaseUrl,
+    pub data_dir: PathBuf,
+    pub jwt_secret: Secret,
+    pub access_token_ttl: Duration,
+    pub refresh_token_ttl: Duration,
+    pub bind_addr: SocketAddr,
+    /// Origins a state-changing browser request may come from.
+    pub allowed_origins: Vec<String>,
+    pub log_json: bool,
+}
+
+impl Config {
+    pub fn secure_cookies(&self) -> bool {
+        self.environment == Environment::Production
+    }
+}
+
+/// One line for the operator: which variable is wrong and how.
+#[derive(Debug, thiserror::Error)]
+#[error("{variable}: {problem}")]
+pub struct ConfigError {
+    pub variable: &'static str,
+    pub problem: String,
+}
+
+fn invalid(variable: &'static str, problem: impl Into<String>) -> ConfigError {
+    ConfigError { variable, problem: problem.into() }
+}
+
+impl Config {
+    /// Reads the process environment (after `.env`, if present).
+    pub fn from_env() -> Result<Self, ConfigError> {
+        // A missing .env is normal; a malformed one is the operator's to fix.
+        if let Err(err) = dotenvy::dotenv()
+            && !err.not_found()
+        {
+            return Err(invalid(".env", err.to_string()));
+        }
+        Self::from_vars(&std::env::vars().collect())
+    }
+
+    /// Parses configuration from a map of variables, so tests need not touch
+    /// the process environment.
+    pub fn from_vars(vars: &HashMap<String, String>) -> Result<Self, ConfigError> {
+        let get = |name: &str| vars.get(name).map(|v| v.trim()).filter(|v| !v.is_empty());
+
+        let environment = match get("ENVIRONMENT").unwrap_or("development") {
+            "development" | "dev" => Environment::Development,
+            "production" | "prod" => Environment::Production,
+            other => {
+                return Err(invalid("ENVIRONMENT", format!("expected development or production, got {other:?}")));
+            }
+        };
+
+        let data_dir = PathBuf::from(get("DATA_DIR").unwrap_or("data"));
+        let database_url = DatabaseUrl::parse(get("DATABASE_URL").unwrap_or("sqlite://data/doable.db"))
+            .map_err(|problem| invalid("DATABASE_URL", problem))?;
+
+        let jwt_secret = match (get("JWT_SECRET"), get("BETTER_AUTH_SECRET")) {
+            (Some(secret), _) => checked_secret("JWT_SECRET", secret)?,
+            (None, Some(secret)) => checked_secret("BETTER_AUTH_SECRET", secret)?,
+            (None, None) if environment == Environment::Production => {
+                return Err(invalid("JWT_SECRET", "is required when ENVIRONMENT=production"));
+            }
+            (None, None) => development_secret(&data_dir)?,
+        };
+
+        let access_minutes: u64 =
+            parse_or(get("JWT_ACCESS_TOKEN_EXPIRE_MINUTES"), 15, "JWT_ACCESS_TOKEN_EXPIRE_MINUTES")?;
+        let refresh_days: u64 = parse_or(get("JWT_REFRESH_TOKEN_EXPIRE_DAYS"), 7, "JWT_REFRESH_TOKEN_EXPIRE_DAYS")?;
+        if !(1..=24 * 60).contains(&access_minutes) {
+            return Err(invalid("JWT_ACCESS_TOKEN_EXPIRE_MINUTES", "must be between 1 and 1440"));
+        }
+        if !(1..=365).contains(&refresh_days) {
+            return Err(invalid("JWT_REFRESH_TOKEN_EXPIRE_DAYS", "must be between 1 and 365"));
+        }
+
+        let bind_addr: SocketAddr = parse_or(get("BIND_ADDR"), SocketAddr::from(([127, 0, 0, 1], 3000)), "BIND_ADDR")?;
+        let allowed_origins = match get("PUBLIC_URL") {
+            Some(url) => vec![
+                origin_of(url)
+                    .ok_or_else(|| invalid("PUBLIC_URL", "expected an origin such as https://todo.example.com"))?,
+            ],
+            // Without PUBLIC_URL the app is reached at its bind address.
+            None => {
+                let port = bind_addr.port();
+                let mut origins = vec![format!("http://{bind_addr}")];
+                if bind_addr.ip().is_loopback() {
+                    origins.push(format!("http://localhost:{port}"));
+                    origins.push(format!("http://127.0.0.1:{port}"));
+                }
+                origins.dedup();
+                origins
+            }
+        };
+
+        let log_json = match get("LOG_FORMAT") {
+            None => environment == Environment::Production,
+            Some("json") => true,
+            Some("text") => false,
+            Some(other) => return Err(invalid("LOG_FORMAT", format!("expected json or text, got {other:?}"))),
+        };
+
+        Ok(Config {
+            environment,
+            database_url,
+            data_dir,
+            jwt_secret,
+            access_token_ttl: Duration::from_secs(access_minutes * 60),
+            refresh_token_ttl: Duration::from_secs(refresh_days * 24 * 60 * 60),
+            bind_addr,
+            allowed_origins,
+            log_json,
+        })
+    }
+}
+
+fn parse_or<T: FromStr>(value: Option<&str>, default: T, variable: &'static str) -> Result<T, ConfigError> {
+    match value {
+        None => Ok(default),
+        Some(raw) => raw.parse().map_err(|_| invalid(variable, format!("cannot parse {raw:?}"))),
+    }
+}
+
+fn checked_secret(variable: &'static str, secret: &str) -> Result<Secret, ConfigError> {
+    if secret.len() < MIN_SECRET_BYTES {
+        return Err(invalid(variable, format!("must be at least {MIN_SECRET_BYTES} bytes")));
+    }
+    Ok(Secret(secret.as_bytes().to_vec()))
+}
+
+/// `scheme://host[:port]` of a URL, lower-cased, without path.
+fn origin_of(url: &str) -> Option<String> {
+    let (scheme, rest) = url.split_once("://")?;
+    let scheme = scheme.to_ascii_lowercase();
+    if scheme != "http" && scheme != "https" {
+        return None;
+    }
+    let authority = rest.split(['/', '?', '#']).next()?;
+    if authority.is_empty() || authority.contains('@') {
+        return None;
+    }
+    Some(format!("{scheme}://{}", authority.to_ascii_lowercase()))
+}
+
+/// In development the signing key is made once and kept in the data
+/// directory (mode 0600), so sessions survive a restart.
+fn development_secret(data_dir: &Path) -> Result<Secret, ConfigError> {
+    use base64::Engine;
+    let path = data_dir.join("jwt_secret");
+    let fail = |what: &str, err: std::io::Error| {
+        invalid("JWT_SECRET", format!("not set, and {what} {}: {err}", path.display()))
+    };
+    match std::fs::read_to_string(&path) {
+        Ok(existing) => return checked_secret("JWT_SECRET", existing.trim()),
+        Err(err) if err.kind() != std::io::ErrorKind::NotFound => return Err(fail("cannot read", err)),
+        Err(_) => {}
+    }
+    std::fs::create_dir_all(data_dir).map_err(|err| fail("cannot create the directory of", err))?;
+    let mut bytes = [0u8; 48];
+    getrandom::fill(&mut bytes).map_err(|err| invalid("JWT_SECRET", format!("no randomness: {err}")))?;
+    let secret = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
+    write_private(&path, secret.as_bytes()).map_err(|err| fail("cannot write", err))?;
+    Ok(Secret(secret.into_bytes()))
+}
+
+#[cfg(unix)]
+fn write_private(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+    use std::{io::Write, os::unix::fs::OpenOptionsExt};
+    // create_new: two processes starting at once must not both write a key.
+    let mut file = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path)?;
+    file.write_all(contents)?;
+    file.sync_all()
+}
+
+#[cfg(not(unix))]
+fn write_private(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+    std::fs::write(path, contents)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn production_without_a_secret_names_jwt_secret() {
+        let err = Config::from_vars(&vars(&[("ENVIRONMENT", "production")])).unwrap_err();
+        assert_eq!(err.variable, "JWT_SECRET");
+    }
+
+    #[test]
+    fn a_short_secret_is_refused() {
+        let err = Config::from_vars(&vars(&[("ENVIRONMENT", "production"), ("JWT_SECRET", "short")])).unwrap_err();
+        assert_eq!(err.to_string(), "JWT_SECRET: must be at least 32 bytes");
+    }
+
+    #[test]
+    fn better_auth_secret_is_the_fallback_name() {
+        let secret = "b".repeat(40);
+        let config =
+            Config::from_vars(&vars(&[("ENVIRONMENT", "production"), ("BETTER_AUTH_SECRET", &secret)])).unwrap();
+        assert_eq!(config.jwt_secret.expose(), secret.as_bytes());
+    }
+
+    #[test]
+    fn the_development_secret_is_made_once_with_mode_0600_and_reused() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        let env = vars(&[("DATA_DIR", data.to_str().unwrap())]);
+        let first = Config::from_vars(&env).unwrap();
+        let second = Config::from_vars(&env).unwrap();
+        assert_eq!(first.jwt_secret.expose(), second.jwt_secret.expose());
+        assert!(first.jwt_secret.expose().len() >= MIN_SECRET_BYTES);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(data.join("jwt_secret")).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+    }
+
+    #[test]
+    fn secrets_do_not_print() {
+        let secret = Secret(b"super-secret-value-that-is-long-enough".to_vec());
+        assert!(!format!("{secret:?}").contains("super-secret"));
+    }
+
+    #[test]
+    fn public_url_becomes_an_origin() {
+        assert_eq!(origin_of("https://Todo.Example.com/app/").as_deref(), Some("https://todo.example.com"));
+        assert_eq!(origin_of("ftp://x"), None);
+        assert_eq!(origin_of("https://user@evil.com"), None);
+    }
+}

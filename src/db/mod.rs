@@ -1,0 +1,146 @@
+//! The only place with SQL.
+//!
+//! doable runs on SQLite (the default) or PostgreSQL, chosen by the scheme of
+//! `DATABASE_URL`. sqlx's `Any` driver cannot carry UUIDs or timestamps, so we
+//! keep one typed pool per backend in [`Db`] and write each statement once:
+//! [`on_pool!`] expands the same query code for both pools, and every
+//! statement uses only SQL both dialects accept (`$1`-style parameters in
+//! ascending order, `lower(..) LIKE`, `RETURNING`).
+//!
+//! Every function that touches a user's rows takes the owner's id, which
+//! callers get only from the authenticated session.
+
+pub mod sessions;
+pub mod tasks;
+pub mod users;
+
+use std::{str::FromStr, time::Duration};
+
+use sqlx::{
+    ConnectOptions,
+    postgres::{PgConnectOptions, PgPool, PgPoolOptions},
+    sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions},
+};
+use time::OffsetDateTime;
+
+/// A parsed `DATABASE_URL`.
+#[derive(Clone, Debug)]
+pub enum DatabaseUrl {
+    Sqlite(SqliteConnectOptions),
+    Postgres(PgConnectOptions),
+}
+
+impl DatabaseUrl {
+    pub fn parse(url: &str) -> Result<Self, String> {
+        let scheme = url.split(':').next().unwrap_or_default().to_ascii_lowercase();
+        match scheme.as_str() {
+            "sqlite" => SqliteConnectOptions::from_str(url)
+                .map(Self::Sqlite)
+                .map_err(|err| format!("not a valid SQLite URL ({err})")),
+            "postgres" | "postgresql" => PgConnectOptions::from_str(url)
+                .map(Self::Postgres)
+                .map_err(|err| format!("not a valid PostgreSQL URL ({err})")),
+            _ => Err("expected a URL starting with sqlite:, postgres:// or postgresql://".into()),
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub enum Db {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// Runs `$body` with `$pool` bound to whichever pool `$db` holds. The body is
+/// compiled once per backend, so each arm is type-checked against its driver.
+macro_rules! on_pool {
+    ($db:expr, $pool:ident => $body:expr) => {
+        match $db {
+            $crate::db::Db::Sqlite($pool) => $body,
+            $crate::db::Db::Postgres($pool) => $body,
+        }
+    };
+}
+pub(crate) use on_pool;
+
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("database unavailable: {0}")]
+    Unavailable(#[source] sqlx::Error),
+    #[error("unique constraint violated: {0}")]
+    Conflict(#[source] sqlx::Error),
+    #[error("database error: {0}")]
+    Other(#[source] sqlx::Error),
+}
+
+impl From<sqlx::Error> for DbError {
+    fn from(err: sqlx::Error) -> Self {
+        match &err {
+            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) | sqlx::Error::Tls(_) => {
+                DbError::Unavailable(err)
+            }
+            sqlx::Error::Database(db) if db.is_unique_violation() => DbError::Conflict(err),
+            // SQLite answers "database is locked" when the busy timeout runs out.
+            sqlx::Error::Database(db) if db.code().as_deref() == Some("5") => DbError::Unavailable(err),
+            _ => DbError::Other(err),
+        }
+    }
+}
+
+pub type DbResult<T> = Result<T, DbError>;
+
+/// Now, in UTC, in whole seconds. SQLite keeps timestamps as RFC 3339 text,
+/// which sorts correctly only while every value has the same shape: with no
+/// fraction of a second, comparisons like `expires_at > $1` are exact there too.
+pub fn now() -> OffsetDateTime {
+    let now = OffsetDateTime::now_utc();
+    now.replace_nanosecond(0).unwrap_or(now)
+}
+
+impl Db {
+    /// Connects and applies the embedded migrations of the chosen backend.
+    pub async fn connect(url: &DatabaseUrl) -> Result<Self, sqlx::Error> {
+        match url {
+            DatabaseUrl::Sqlite(options) => {
+                if let Some(dir) = options.get_filename().parent()
+                    && !dir.as_os_str().is_empty()
+                {
+                    std::fs::create_dir_all(dir)?;
+                }
+                let options = options
+                    .clone()
+                    .create_if_missing(true)
+                    .journal_mode(SqliteJournalMode::Wal)
+                    .foreign_keys(true)
+                    .busy_timeout(Duration::from_secs(5))
+                    .log_statements(tracing::log::LevelFilter::Trace);
+                let pool = SqlitePoolOptions::new()
+                    .max_connections(8)
+                    .acquire_timeout(Duration::from_secs(5))
+                    .connect_with(options)
+                    .await?;
+                sqlx::migrate!("migrations/sqlite").run(&pool).await?;
+                Ok(Db::Sqlite(pool))
+            }
+            DatabaseUrl::Postgres(options) => {
+                let options = options.clone().log_statements(tracing::log::LevelFilter::Trace);
+                let pool = PgPoolOptions::new()
+                    .max_connections(10)
+                    .acquire_timeout(Duration::from_secs(5))
+                    .connect_with(options)
+                    .await?;
+                sqlx::migrate!("migrations/postgres").run(&pool).await?;
+                Ok(Db::Postgres(pool))
+            }
+        }
+    }
+
+    /// True when the database answers a trivial query.
+    pub async fn ping(&self) -> bool {
+        on_pool!(self, pool => sqlx::query("SELECT 1").execute(pool).await.is_ok())
+    }
+
+    pub async fn close(&self) {
+        on_pool!(self, pool => pool.close().await)
+    }
+}

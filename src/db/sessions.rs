@@ -1,0 +1,155 @@
+//! Signed-in devices. A session row is what makes a JWT worth anything: the
+//! token names its session, and a revoked or expired row refuses it at once.
+//! Refresh tokens are kept only as SHA-256 hashes.
+
+use sqlx::FromRow;
+use time::Duration;
+use uuid::Uuid;
+
+use super::{Db, DbResult, now, on_pool};
+
+/// The signed-in user behind a live session.
+#[derive(Clone, Debug, FromRow)]
+pub struct SessionUser {
+    pub user_id: Uuid,
+    pub email: String,
+    pub name: Option<String>,
+}
+
+pub struct NewSession<'a> {
+    pub user_id: Uuid,
+    pub refresh_hash: &'a str,
+    pub lifetime: Duration,
+    pub user_agent: Option<&'a str>,
+    pub ip: Option<&'a str>,
+}
+
+pub async fn create(db: &Db, new: &NewSession<'_>) -> DbResult<Uuid> {
+    let id = Uuid::new_v4();
+    let now = now();
+    on_pool!(db, pool => {
+        sqlx::query(
+            "INSERT INTO sessions (id, user_id, refresh_hash, refreshed_at, created_at, last_seen_at, expires_at, user_agent, ip)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        )
+        .bind(id)
+        .bind(new.user_id)
+        .bind(new.refresh_hash)
+        .bind(now)
+        .bind(now)
+        .bind(now)
+        .bind(now + new.lifetime)
+        .bind(new.user_agent)
+        .bind(new.ip)
+        .execute(pool)
+        .await?;
+    });
+    Ok(id)
+}
+
+/// The user of session `id` if it is theirs, live, and the account active.
+pub async fn live_user(db: &Db, id: Uuid, user_id: Uuid) -> DbResult<Option<SessionUser>> {
+    let found = on_pool!(db, pool => {
+        sqlx::query_as::<_, SessionUser>(
+            "SELECT u.id AS user_id, u.email, u.name
+             FROM sessions s JOIN users u ON u.id = s.user_id
+             WHERE s.id = $1 AND s.user_id = $2 AND s.revoked_at IS NULL AND s.expires_at > $3 AND u.is_active",
+        )
+        .bind(id)
+        .bind(user_id)
+        .bind(now())
+        .fetch_optional(pool)
+        .await?
+    });
+    Ok(found)
+}
+
+/// What presenting a refresh token led to.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Refresh {
+    /// The token was current: it is now spent and `new_hash` replaces it.
+    Rotated { session_id: Uuid, user_id: Uuid },
+    /// The token was spent moments ago by a parallel request of the same
+    /// client (two tabs renewing at once): honour it, but rotate nothing.
+    JustRotated { session_id: Uuid, user_id: Uuid },
+    /// A token spent longer ago came back: it was copied, so the session is
+    /// now revoked.
+    Reused { session_id: Uuid, user_id: Uuid },
+    /// Unknown, expired or revoked.
+    Invalid,
+}
+
+#[derive(FromRow)]
+struct Owner {
+    id: Uuid,
+    user_id: Uuid,
+}
+
+/// Spends `presented_hash` and stores `new_hash` in its place, atomically.
+pub async fn refresh(db: &Db, presented_hash: &str, new_hash: &str, grace: Duration) -> DbResult<Refresh> {
+    let now = now();
+    let rotated = on_pool!(db, pool => {
+        sqlx::query_as::<_, Owner>(
+            "UPDATE sessions SET refresh_hash = $1, previous_refresh_hash = refresh_hash, refreshed_at = $2, last_seen_at = $3
+             WHERE refresh_hash = $4 AND revoked_at IS NULL AND expires_at > $5
+               AND user_id IN (SELECT id FROM users WHERE is_active)
+             RETURNING id, user_id",
+        )
+        .bind(new_hash)
+        .bind(now)
+        .bind(now)
+        .bind(presented_hash)
+        .bind(now)
+        .fetch_optional(pool)
+        .await?
+    });
+    if let Some(owner) = rotated {
+        return Ok(Refresh::Rotated { session_id: owner.id, user_id: owner.user_id });
+    }
+
+    let recent = on_pool!(db, pool => {
+        sqlx::query_as::<_, Owner>(
+            "SELECT id, user_id FROM sessions
+             WHERE previous_refresh_hash = $1 AND revoked_at IS NULL AND expires_at > $2 AND refreshed_at > $3
+               AND user_id IN (SELECT id FROM users WHERE is_active)",
+        )
+        .bind(presented_hash)
+        .bind(now)
+        .bind(now - grace)
+        .fetch_optional(pool)
+        .await?
+    });
+    if let Some(owner) = recent {
+        return Ok(Refresh::JustRotated { session_id: owner.id, user_id: owner.user_id });
+    }
+
+    let reused = on_pool!(db, pool => {
+        sqlx::query_as::<_, Owner>(
+            "UPDATE sessions SET revoked_at = $1
+             WHERE previous_refresh_hash = $2 AND revoked_at IS NULL
+             RETURNING id, user_id",
+        )
+        .bind(now)
+        .bind(presented_hash)
+        .fetch_optional(pool)
+        .await?
+    });
+    Ok(match reused {
+        Some(owner) => Refresh::Reused { session_id: owner.id, user_id: owner.user_id },
+        None => Refresh::Invalid,
+    })
+}
+
+/// Revokes one of the user's sessions; false when it was not theirs or not live.
+pub async fn revoke(db: &Db, user_id: Uuid, id: Uuid) -> DbResult<bool> {
+    let affected = on_pool!(db, pool => {
+        sqlx::query("UPDATE sessions SET revoked_at = $1 WHERE id = $2 AND user_id = $3 AND revoked_at IS NULL")
+            .bind(now())
+            .bind(id)
+            .bind(user_id)
+            .execute(pool)
+            .await?
+            .rows_affected()
+    });
+    Ok(affected == 1)
+}

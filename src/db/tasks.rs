@@ -1,0 +1,254 @@
+//! Tasks. Every statement is scoped by `user_id`, so a task id that belongs
+//! to someone else behaves exactly like one that does not exist.
+
+use sqlx::FromRow;
+use time::{Date, OffsetDateTime};
+use uuid::Uuid;
+
+use super::{Db, DbResult, now, on_pool};
+
+#[derive(Clone, Debug, FromRow, PartialEq, Eq)]
+pub struct Task {
+    pub id: i64,
+    pub title: String,
+    pub description: Option<String>,
+    pub completed: bool,
+    pub completed_at: Option<OffsetDateTime>,
+    pub due_date: Option<Date>,
+    pub created_at: OffsetDateTime,
+    pub updated_at: OffsetDateTime,
+}
+
+const COLUMNS: &str = "id, title, description, completed, completed_at, due_date, created_at, updated_at";
+
+/// The fields a user writes.
+#[derive(Clone, Debug)]
+pub struct TaskInput {
+    pub title: String,
+    pub description: Option<String>,
+    pub due_date: Option<Date>,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum StatusFilter {
+    #[default]
+    All,
+    Active,
+    Completed,
+}
+
+/// Where a page of the (newest first) list starts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Position {
+    /// Skip this many tasks from the top: for a page number typed in a URL.
+    Offset(i64),
+    /// Tasks older than this id (the next page).
+    After(i64),
+    /// Tasks newer than this id (the previous page).
+    Before(i64),
+}
+
+#[derive(Clone, Debug)]
+pub struct ListQuery<'a> {
+    pub status: StatusFilter,
+    pub search: Option<&'a str>,
+    pub position: Position,
+    pub limit: i64,
+}
+
+#[derive(Debug)]
+pub struct TaskPage {
+    /// Newest first.
+    pub tasks: Vec<Task>,
+    pub has_newer: bool,
+    pub has_older: bool,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Counts {
+    pub active: i64,
+    pub completed: i64,
+}
+
+/// Escapes LIKE wildcards so a search for `50%` means those characters.
+fn like_pattern(search: &str) -> String {
+    let mut pattern = String::with_capacity(search.len() + 2);
+    pattern.push('%');
+    for c in search.to_lowercase().chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    pattern
+}
+
+/// One page of the owner's tasks, by keyset on `id` (offset only for a bare
+/// page number). Fetches one row more than asked to learn whether more exist.
+pub async fn list(db: &Db, owner: Uuid, query: &ListQuery<'_>) -> DbResult<TaskPage> {
+    let mut sql = format!("SELECT {COLUMNS} FROM tasks WHERE user_id = $1");
+    let mut next = 2;
+    let mut param = |sql: &mut String, clause: &str| {
+        sql.push_str(&clause.replace('?', &format!("${next}")));
+        next += 1;
+    };
+    if query.status != StatusFilter::All {
+        param(&mut sql, " AND completed = ?");
+    }
+    if query.search.is_some() {
+        // The same parameter twice would break SQLite's numbering, so bind twice.
+        param(&mut sql, " AND (lower(title) LIKE ? ESCAPE '\\'");
+        param(&mut sql, " OR lower(coalesce(description, '')) LIKE ? ESCAPE '\\')");
+    }
+    let newest_first = !matches!(query.position, Position::Before(_));
+    match query.position {
+        Position::Offset(_) => {}
+        Position::After(_) => param(&mut sql, " AND id < ?"),
+        Position::Before(_) => param(&mut sql, " AND id > ?"),
+    }
+    sql.push_str(if newest_first { " ORDER BY id DESC" } else { " ORDER BY id ASC" });
+    param(&mut sql, " LIMIT ?");
+    if let Position::Offset(_) = query.position {
+        param(&mut sql, " OFFSET ?");
+    }
+
+    let pattern = query.search.map(like_pattern);
+    let mut tasks: Vec<Task> = on_pool!(db, pool => {
+        let mut q = sqlx::query_as::<_, Task>(&sql).bind(owner);
+        if query.status != StatusFilter::All {
+            q = q.bind(query.status == StatusFilter::Completed);
+        }
+        if let Some(pattern) = &pattern {
+            q = q.bind(pattern.clone()).bind(pattern.clone());
+        }
+        match query.position {
+            Position::Offset(_) => {}
+            Position::After(id) | Position::Before(id) => q = q.bind(id),
+        }
+        q = q.bind(query.limit + 1);
+        if let Position::Offset(offset) = query.position {
+            q = q.bind(offset);
+        }
+        q.fetch_all(pool).await?
+    });
+
+    let more = tasks.len() as i64 > query.limit;
+    tasks.truncate(query.limit as usize);
+    Ok(match query.position {
+        Position::Offset(offset) => TaskPage { tasks, has_newer: offset > 0, has_older: more },
+        Position::After(_) => TaskPage { tasks, has_newer: true, has_older: more },
+        Position::Before(_) => {
+            tasks.reverse();
+            TaskPage { tasks, has_newer: more, has_older: true }
+        }
+    })
+}
+
+pub async fn counts(db: &Db, owner: Uuid) -> DbResult<Counts> {
+    let rows: Vec<(bool, i64)> = on_pool!(db, pool => {
+        sqlx::query_as("SELECT completed, count(*) FROM tasks WHERE user_id = $1 GROUP BY completed")
+            .bind(owner)
+            .fetch_all(pool)
+            .await?
+    });
+    let mut counts = Counts::default();
+    for (completed, n) in rows {
+        if completed { counts.completed = n } else { counts.active = n }
+    }
+    Ok(counts)
+}
+
+pub async fn get(db: &Db, owner: Uuid, id: i64) -> DbResult<Option<Task>> {
+    let sql = format!("SELECT {COLUMNS} FROM tasks WHERE id = $1 AND user_id = $2");
+    let task = on_pool!(db, pool => {
+        sqlx::query_as::<_, Task>(&sql).bind(id).bind(owner).fetch_optional(pool).await?
+    });
+    Ok(task)
+}
+
+pub async fn create(db: &Db, owner: Uuid, input: &TaskInput) -> DbResult<Task> {
+    let now = now();
+    let sql = format!(
+        "INSERT INTO tasks (user_id, title, description, completed, due_date, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING {COLUMNS}"
+    );
+    let task = on_pool!(db, pool => {
+        sqlx::query_as::<_, Task>(&sql)
+            .bind(owner)
+            .bind(&input.title)
+            .bind(&input.description)
+            .bind(false)
+            .bind(input.due_date)
+            .bind(now)
+            .bind(now)
+            .fetch_one(pool)
+            .await?
+    });
+    Ok(task)
+}
+
+/// Rewrites the user's fields and completion; `None` when not the owner's.
+pub async fn update(db: &Db, owner: Uuid, id: i64, input: &TaskInput, completed: bool) -> DbResult<Option<Task>> {
+    let now = now();
+    // completed_at keeps its first value while the task stays completed.
+    let sql = format!(
+        "UPDATE tasks SET title = $1, description = $2, due_date = $3, completed = $4,
+             completed_at = CASE WHEN $5 THEN coalesce(completed_at, $6) ELSE NULL END,
+             updated_at = $7
+         WHERE id = $8 AND user_id = $9 RETURNING {COLUMNS}"
+    );
+    let task = on_pool!(db, pool => {
+        sqlx::query_as::<_, Task>(&sql)
+            .bind(&input.title)
+            .bind(&input.description)
+            .bind(input.due_date)
+            .bind(completed)
+            .bind(completed)
+            .bind(now)
+            .bind(now)
+            .bind(id)
+            .bind(owner)
+            .fetch_optional(pool)
+            .await?
+    });
+    Ok(task)
+}
+
+/// Flips `completed` in one statement, so two quick clicks cannot race.
+pub async fn toggle(db: &Db, owner: Uuid, id: i64) -> DbResult<Option<Task>> {
+    let now = now();
+    let sql = format!(
+        "UPDATE tasks SET completed = NOT completed,
+             completed_at = CASE WHEN completed THEN NULL ELSE $1 END,
+             updated_at = $2
+         WHERE id = $3 AND user_id = $4 RETURNING {COLUMNS}"
+    );
+    let task = on_pool!(db, pool => {
+        sqlx::query_as::<_, Task>(&sql).bind(now).bind(now).bind(id).bind(owner).fetch_optional(pool).await?
+    });
+    Ok(task)
+}
+
+/// Deletes the owner's task; false when there was none to delete.
+pub async fn delete(db: &Db, owner: Uuid, id: i64) -> DbResult<bool> {
+    let result = on_pool!(db, pool => {
+        sqlx::query("DELETE FROM tasks WHERE id = $1 AND user_id = $2")
+            .bind(id)
+            .bind(owner)
+            .execute(pool)
+            .await?
+            .rows_affected()
+    });
+    Ok(result == 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::like_pattern;
+
+    #[test]
+    fn search_wildcards_are_escaped() {
+        assert_eq!(like_pattern("50%_a\\B"), "%50\\%\\_a\\\\b%");
+    }
+}

@@ -1,0 +1,57 @@
+//! Accounts.
+
+use sqlx::FromRow;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use super::{Db, DbResult, now, on_pool};
+use crate::domain::Email;
+
+#[derive(Clone, Debug, FromRow)]
+pub struct User {
+    pub id: Uuid,
+    pub email: String,
+    pub name: Option<String>,
+    pub created_at: OffsetDateTime,
+}
+
+/// What sign-in needs: the stored hash and whether the account may sign in.
+#[derive(Debug, FromRow)]
+pub struct Credentials {
+    pub id: Uuid,
+    pub password_hash: String,
+    pub is_active: bool,
+}
+
+/// Creates an account; a taken email is `DbError::Conflict`.
+pub async fn create(db: &Db, email: &Email, name: Option<&str>, password_hash: &str) -> DbResult<User> {
+    let now = now();
+    let user =
+        User { id: Uuid::now_v7(), email: email.as_str().to_owned(), name: name.map(str::to_owned), created_at: now };
+    on_pool!(db, pool => {
+        sqlx::query(
+            "INSERT INTO users (id, email, name, password_hash, is_active, created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(user.id)
+        .bind(&user.email)
+        .bind(&user.name)
+        .bind(password_hash)
+        .bind(true)
+        .bind(now)
+        .bind(now)
+        .execute(pool)
+        .await?;
+    });
+    Ok(user)
+}
+
+pub async fn credentials_by_email(db: &Db, email: &Email) -> DbResult<Option<Credentials>> {
+    let found = on_pool!(db, pool => {
+        sqlx::query_as::<_, Credentials>("SELECT id, password_hash, is_active FROM users WHERE email = $1")
+            .bind(email.as_str())
+            .fetch_optional(pool)
+            .await?
+    });
+    Ok(found)
+}

@@ -1,0 +1,183 @@
+//! Input that has been checked: each type can only be built by `parse`, so a
+//! value of it is valid wherever it travels (parse, don't validate).
+//!
+//! The error strings are shown to users beside the field they concern.
+
+use time::{Date, macros::format_description};
+
+/// A trimmed, lower-cased email address of at most 254 characters.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Email(String);
+
+impl Email {
+    pub fn parse(raw: &str) -> Result<Self, &'static str> {
+        let email = raw.trim().to_lowercase();
+        let Some((local, domain)) = email.rsplit_once('@') else {
+            return Err("Enter an email address like name@example.com.");
+        };
+        if email.chars().count() > 254 {
+            return Err("That email address is too long (254 characters at most).");
+        }
+        let valid = !local.is_empty()
+            && !domain.is_empty()
+            && !domain.starts_with('.')
+            && !domain.ends_with('.')
+            && !email.chars().any(|c| c.is_whitespace() || c.is_control());
+        if !valid {
+            return Err("Enter an email address like name@example.com.");
+        }
+        Ok(Email(email))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A password as the user typed it: 8 to 1024 characters, no composition
+/// rules (NIST SP 800-63B). Its `Debug` never shows it.
+#[derive(Clone)]
+pub struct Password(String);
+
+impl Password {
+    pub const MIN_CHARS: usize = 8;
+    pub const MAX_CHARS: usize = 1024;
+
+    pub fn parse(raw: &str) -> Result<Self, &'static str> {
+        let length = raw.chars().count();
+        if length < Self::MIN_CHARS {
+            return Err("Use at least 8 characters.");
+        }
+        if length > Self::MAX_CHARS {
+            return Err("Use at most 1024 characters.");
+        }
+        Ok(Password(raw.to_owned()))
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Password {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Password([redacted])")
+    }
+}
+
+/// An optional display name: trimmed, empty means none, at most 100 characters.
+pub fn parse_name(raw: Option<&str>) -> Result<Option<String>, &'static str> {
+    let name = raw.map(str::trim).filter(|n| !n.is_empty());
+    match name {
+        None => Ok(None),
+        Some(n) if n.chars().count() > 100 => Err("Use at most 100 characters."),
+        Some(n) if n.chars().any(char::is_control) => Err("Remove the control characters."),
+        Some(n) => Ok(Some(n.to_owned())),
+    }
+}
+
+/// A task title: 1–255 characters after trimming, no control characters.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TaskTitle(String);
+
+impl TaskTitle {
+    pub fn parse(raw: &str) -> Result<Self, &'static str> {
+        let title = raw.trim();
+        if title.is_empty() {
+            return Err("Give the task a title.");
+        }
+        if title.chars().count() > 255 {
+            return Err("Keep the title to 255 characters.");
+        }
+        if title.chars().any(char::is_control) {
+            return Err("The title cannot contain control characters.");
+        }
+        Ok(TaskTitle(title.to_owned()))
+    }
+
+    pub fn into_inner(self) -> String {
+        self.0
+    }
+}
+
+/// An optional description of at most 10,000 characters; blank means none.
+pub fn parse_description(raw: Option<&str>) -> Result<Option<String>, &'static str> {
+    let Some(text) = raw.filter(|d| !d.trim().is_empty()) else {
+        return Ok(None);
+    };
+    // Line breaks and tabs are fine in a description; other control characters are not.
+    let text = text.trim_end().replace("\r\n", "\n");
+    if text.chars().count() > 10_000 {
+        return Err("Keep the description to 10,000 characters.");
+    }
+    if text.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
+        return Err("The description cannot contain control characters.");
+    }
+    Ok(Some(text))
+}
+
+/// An optional due date in `YYYY-MM-DD` form; blank means none.
+pub fn parse_due_date(raw: Option<&str>) -> Result<Option<Date>, &'static str> {
+    let Some(text) = raw.map(str::trim).filter(|d| !d.is_empty()) else {
+        return Ok(None);
+    };
+    Date::parse(text, format_description!("[year]-[month]-[day]")).map(Some).map_err(|_| "Use a date like 2026-12-31.")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emails_are_trimmed_and_lower_cased() {
+        assert_eq!(Email::parse("  Ann@Example.COM ").unwrap().as_str(), "ann@example.com");
+    }
+
+    #[test]
+    fn malformed_or_long_emails_are_refused() {
+        for bad in ["", "ann", "@example.com", "ann@", "a b@example.com", "ann@.com"] {
+            assert!(Email::parse(bad).is_err(), "{bad:?} accepted");
+        }
+        let long = format!("{}@example.com", "a".repeat(250));
+        assert!(Email::parse(&long).is_err());
+    }
+
+    #[test]
+    fn passwords_are_8_to_1024_characters_of_anything() {
+        assert!(Password::parse("1234567").is_err());
+        assert!(Password::parse("12345678").is_ok());
+        assert!(Password::parse("ééééééé").is_err(), "length counts characters, not bytes");
+        assert!(Password::parse(&"x".repeat(1024)).is_ok());
+        assert!(Password::parse(&"x".repeat(1025)).is_err());
+    }
+
+    #[test]
+    fn passwords_do_not_print() {
+        let password = Password::parse("correct horse").unwrap();
+        assert!(!format!("{password:?}").contains("horse"));
+    }
+
+    #[test]
+    fn titles_are_trimmed_bounded_and_free_of_control_characters() {
+        assert_eq!(TaskTitle::parse("  Buy milk ").unwrap().into_inner(), "Buy milk");
+        assert!(TaskTitle::parse("   ").is_err());
+        assert!(TaskTitle::parse(&"x".repeat(256)).is_err());
+        assert!(TaskTitle::parse(&"ü".repeat(255)).is_ok());
+        assert!(TaskTitle::parse("bell\u{7}").is_err());
+    }
+
+    #[test]
+    fn due_dates_are_iso_dates_or_blank() {
+        assert_eq!(parse_due_date(Some("")).unwrap(), None);
+        assert!(parse_due_date(Some("2026-02-30")).is_err());
+        assert!(parse_due_date(Some("tomorrow")).is_err());
+        assert!(parse_due_date(Some("2026-12-31")).unwrap().is_some());
+    }
+
+    #[test]
+    fn descriptions_keep_line_breaks_but_not_other_control_characters() {
+        assert_eq!(parse_description(Some("a\r\nb")).unwrap().as_deref(), Some("a\nb"));
+        assert!(parse_description(Some("a\u{0}b")).is_err());
+        assert!(parse_description(Some(&"x".repeat(10_001))).is_err());
+    }
+}

@@ -1,0 +1,112 @@
+//! One error type for every handler. It becomes a friendly HTML page with the
+//! right status; the cause goes to the log (inside the request's span, so with
+//! its request id) and never to the user.
+
+use askama::Template;
+use axum::{
+    http::StatusCode,
+    response::{Html, IntoResponse, Response},
+};
+
+use crate::{auth::password::HashError, db::DbError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error("not found")]
+    NotFound,
+    /// A state-changing request without a valid CSRF token or from a foreign origin.
+    #[error("forbidden")]
+    Forbidden,
+    #[error("payload too large")]
+    PayloadTooLarge,
+    #[error("service unavailable: {0}")]
+    Unavailable(#[source] DbError),
+    #[error("internal error: {0}")]
+    Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl AppError {
+    pub fn internal(message: &'static str) -> Self {
+        AppError::Internal(message.into())
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            AppError::NotFound => StatusCode::NOT_FOUND,
+            AppError::Forbidden => StatusCode::FORBIDDEN,
+            AppError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+impl From<DbError> for AppError {
+    fn from(err: DbError) -> Self {
+        match err {
+            DbError::Unavailable(_) => AppError::Unavailable(err),
+            other => AppError::Internal(Box::new(other)),
+        }
+    }
+}
+
+impl From<HashError> for AppError {
+    fn from(err: HashError) -> Self {
+        AppError::Internal(Box::new(err))
+    }
+}
+
+impl From<jsonwebtoken::errors::Error> for AppError {
+    fn from(err: jsonwebtoken::errors::Error) -> Self {
+        AppError::Internal(Box::new(err))
+    }
+}
+
+impl From<askama::Error> for AppError {
+    fn from(err: askama::Error) -> Self {
+        AppError::Internal(Box::new(err))
+    }
+}
+
+#[derive(Template)]
+#[template(path = "error.html")]
+pub struct ErrorPage {
+    pub title: &'static str,
+    pub message: &'static str,
+    pub status: u16,
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        if status.is_server_error() {
+            tracing::error!(error = %self, "request failed");
+        }
+        let (title, message) = match &self {
+            AppError::NotFound => {
+                ("Not found", "There is nothing here. It may have been deleted, or the link is wrong.")
+            }
+            AppError::Forbidden => {
+                ("This form has expired", "The request could not be verified. Go back, reload the page and try again.")
+            }
+            AppError::PayloadTooLarge => ("Too much at once", "What you sent is larger than doable accepts."),
+            AppError::Unavailable(_) => (
+                "doable is briefly unavailable",
+                "The database is not answering. Nothing was lost; try again in a moment.",
+            ),
+            AppError::Internal(_) => ("Something went wrong", "An unexpected error happened on our side. Try again."),
+        };
+        render_error(status, title, message)
+    }
+}
+
+pub fn render_error(status: StatusCode, title: &'static str, message: &'static str) -> Response {
+    let page = ErrorPage { title, message, status: status.as_u16() };
+    match page.render() {
+        Ok(html) => (status, Html(html)).into_response(),
+        Err(err) => {
+            tracing::error!(error = %err, "error page failed to render");
+            (status, title).into_response()
+        }
+    }
+}

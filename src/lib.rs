@@ -1,0 +1,15 @@
+//! doable: a self-hosted task manager in one binary.
+//!
+//! `main.rs` reads the configuration and calls [`run`]; tests drive
+//! [`build_app`] directly.
+
+pub mod app;
+pub mod auth;
+pub mod config;
+pub mod db;
+pub mod domain;
+pub mod error;
+pub mod web;
+
+pub use app::{AppState, StartError, build_app, run};
+pub use config::Config;

@@ -1,0 +1,50 @@
+use std::process::ExitCode;
+
+use tracing_subscriber::EnvFilter;
+
+/// Exit code for a configuration or start-up problem the operator must fix.
+const EXIT_CONFIG: u8 = 2;
+
+fn main() -> ExitCode {
+    let config = match doable::Config::from_env() {
+        Ok(config) => config,
+        Err(err) => {
+            eprintln!("doable: configuration error: {err}");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    let filter = match std::env::var("RUST_LOG") {
+        Ok(spec) if !spec.trim().is_empty() => match EnvFilter::try_new(&spec) {
+            Ok(filter) => filter,
+            Err(err) => {
+                eprintln!("doable: configuration error: RUST_LOG: {err}");
+                return ExitCode::from(EXIT_CONFIG);
+            }
+        },
+        _ => EnvFilter::new("info"),
+    };
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()));
+    if config.log_json {
+        logs.json().init()
+    } else {
+        logs.init()
+    }
+
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("doable: cannot start the async runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(doable::run(config)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("doable: {err}");
+            ExitCode::from(EXIT_CONFIG)
+        }
+    }
+}

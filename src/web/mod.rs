@@ -1,0 +1,45 @@
+//! The browser pages: server-rendered HTML, progressively enhanced with htmx.
+
+pub mod assets;
+mod auth;
+mod tasks;
+
+use axum::{
+    Router,
+    middleware::from_fn_with_state,
+    response::{IntoResponse, Redirect, Response},
+    routing::{get, post},
+};
+
+use crate::{
+    app::AppState,
+    auth::{MaybeSignedIn, csrf, resolve_session},
+    error::AppError,
+};
+
+/// Every page route, behind session resolution and CSRF protection. Routes
+/// are added here, inside the layers, so none can be missed.
+pub fn router(state: &AppState) -> Router<AppState> {
+    Router::new()
+        .route("/", get(root))
+        .route("/signup", get(auth::signup_page).post(auth::signup))
+        .route("/signin", get(auth::signin_page).post(auth::signin))
+        .route("/signout", post(auth::signout))
+        .route("/tasks", get(tasks::index).post(tasks::create))
+        .route("/tasks/{id}", post(tasks::update))
+        .route("/tasks/{id}/edit", get(tasks::edit_page))
+        .route("/tasks/{id}/toggle", post(tasks::toggle))
+        .route("/tasks/{id}/delete", post(tasks::delete))
+        .fallback(not_found)
+        // Layers run bottom-up: the session is known before CSRF is checked.
+        .layer(from_fn_with_state(state.clone(), csrf::protect))
+        .layer(from_fn_with_state(state.clone(), resolve_session))
+}
+
+async fn root(MaybeSignedIn(user): MaybeSignedIn) -> Redirect {
+    Redirect::to(if user.is_some() { "/tasks" } else { "/signin" })
+}
+
+async fn not_found() -> Response {
+    AppError::NotFound.into_response()
+}

@@ -1,0 +1,465 @@
+//! The task list and its actions. Every action works as a plain form post
+//! that redirects back to the list it came from; with htmx (`HX-Request`)
+//! the same handler answers with the fragment to swap in instead.
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::{
+    Form,
+    extract::{Path, Query, State},
+    http::{HeaderMap, StatusCode},
+    response::{IntoResponse, Redirect, Response},
+};
+use serde::{Deserialize, Serialize};
+use time::{Date, OffsetDateTime};
+use uuid::Uuid;
+
+use crate::{
+    app::AppState,
+    auth::{SignedIn, csrf::CsrfToken, is_htmx},
+    db::tasks::{self, Counts, ListQuery, Position, StatusFilter, Task, TaskInput},
+    domain::{TaskTitle, parse_description, parse_due_date},
+    error::AppError,
+};
+
+pub const PAGE_SIZE: i64 = 50;
+
+/// The list's query string as it arrives: anything unusable falls back to
+/// the default view rather than failing the page.
+#[derive(Debug, Default, Deserialize, Serialize)]
+pub struct ListParams {
+    status: Option<String>,
+    q: Option<String>,
+    page: Option<String>,
+    after: Option<String>,
+    before: Option<String>,
+}
+
+/// Which view of the list is shown: filter, search, page.
+#[derive(Clone, Debug)]
+pub struct ListState {
+    pub status: StatusFilter,
+    pub search: String,
+    pub page: i64,
+    position: Position,
+}
+
+impl ListState {
+    fn from_params(params: ListParams) -> Self {
+        let status = match params.status.as_deref() {
+            Some("active") => StatusFilter::Active,
+            Some("completed") => StatusFilter::Completed,
+            _ => StatusFilter::All,
+        };
+        let search = params.q.unwrap_or_default().trim().chars().take(200).collect();
+        let page = params.page.and_then(|p| p.parse::<i64>().ok()).filter(|p| (1..=1_000_000).contains(p)).unwrap_or(1);
+        let cursor = |c: Option<String>| c.and_then(|c| c.parse::<i64>().ok()).filter(|c| *c > 0);
+        let position = match (cursor(params.after), cursor(params.before)) {
+            (Some(after), _) => Position::After(after),
+            (None, Some(before)) => Position::Before(before),
+            (None, None) => Position::Offset((page - 1) * PAGE_SIZE),
+        };
+        ListState { status, search, page, position }
+    }
+
+    /// The view a form's hidden `back` field names.
+    fn from_back(back: Option<&str>) -> Self {
+        Self::from_params(serde_urlencoded::from_str(back.unwrap_or_default()).unwrap_or_default())
+    }
+
+    fn status_name(status: StatusFilter) -> Option<&'static str> {
+        match status {
+            StatusFilter::All => None,
+            StatusFilter::Active => Some("active"),
+            StatusFilter::Completed => Some("completed"),
+        }
+    }
+
+    fn query_for(&self, status: StatusFilter, page: i64, position: Position) -> String {
+        let mut pairs: Vec<(&str, String)> = Vec::new();
+        if let Some(name) = Self::status_name(status) {
+            pairs.push(("status", name.into()));
+        }
+        if !self.search.is_empty() {
+            pairs.push(("q", self.search.clone()));
+        }
+        if page > 1 {
+            pairs.push(("page", page.to_string()));
+            match position {
+                Position::After(id) => pairs.push(("after", id.to_string())),
+                Position::Before(id) => pairs.push(("before", id.to_string())),
+                Position::Offset(_) => {}
+            }
+        }
+        serde_urlencoded::to_string(pairs).unwrap_or_default()
+    }
+
+    fn url(query: String) -> String {
+        if query.is_empty() { "/tasks".into() } else { format!("/tasks?{query}") }
+    }
+
+    /// The query string that shows this view again.
+    pub fn query(&self) -> String {
+        self.query_for(self.status, self.page, self.position)
+    }
+
+    /// The first page of the list under another filter, keeping the search.
+    pub fn filter_url(&self, status: &str) -> String {
+        let status = match status {
+            "active" => StatusFilter::Active,
+            "completed" => StatusFilter::Completed,
+            _ => StatusFilter::All,
+        };
+        Self::url(self.query_for(status, 1, Position::Offset(0)))
+    }
+
+    pub fn is(&self, status: &str) -> bool {
+        Self::status_name(self.status).unwrap_or("all") == status
+    }
+
+    pub fn status_value(&self) -> &'static str {
+        Self::status_name(self.status).unwrap_or("")
+    }
+}
+
+/// How a due date reads: relative, with the exact date beside it.
+pub struct Due {
+    pub label: String,
+    pub iso: String,
+    pub overdue: bool,
+}
+
+impl Due {
+    fn new(date: Date, today: Date, completed: bool) -> Self {
+        let days = (date - today).whole_days();
+        let label = match days {
+            0 => "due today".to_owned(),
+            1 => "due tomorrow".to_owned(),
+            -1 => "due yesterday".to_owned(),
+            2..=13 => format!("due in {days} days"),
+            d if d < 0 => format!("{} days overdue", -d),
+            _ => format!("due {date}"),
+        };
+        let label = if completed && days < 0 { format!("was due {date}") } else { label };
+        Due { label, iso: date.to_string(), overdue: days < 0 && !completed }
+    }
+}
+
+pub struct TaskView {
+    pub task: Task,
+    pub due: Option<Due>,
+}
+
+/// Everything the list fragment shows.
+pub struct ListView {
+    pub tasks: Vec<TaskView>,
+    pub counts: Counts,
+    pub state: ListState,
+    pub newer_url: Option<String>,
+    pub older_url: Option<String>,
+}
+
+impl ListView {
+    pub fn is_empty_everywhere(&self) -> bool {
+        self.counts.active + self.counts.completed == 0
+    }
+}
+
+async fn load_list(state: &AppState, owner: Uuid, view: ListState) -> Result<ListView, AppError> {
+    let search = (!view.search.is_empty()).then_some(view.search.as_str());
+    let query = ListQuery { status: view.status, search, position: view.position, limit: PAGE_SIZE };
+    let (page, counts) = tokio::try_join!(tasks::list(&state.db, owner, &query), tasks::counts(&state.db, owner))?;
+    let today = OffsetDateTime::now_utc().date();
+    let newer_url = (page.has_newer && view.page > 1).then(|| {
+        let position = match page.tasks.first() {
+            Some(first) if view.page > 2 => Position::Before(first.id),
+            _ => Position::Offset(0),
+        };
+        ListState::url(view.query_for(view.status, view.page - 1, position))
+    });
+    let older_url = match (page.has_older, page.tasks.last()) {
+        (true, Some(last)) => {
+            Some(ListState::url(view.query_for(view.status, view.page + 1, Position::After(last.id))))
+        }
+        _ => None,
+    };
+    let tasks = page
+        .tasks
+        .into_iter()
+        .map(|task| TaskView { due: task.due_date.map(|d| Due::new(d, today, task.completed)), task })
+        .collect();
+    Ok(ListView { tasks, counts, state: view, newer_url, older_url })
+}
+
+/// The fields of the create and edit forms, as typed, with their errors.
+#[derive(Default)]
+pub struct TaskFields {
+    pub title: String,
+    pub description: String,
+    pub due_date: String,
+    pub completed: bool,
+    pub title_error: Option<&'static str>,
+    pub description_error: Option<&'static str>,
+    pub due_date_error: Option<&'static str>,
+}
+
+impl TaskFields {
+    fn from_task(task: &Task) -> Self {
+        TaskFields {
+            title: task.title.clone(),
+            description: task.description.clone().unwrap_or_default(),
+            due_date: task.due_date.map(|d| d.to_string()).unwrap_or_default(),
+            completed: task.completed,
+            ..Default::default()
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct TaskForm {
+    title: Option<String>,
+    description: Option<String>,
+    due_date: Option<String>,
+    completed: Option<String>,
+    back: Option<String>,
+}
+
+impl TaskForm {
+    /// The checked input, or the fields to show again with their errors.
+    fn parse(&self) -> Result<(TaskInput, bool), Box<TaskFields>> {
+        let title = TaskTitle::parse(self.title.as_deref().unwrap_or_default());
+        let description = parse_description(self.description.as_deref());
+        let due_date = parse_due_date(self.due_date.as_deref());
+        let completed = matches!(self.completed.as_deref(), Some("on" | "true" | "1"));
+        match (title, description, due_date) {
+            (Ok(title), Ok(description), Ok(due_date)) => {
+                Ok((TaskInput { title: title.into_inner(), description, due_date }, completed))
+            }
+            (title, description, due_date) => Err(Box::new(TaskFields {
+                title: self.title.clone().unwrap_or_default(),
+                description: self.description.clone().unwrap_or_default(),
+                due_date: self.due_date.clone().unwrap_or_default(),
+                completed,
+                title_error: title.err(),
+                description_error: description.err(),
+                due_date_error: due_date.err(),
+            })),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct BackForm {
+    back: Option<String>,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "tasks/index.html")]
+pub struct TasksPage {
+    csrf: String,
+    email: String,
+    list: ListView,
+    form: TaskFields,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "tasks/_list.html")]
+pub struct ListFragment {
+    csrf: String,
+    list: ListView,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "tasks/_new_form.html")]
+pub struct NewFormFragment {
+    csrf: String,
+    list: ListView,
+    form: TaskFields,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "tasks/edit.html")]
+pub struct EditPage {
+    csrf: String,
+    email: String,
+    id: i64,
+    back: String,
+    form: TaskFields,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "tasks/_edit_item.html")]
+pub struct EditFragment {
+    csrf: String,
+    id: i64,
+    back: String,
+    form: TaskFields,
+}
+
+/// A task id from the path; one that cannot be an id is simply not found.
+fn task_id(raw: &str) -> Result<i64, AppError> {
+    raw.parse::<i64>().ok().filter(|id| *id > 0).ok_or(AppError::NotFound)
+}
+
+/// After an action: the list fragment for htmx, a redirect to the same view otherwise.
+async fn back_to_list(
+    state: &AppState,
+    owner: Uuid,
+    headers: &HeaderMap,
+    csrf: String,
+    view: ListState,
+) -> Result<Response, AppError> {
+    if is_htmx(headers) {
+        let list = load_list(state, owner, view).await?;
+        Ok(ListFragment { csrf, list }.into_response())
+    } else {
+        Ok(Redirect::to(&ListState::url(view.query())).into_response())
+    }
+}
+
+/// Swap a 422 fragment somewhere other than where the request aimed.
+fn retarget(response: impl IntoResponse, target: &str) -> Response {
+    let mut response = (StatusCode::UNPROCESSABLE_ENTITY, response).into_response();
+    if let Ok(value) = target.parse() {
+        response.headers_mut().insert("hx-retarget", value);
+        response.headers_mut().insert("hx-reswap", axum::http::HeaderValue::from_static("outerHTML"));
+    }
+    response
+}
+
+pub async fn index(
+    State(state): State<AppState>,
+    SignedIn(user): SignedIn,
+    CsrfToken(csrf): CsrfToken,
+    headers: HeaderMap,
+    Query(params): Query<ListParams>,
+) -> Result<Response, AppError> {
+    let list = load_list(&state, user.id, ListState::from_params(params)).await?;
+    // htmx asks for the fragment, except when restoring history (a full page).
+    if is_htmx(&headers) && headers.get("hx-history-restore-request").is_none() {
+        return Ok(ListFragment { csrf, list }.into_response());
+    }
+    Ok(TasksPage { csrf, email: user.email, list, form: TaskFields::default() }.into_response())
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    SignedIn(user): SignedIn,
+    CsrfToken(csrf): CsrfToken,
+    headers: HeaderMap,
+    Form(form): Form<TaskForm>,
+) -> Result<Response, AppError> {
+    let view = ListState::from_back(form.back.as_deref());
+    let input = match form.parse() {
+        Ok((input, _)) => input,
+        Err(fields) => {
+            let list = load_list(&state, user.id, view).await?;
+            return Ok(if is_htmx(&headers) {
+                retarget(NewFormFragment { csrf, list, form: *fields }, "#new-task")
+            } else {
+                (StatusCode::UNPROCESSABLE_ENTITY, TasksPage { csrf, email: user.email, list, form: *fields })
+                    .into_response()
+            });
+        }
+    };
+    tasks::create(&state.db, user.id, &input).await?;
+    back_to_list(&state, user.id, &headers, csrf, view).await
+}
+
+pub async fn edit_page(
+    State(state): State<AppState>,
+    SignedIn(user): SignedIn,
+    CsrfToken(csrf): CsrfToken,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Query(params): Query<ListParams>,
+) -> Result<Response, AppError> {
+    let id = task_id(&id)?;
+    let task = tasks::get(&state.db, user.id, id).await?.ok_or(AppError::NotFound)?;
+    let back = ListState::from_params(params).query();
+    let form = TaskFields::from_task(&task);
+    Ok(if is_htmx(&headers) {
+        EditFragment { csrf, id, back, form }.into_response()
+    } else {
+        EditPage { csrf, email: user.email, id, back, form }.into_response()
+    })
+}
+
+pub async fn update(
+    State(state): State<AppState>,
+    SignedIn(user): SignedIn,
+    CsrfToken(csrf): CsrfToken,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Form(form): Form<TaskForm>,
+) -> Result<Response, AppError> {
+    let id = task_id(&id)?;
+    let view = ListState::from_back(form.back.as_deref());
+    let (input, completed) = match form.parse() {
+        Ok(parsed) => parsed,
+        Err(fields) => {
+            // Someone else's task is not found, whatever the input.
+            tasks::get(&state.db, user.id, id).await?.ok_or(AppError::NotFound)?;
+            let back = view.query();
+            return Ok(if is_htmx(&headers) {
+                retarget(EditFragment { csrf, id, back, form: *fields }, &format!("#task-{id}"))
+            } else {
+                (StatusCode::UNPROCESSABLE_ENTITY, EditPage { csrf, email: user.email, id, back, form: *fields })
+                    .into_response()
+            });
+        }
+    };
+    tasks::update(&state.db, user.id, id, &input, completed).await?.ok_or(AppError::NotFound)?;
+    back_to_list(&state, user.id, &headers, csrf, view).await
+}
+
+pub async fn toggle(
+    State(state): State<AppState>,
+    SignedIn(user): SignedIn,
+    CsrfToken(csrf): CsrfToken,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Form(form): Form<BackForm>,
+) -> Result<Response, AppError> {
+    let id = task_id(&id)?;
+    tasks::toggle(&state.db, user.id, id).await?.ok_or(AppError::NotFound)?;
+    back_to_list(&state, user.id, &headers, csrf, ListState::from_back(form.back.as_deref())).await
+}
+
+pub async fn delete(
+    State(state): State<AppState>,
+    SignedIn(user): SignedIn,
+    CsrfToken(csrf): CsrfToken,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Form(form): Form<BackForm>,
+) -> Result<Response, AppError> {
+    let id = task_id(&id)?;
+    if !tasks::delete(&state.db, user.id, id).await? {
+        return Err(AppError::NotFound);
+    }
+    back_to_list(&state, user.id, &headers, csrf, ListState::from_back(form.back.as_deref())).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::date;
+
+    #[test]
+    fn due_dates_read_relative_to_today() {
+        let today = date!(2026 - 11 - 22);
+        assert_eq!(Due::new(date!(2026 - 11 - 23), today, false).label, "due tomorrow");
+        let overdue = Due::new(date!(2026 - 11 - 19), today, false);
+        assert_eq!(overdue.label, "3 days overdue");
+        assert!(overdue.overdue);
+        assert!(!Due::new(date!(2026 - 11 - 19), today, true).overdue, "done tasks are not overdue");
+    }
+
+    #[test]
+    fn list_views_survive_a_round_trip_through_back() {
+        let view = ListState::from_back(Some("status=active&q=milk+%26+eggs&page=3&after=40"));
+        assert_eq!(view.query(), "status=active&q=milk+%26+eggs&page=3&after=40");
+        assert_eq!(ListState::from_back(Some("status=bogus&page=-2")).query(), "");
+    }
+}
