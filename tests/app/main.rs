@@ -1,0 +1,11 @@
+//! The integration suite: one binary, every test against a real server.
+//! Tests marked with `on_both_backends!` run on SQLite and on PostgreSQL.
+
+mod common;
+
+mod auth;
+mod binary;
+mod csrf;
+mod pages;
+mod sessions;
+mod tasks;

@@ -1,0 +1,164 @@
+//! Sessions: the JWT cookie, its refresh, revocation and forged tokens.
+
+use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+use doable::db::Db;
+use reqwest::{Client, StatusCode, redirect::Policy};
+use serde_json::{Value, json};
+
+use crate::common::{Backend, PASSWORD, Page, SECRET, TestApp, unique_email};
+
+crate::on_both_backends!(
+    cookies_copied_before_sign_out_are_refused_after_it,
+    tampered_expired_unsigned_and_wrong_key_tokens_are_refused,
+    an_expired_access_token_is_renewed_from_the_refresh_cookie,
+    two_tabs_renewing_at_once_stay_signed_in,
+    a_refresh_token_replayed_later_revokes_the_session,
+);
+
+/// `name=value` of one cookie in a `Cookie` header.
+fn cookie(header: &str, name: &str) -> String {
+    header
+        .split("; ")
+        .find(|c| c.starts_with(&format!("{name}=")))
+        .unwrap_or_else(|| panic!("no {name} in {header}"))
+        .to_owned()
+}
+
+/// GET `path` sending exactly `cookies`, like a copied browser profile.
+async fn replay(app: &TestApp, path: &str, cookies: &str) -> Page {
+    let client = Client::builder().redirect(Policy::none()).build().unwrap();
+    let response = client.get(format!("{}{path}", app.base)).header("cookie", cookies).send().await.unwrap();
+    let status = response.status();
+    let headers = response.headers().clone();
+    Page { status, headers, body: response.text().await.unwrap() }
+}
+
+fn claims_of(access_cookie: &str) -> Value {
+    let token = access_cookie.split_once('=').unwrap().1;
+    let payload = token.split('.').nth(1).unwrap();
+    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap()
+}
+
+fn sign(claims: &Value, secret: &str) -> String {
+    let key = jsonwebtoken::EncodingKey::from_secret(secret.as_bytes());
+    jsonwebtoken::encode(&jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256), claims, &key).unwrap()
+}
+
+async fn cookies_copied_before_sign_out_are_refused_after_it(app: TestApp) {
+    let browser = app.signed_in().await;
+    browser.get("/tasks").await;
+    let copied = browser.cookie_header();
+    assert_eq!(replay(&app, "/tasks", &copied).await.status, StatusCode::OK, "the copy works before sign-out");
+
+    browser.post("/signout", &[]).await;
+
+    let replayed = replay(&app, "/tasks", &copied).await;
+    assert_eq!(replayed.status, StatusCode::SEE_OTHER);
+    assert!(replayed.location().starts_with("/signin"), "{}", replayed.location());
+    // The refresh cookie alone cannot bring the session back either.
+    let refresh_only = cookie(&copied, "doable_refresh");
+    assert!(replay(&app, "/tasks", &refresh_only).await.location().starts_with("/signin"));
+}
+
+async fn tampered_expired_unsigned_and_wrong_key_tokens_are_refused(app: TestApp) {
+    let browser = app.signed_in().await;
+    let access = cookie(&browser.cookie_header(), "doable_access");
+    let genuine = access.split_once('=').unwrap().1.to_owned();
+    assert_eq!(replay(&app, "/tasks", &access).await.status, StatusCode::OK, "the genuine token works alone");
+
+    let claims = claims_of(&access);
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+
+    let mut parts: Vec<String> = genuine.split('.').map(str::to_owned).collect();
+    let mut other_user = claims.clone();
+    other_user["sub"] = json!(uuid::Uuid::new_v4());
+    parts[1] = URL_SAFE_NO_PAD.encode(other_user.to_string());
+    let tampered = parts.join(".");
+
+    let mut expired_claims = claims.clone();
+    expired_claims["iat"] = json!(now - 3600);
+    expired_claims["exp"] = json!(now - 60);
+    let expired = sign(&expired_claims, SECRET);
+
+    let unsigned = format!(
+        "{}.{}.",
+        URL_SAFE_NO_PAD.encode(r#"{"alg":"none","typ":"JWT"}"#),
+        URL_SAFE_NO_PAD.encode(claims.to_string())
+    );
+    let wrong_key = sign(&claims, "some-other-secret-that-is-long-enough-too");
+
+    for (what, token) in
+        [("tampered", tampered), ("expired", expired), ("alg=none", unsigned), ("wrong key", wrong_key)]
+    {
+        let response = replay(&app, "/tasks", &format!("doable_access={token}")).await;
+        assert_eq!(response.status, StatusCode::SEE_OTHER, "{what} token accepted");
+        assert!(response.location().starts_with("/signin"), "{what}");
+    }
+}
+
+async fn an_expired_access_token_is_renewed_from_the_refresh_cookie(app: TestApp) {
+    let browser = app.signed_in().await;
+    let refresh = cookie(&browser.cookie_header(), "doable_refresh");
+
+    // The access cookie has expired (the browser dropped it); the refresh cookie remains.
+    let response = replay(&app, "/tasks", &refresh).await;
+    assert_eq!(response.status, StatusCode::OK);
+    let set = response.set_cookies();
+    assert!(set.iter().any(|c| c.starts_with("doable_access=")), "a new access token: {set:?}");
+    let rotated = set.iter().find(|c| c.starts_with("doable_refresh=")).expect("the refresh token rotates");
+    let new_refresh = rotated.split(';').next().unwrap().to_owned();
+    assert_ne!(new_refresh, refresh);
+    assert_eq!(replay(&app, "/tasks", &new_refresh).await.status, StatusCode::OK);
+}
+
+async fn two_tabs_renewing_at_once_stay_signed_in(app: TestApp) {
+    let browser = app.signed_in().await;
+    let refresh = cookie(&browser.cookie_header(), "doable_refresh");
+    let (first, second) = tokio::join!(replay(&app, "/tasks", &refresh), replay(&app, "/tasks", &refresh));
+    assert_eq!(first.status, StatusCode::OK);
+    assert_eq!(second.status, StatusCode::OK);
+    // And the same token once more, a moment later, from a third request.
+    assert_eq!(replay(&app, "/tasks", &refresh).await.status, StatusCode::OK);
+}
+
+/// Moves every refresh of every session into the past, as if time passed.
+async fn age_refreshes(db: &Db, seconds: i64) {
+    let then = time::OffsetDateTime::now_utc().replace_nanosecond(0).unwrap() - time::Duration::seconds(seconds);
+    let sql = "UPDATE sessions SET refreshed_at = $1";
+    match db {
+        Db::Sqlite(pool) => sqlx::query(sql).bind(then).execute(pool).await.unwrap(),
+        Db::Postgres(pool) => sqlx::query(sql).bind(then).execute(pool).await.map(|_| Default::default()).unwrap(),
+    };
+}
+
+async fn a_refresh_token_replayed_later_revokes_the_session(app: TestApp) {
+    let browser = app.signed_in().await;
+    let stolen = cookie(&browser.cookie_header(), "doable_refresh");
+    let renewed = replay(&app, "/tasks", &stolen).await;
+    let fresh = renewed.set_cookies().into_iter().find(|c| c.starts_with("doable_refresh=")).unwrap();
+    let fresh = fresh.split(';').next().unwrap().to_owned();
+
+    age_refreshes(&app.db, 60).await;
+    let replayed = replay(&app, "/tasks", &stolen).await;
+    assert!(replayed.location().starts_with("/signin"), "a spent token outside the grace window is refused");
+    assert!(
+        replay(&app, "/tasks", &fresh).await.location().starts_with("/signin"),
+        "and the whole session is revoked, newest token included"
+    );
+}
+
+#[tokio::test]
+async fn sessions_survive_a_restart_with_the_development_secret() {
+    let first = TestApp::spawn_with(Backend::Sqlite, &[("JWT_SECRET", "")]).await.unwrap();
+    let browser = first.browser();
+    let email = unique_email();
+    browser.sign_up(&email, PASSWORD).await;
+    let cookies = browser.cookie_header();
+
+    // A second process on the same data directory, also without JWT_SECRET.
+    let database_url = format!("sqlite://{}/doable.db", first.data_dir.path().display());
+    let dir = tempfile::Builder::new().tempdir_in(first.data_dir.path()).unwrap();
+    let data = first.data_dir.path().to_str().unwrap().to_owned();
+    let second = TestApp::boot(Backend::Sqlite, dir, &database_url, &[("JWT_SECRET", ""), ("DATA_DIR", &data)]).await;
+    assert_eq!(replay(&second, "/tasks", &cookies).await.status, StatusCode::OK);
+}

@@ -1,0 +1,243 @@
+//! The task pages, with and without htmx, and isolation between users.
+
+use reqwest::StatusCode;
+
+use crate::common::{Browser, TestApp};
+
+crate::on_both_backends!(
+    a_task_is_created_listed_edited_toggled_and_deleted_without_javascript,
+    with_htmx_each_action_answers_with_the_list_fragment,
+    an_untitled_task_is_422_with_a_message_beside_the_field,
+    an_invalid_edit_is_422_and_changes_nothing,
+    filters_search_and_counts_show_the_right_tasks,
+    the_list_pages_by_50_with_newer_and_older_links,
+    overdue_tasks_are_marked,
+    a_script_in_a_title_is_shown_as_text,
+    another_users_task_is_not_found_on_every_route_and_stays_unchanged,
+    a_task_id_that_is_not_a_number_is_not_found,
+);
+
+async fn a_task_is_created_listed_edited_toggled_and_deleted_without_javascript(app: TestApp) {
+    let browser = app.signed_in().await;
+    browser.get("/tasks").await;
+    let created = browser
+        .post("/tasks", &[("title", "Buy milk"), ("description", "Oat, two litres"), ("due_date", "2031-01-02")])
+        .await;
+    assert_eq!(created.status, StatusCode::SEE_OTHER);
+    assert_eq!(created.location(), "/tasks");
+
+    let list = browser.get("/tasks").await;
+    assert!(list.body.contains("Buy milk") && list.body.contains("Oat, two litres"));
+    assert!(list.body.contains(r#"datetime="2031-01-02""#));
+    let id = list.task_ids()[0];
+
+    let edit = browser.get(&format!("/tasks/{id}/edit?status=active")).await;
+    assert_eq!(edit.status, StatusCode::OK);
+    assert!(edit.body.contains(r#"value="Buy milk""#));
+    let saved = browser
+        .post(
+            &format!("/tasks/{id}"),
+            &[("title", "Buy oat milk"), ("description", ""), ("due_date", ""), ("back", "status=active")],
+        )
+        .await;
+    assert_eq!(saved.status, StatusCode::SEE_OTHER);
+    assert_eq!(saved.location(), "/tasks?status=active", "back to the list it came from");
+    let list = browser.get("/tasks").await;
+    assert!(list.body.contains("Buy oat milk") && !list.body.contains("Oat, two litres"));
+
+    let toggled = browser.post(&format!("/tasks/{id}/toggle"), &[("back", "")]).await;
+    assert_eq!(toggled.status, StatusCode::SEE_OTHER);
+    assert_eq!(browser.get("/tasks?status=completed").await.task_ids(), vec![id]);
+    browser.post(&format!("/tasks/{id}/toggle"), &[]).await;
+    assert_eq!(browser.get("/tasks?status=active").await.task_ids(), vec![id]);
+
+    let deleted = browser.post(&format!("/tasks/{id}/delete"), &[]).await;
+    assert_eq!(deleted.status, StatusCode::SEE_OTHER);
+    assert!(browser.get("/tasks").await.task_ids().is_empty());
+    assert_eq!(browser.post(&format!("/tasks/{id}/delete"), &[]).await.status, StatusCode::NOT_FOUND);
+}
+
+async fn with_htmx_each_action_answers_with_the_list_fragment(app: TestApp) {
+    let browser = app.signed_in().await;
+    browser.get("/tasks").await;
+    let is_fragment = |body: &str| body.starts_with(r#"<section id="tasks""#) && !body.contains("<html");
+
+    let created = browser.post_htmx("/tasks", &[("title", "Water plants")]).await;
+    assert_eq!(created.status, StatusCode::OK);
+    assert!(is_fragment(&created.body), "{}", created.body);
+    assert!(created.body.contains("Water plants"));
+    let id = created.task_ids()[0];
+
+    let edit = browser.get_htmx(&format!("/tasks/{id}/edit")).await;
+    assert!(edit.body.starts_with(&format!(r#"<li id="task-{id}" class="task editing">"#)), "{}", edit.body);
+
+    let saved = browser.post_htmx(&format!("/tasks/{id}"), &[("title", "Water the plants"), ("completed", "on")]).await;
+    assert!(is_fragment(&saved.body) && saved.body.contains("Water the plants"));
+    assert!(saved.body.contains("<strong>1</strong> completed"), "{}", saved.body);
+
+    let toggled = browser.post_htmx(&format!("/tasks/{id}/toggle"), &[("back", "status=completed")]).await;
+    assert!(is_fragment(&toggled.body));
+    assert!(toggled.task_ids().is_empty(), "the now-active task leaves the completed view");
+
+    let listed = browser.get_htmx("/tasks?status=active").await;
+    assert!(is_fragment(&listed.body) && listed.task_ids() == vec![id]);
+
+    let deleted = browser.post_htmx(&format!("/tasks/{id}/delete"), &[]).await;
+    assert!(is_fragment(&deleted.body) && deleted.task_ids().is_empty());
+}
+
+async fn an_untitled_task_is_422_with_a_message_beside_the_field(app: TestApp) {
+    let browser = app.signed_in().await;
+    browser.get("/tasks").await;
+    let page =
+        browser.post("/tasks", &[("title", "   "), ("description", "keep me"), ("due_date", "2026-02-30")]).await;
+    assert_eq!(page.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(page.body.contains("Give the task a title."));
+    assert!(page.body.contains("Use a date like 2026-12-31."));
+    assert!(page.body.contains(">keep me</textarea>"), "what was typed is kept");
+
+    let fragment = browser.post_htmx("/tasks", &[("title", "")]).await;
+    assert_eq!(fragment.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(fragment.headers.get("hx-retarget").unwrap(), "#new-task");
+    assert!(fragment.body.starts_with("<form id=\"new-task\""), "{}", fragment.body);
+    assert!(browser.get("/tasks").await.task_ids().is_empty());
+
+    let long = "x".repeat(256);
+    assert_eq!(browser.post("/tasks", &[("title", &long)]).await.status, StatusCode::UNPROCESSABLE_ENTITY);
+}
+
+async fn an_invalid_edit_is_422_and_changes_nothing(app: TestApp) {
+    let browser = app.signed_in().await;
+    let id = browser.create_task("Original").await;
+    let page = browser.post(&format!("/tasks/{id}"), &[("title", "")]).await;
+    assert_eq!(page.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(page.body.contains("Give the task a title."));
+    let fragment = browser.post_htmx(&format!("/tasks/{id}"), &[("title", "\u{7}")]).await;
+    assert_eq!(fragment.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(fragment.headers.get("hx-retarget").unwrap().to_str().unwrap(), format!("#task-{id}"));
+    assert!(browser.get("/tasks").await.body.contains("Original"));
+}
+
+async fn filters_search_and_counts_show_the_right_tasks(app: TestApp) {
+    let browser = app.signed_in().await;
+    let milk = browser.create_task("Buy milk").await;
+    let call = browser.create_task("Call the bank").await;
+    browser.get("/tasks").await;
+    browser.post("/tasks", &[("title", "Plan trip"), ("description", "Book MILK-free hotel, 100% sure")]).await;
+    let trip = browser.get("/tasks").await.task_ids()[0];
+    browser.post(&format!("/tasks/{call}/toggle"), &[]).await;
+
+    let all = browser.get("/tasks").await;
+    assert_eq!(all.task_ids(), vec![trip, call, milk], "newest first");
+    assert!(all.body.contains("<strong>2</strong> items left"));
+    assert!(all.body.contains("<strong>1</strong> completed"));
+    assert_eq!(browser.get("/tasks?status=active").await.task_ids(), vec![trip, milk]);
+    assert_eq!(browser.get("/tasks?status=completed").await.task_ids(), vec![call]);
+    assert_eq!(browser.get("/tasks?q=milk").await.task_ids(), vec![trip, milk], "title and description");
+    assert_eq!(browser.get("/tasks?q=milk&status=completed").await.task_ids(), Vec::<i64>::new());
+    assert_eq!(browser.get("/tasks?q=100%25").await.task_ids(), vec![trip], "% is literal");
+    assert_eq!(browser.get("/tasks?q=1_0").await.task_ids(), Vec::<i64>::new(), "_ is literal");
+    assert_eq!(browser.get("/tasks?status=bogus&page=x").await.status, StatusCode::OK);
+}
+
+async fn the_list_pages_by_50_with_newer_and_older_links(app: TestApp) {
+    let browser = app.signed_in().await;
+    browser.get("/tasks").await;
+    for n in 1..=120 {
+        browser.post_htmx("/tasks", &[("title", &format!("Task {n}"))]).await;
+    }
+    let mut seen = Vec::new();
+    let mut page = browser.get("/tasks").await;
+    let mut pages = 0;
+    loop {
+        pages += 1;
+        let ids = page.task_ids();
+        assert!(ids.len() <= 50);
+        seen.extend(ids);
+        let Some(older) = next_link(&page.body, "next") else { break };
+        let newer = browser.get(&older).await;
+        assert!(next_link(&newer.body, "prev").is_some(), "a later page links back");
+        page = newer;
+    }
+    assert_eq!(pages, 3);
+    assert_eq!(seen.len(), 120);
+    let mut sorted = seen.clone();
+    sorted.sort_unstable_by(|a, b| b.cmp(a));
+    sorted.dedup();
+    assert_eq!(sorted, seen, "every task once, newest first");
+
+    // Back from page 3 to page 2 shows the same tasks as before.
+    let prev = next_link(&page.body, "prev").unwrap();
+    let second = browser.get(&prev).await;
+    assert_eq!(second.task_ids(), seen[50..100].to_vec());
+    // A bare page number works too.
+    assert_eq!(browser.get("/tasks?page=2").await.task_ids(), seen[50..100].to_vec());
+}
+
+fn next_link(html: &str, rel: &str) -> Option<String> {
+    let marker = format!(r#"<a rel="{rel}" href=""#);
+    let start = html.find(&marker)? + marker.len();
+    let end = html[start..].find('"')? + start;
+    Some(html[start..end].replace("&amp;", "&").replace("&#38;", "&"))
+}
+
+async fn overdue_tasks_are_marked(app: TestApp) {
+    let browser = app.signed_in().await;
+    browser.get("/tasks").await;
+    browser.post("/tasks", &[("title", "Renew passport"), ("due_date", "2020-01-01")]).await;
+    let page = browser.get("/tasks").await;
+    assert!(page.body.contains(r#"class="due overdue""#), "{}", page.body);
+    assert!(page.body.contains("days overdue"));
+}
+
+async fn a_script_in_a_title_is_shown_as_text(app: TestApp) {
+    let browser = app.signed_in().await;
+    browser.create_task("<script>alert(1)</script>").await;
+    let page = browser.get("/tasks").await;
+    assert!(!page.body.contains("<script>alert(1)</script>"));
+    assert!(page.body.contains("&#60;script&#62;alert(1)&#60;/script&#62;") || page.body.contains("&lt;script&gt;"));
+}
+
+async fn another_users_task_is_not_found_on_every_route_and_stays_unchanged(app: TestApp) {
+    let alice = app.signed_in().await;
+    let id = alice.create_task("Alice's secret").await;
+    let before = alice.get("/tasks").await.body;
+
+    let bob: Browser = app.signed_in().await;
+    bob.get("/tasks").await;
+    let missing = 9_999_999;
+    for task in [id, missing] {
+        let edit = bob.get(&format!("/tasks/{task}/edit")).await;
+        assert_eq!(edit.status, StatusCode::NOT_FOUND, "edit {task}");
+        for (path, form) in [
+            (format!("/tasks/{task}"), vec![("title", "pwned"), ("completed", "on")]),
+            (format!("/tasks/{task}"), vec![("title", "")]),
+            (format!("/tasks/{task}/toggle"), vec![]),
+            (format!("/tasks/{task}/delete"), vec![]),
+        ] {
+            let plain = bob.post(&path, &form).await;
+            assert_eq!(plain.status, StatusCode::NOT_FOUND, "POST {path} {form:?}");
+            let htmx = bob.post_htmx(&path, &form).await;
+            assert_eq!(htmx.status, StatusCode::NOT_FOUND, "htmx POST {path}");
+        }
+        assert_eq!(bob.get_htmx(&format!("/tasks/{task}/edit")).await.status, StatusCode::NOT_FOUND);
+    }
+    assert!(!bob.get("/tasks?q=secret").await.body.contains("Alice's secret"));
+    // The same answer for someone else's id and a missing one: nothing to tell them apart.
+    assert_eq!(bob.get(&format!("/tasks/{id}/edit")).await.body, bob.get(&format!("/tasks/{missing}/edit")).await.body);
+
+    let after = alice.get("/tasks").await.body;
+    assert_eq!(strip_tokens(&before), strip_tokens(&after), "Alice's list is unchanged");
+}
+
+fn strip_tokens(html: &str) -> String {
+    html.lines().filter(|l| !l.contains("csrf") && !l.contains("X-CSRF-Token")).collect()
+}
+
+async fn a_task_id_that_is_not_a_number_is_not_found(app: TestApp) {
+    let browser = app.signed_in().await;
+    browser.get("/tasks").await;
+    assert_eq!(browser.get("/tasks/abc/edit").await.status, StatusCode::NOT_FOUND);
+    assert_eq!(browser.post("/tasks/-1/toggle", &[]).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(browser.post("/tasks/99999999999999999999/delete", &[]).await.status, StatusCode::NOT_FOUND);
+}
