@@ -22,7 +22,12 @@ use uuid::Uuid;
 use crate::{
     app::AppState,
     config::Config,
-    db::sessions::{self, NewSession, Refresh},
+    db::{
+        DbError,
+        sessions::{self, NewSession, Refresh},
+        users,
+    },
+    domain::{Email, Password, parse_name},
     error::AppError,
 };
 use tokens::{hash_refresh_token, random_token};
@@ -146,14 +151,15 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientInfo {
     }
 }
 
-/// Creates a session for a user who just proved who they are, and sets its
-/// cookies.
-pub async fn start_session(
-    state: &AppState,
-    cookies: &Cookies,
-    user_id: Uuid,
-    client: &ClientInfo,
-) -> Result<Uuid, AppError> {
+/// The tokens of a new session: for cookies (pages) or a JSON body (API).
+pub struct IssuedTokens {
+    pub session_id: Uuid,
+    pub access: String,
+    pub refresh: String,
+}
+
+/// Creates a session for a user who just proved who they are.
+pub async fn create_session(state: &AppState, user_id: Uuid, client: &ClientInfo) -> Result<IssuedTokens, AppError> {
     let refresh = random_token();
     let session_id = sessions::create(
         &state.db,
@@ -167,8 +173,19 @@ pub async fn start_session(
     )
     .await?;
     let access = state.keys.issue_access(user_id, session_id, state.config.access_token_ttl)?;
-    set_session_cookies(cookies, &state.config, access, Some(refresh));
-    Ok(session_id)
+    Ok(IssuedTokens { session_id, access, refresh })
+}
+
+/// Creates a session and sets its cookies.
+pub async fn start_session(
+    state: &AppState,
+    cookies: &Cookies,
+    user_id: Uuid,
+    client: &ClientInfo,
+) -> Result<Uuid, AppError> {
+    let tokens = create_session(state, user_id, client).await?;
+    set_session_cookies(cookies, &state.config, tokens.access, Some(tokens.refresh));
+    Ok(tokens.session_id)
 }
 
 /// Revokes this browser's session and clears its cookies.
@@ -176,6 +193,72 @@ pub async fn end_session(state: &AppState, cookies: &Cookies, user: &CurrentUser
     sessions::revoke(&state.db, user.id, user.session_id).await?;
     clear_session_cookies(cookies, &state.config);
     Ok(())
+}
+
+/// The account an email and password belong to, if they match an active one.
+/// Unknown and malformed emails still cost one argon2 run, like a wrong
+/// password, so neither the answer nor its timing tells whether the email
+/// has an account.
+pub async fn check_credentials(state: &AppState, email: &str, password: &str) -> Result<Option<Uuid>, AppError> {
+    let credentials = match Email::parse(email) {
+        Ok(email) => users::credentials_by_email(&state.db, &email).await?,
+        Err(_) => None,
+    };
+    let matches = state.passwords.verify(password, credentials.as_ref().map(|c| c.password_hash.as_str())).await?;
+    Ok(credentials.filter(|c| matches && c.is_active).map(|c| c.id))
+}
+
+/// Why a sign-up did not create an account.
+#[derive(Debug)]
+pub enum SignUpError {
+    /// Field name and message for each field that is wrong.
+    Invalid(Vec<(&'static str, &'static str)>),
+    EmailTaken,
+    Failed(AppError),
+}
+
+impl<E: Into<AppError>> From<E> for SignUpError {
+    fn from(err: E) -> Self {
+        SignUpError::Failed(err.into())
+    }
+}
+
+/// Checks the input and creates an account (no session).
+pub async fn sign_up(
+    state: &AppState,
+    email: &str,
+    password: &str,
+    name: Option<&str>,
+) -> Result<users::User, SignUpError> {
+    let email = Email::parse(email);
+    let password = Password::parse(password);
+    let name = parse_name(name);
+    let (Ok(email), Ok(password), Ok(name)) = (&email, &password, &name) else {
+        let errors = [("email", email.err()), ("password", password.err()), ("name", name.err())]
+            .into_iter()
+            .filter_map(|(field, error)| error.map(|e| (field, e)))
+            .collect();
+        return Err(SignUpError::Invalid(errors));
+    };
+    let hash = state.passwords.hash(password).await?;
+    match users::create(&state.db, email, name.as_deref(), &hash).await {
+        Ok(user) => {
+            tracing::info!(event = "auth.signup", user_id = %user.id, "account created");
+            Ok(user)
+        }
+        Err(DbError::Conflict(_)) => Err(SignUpError::EmailTaken),
+        Err(err) => Err(err.into()),
+    }
+}
+
+/// The user behind an API bearer token: a genuine, unexpired JWT whose
+/// session is live. The same rules as the browser's cookie, minus renewal.
+pub async fn authenticate_bearer(state: &AppState, token: &str) -> Result<Option<CurrentUser>, AppError> {
+    let Some(claims) = state.keys.verify_access(token) else {
+        return Ok(None);
+    };
+    let live = sessions::live_user(&state.db, claims.sid, claims.sub).await?;
+    Ok(live.map(|u| CurrentUser { id: u.user_id, session_id: claims.sid, email: u.email, name: u.name }))
 }
 
 /// A signed-in user; without one, the request is sent to sign in.

@@ -13,9 +13,10 @@ use tower_cookies::Cookies;
 
 use crate::{
     app::AppState,
-    auth::{ClientInfo, MaybeSignedIn, SignedIn, csrf::CsrfToken, end_session, safe_next, start_session},
-    db::{DbError, users},
-    domain::{Email, Password, parse_name},
+    auth::{
+        ClientInfo, MaybeSignedIn, SignUpError, SignedIn, check_credentials, csrf::CsrfToken, end_session, safe_next,
+        sign_up, start_session,
+    },
     error::AppError,
 };
 
@@ -69,34 +70,30 @@ pub async fn signup(
     CsrfToken(csrf): CsrfToken,
     Form(form): Form<SignupForm>,
 ) -> Result<Response, AppError> {
-    let raw_email = form.email.unwrap_or_default();
-    let email = Email::parse(&raw_email);
-    let name = parse_name(form.name.as_deref());
-    let password = Password::parse(form.password.as_deref().unwrap_or_default());
-    let mut page = SignupPage {
-        csrf,
-        email: raw_email.trim().to_owned(),
-        name: form.name.unwrap_or_default(),
-        email_error: email.as_ref().err().copied(),
-        name_error: name.as_ref().err().copied(),
-        password_error: password.as_ref().err().copied(),
-    };
-    let (Ok(email), Ok(name), Ok(password)) = (email, name, password) else {
-        return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
-    };
-
-    let hash = state.passwords.hash(&password).await?;
-    let user = match users::create(&state.db, &email, name.as_deref(), &hash).await {
-        Ok(user) => user,
-        Err(DbError::Conflict(_)) => {
-            page.email_error = Some("An account with this email already exists. Sign in instead?");
-            return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
+    let email = form.email.unwrap_or_default();
+    let name = form.name.unwrap_or_default();
+    let mut page = SignupPage { csrf, email: email.trim().to_owned(), name: name.clone(), ..Default::default() };
+    match sign_up(&state, &email, form.password.as_deref().unwrap_or_default(), Some(&name)).await {
+        Ok(user) => {
+            start_session(&state, &cookies, user.id, &client).await?;
+            Ok(Redirect::to("/tasks").into_response())
         }
-        Err(err) => return Err(err.into()),
-    };
-    tracing::info!(event = "auth.signup", user_id = %user.id, "account created");
-    start_session(&state, &cookies, user.id, &client).await?;
-    Ok(Redirect::to("/tasks").into_response())
+        Err(SignUpError::Invalid(errors)) => {
+            for (field, message) in errors {
+                match field {
+                    "email" => page.email_error = Some(message),
+                    "password" => page.password_error = Some(message),
+                    _ => page.name_error = Some(message),
+                }
+            }
+            Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
+        }
+        Err(SignUpError::EmailTaken) => {
+            page.email_error = Some("An account with this email already exists. Sign in instead?");
+            Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
+        }
+        Err(SignUpError::Failed(err)) => Err(err),
+    }
 }
 
 pub async fn signin_page(
@@ -125,27 +122,17 @@ pub async fn signin(
     CsrfToken(csrf): CsrfToken,
     Form(form): Form<SigninForm>,
 ) -> Result<Response, AppError> {
-    let raw_email = form.email.unwrap_or_default();
-    let password = form.password.unwrap_or_default();
+    let email = form.email.unwrap_or_default();
     let next = safe_next(form.next.as_deref()).to_owned();
-
-    // Unknown and malformed emails still cost one argon2 run, like a wrong
-    // password, so the response time tells nothing either.
-    let credentials = match Email::parse(&raw_email) {
-        Ok(email) => users::credentials_by_email(&state.db, &email).await?,
-        Err(_) => None,
-    };
-    let password_ok = state.passwords.verify(&password, credentials.as_ref().map(|c| c.password_hash.as_str())).await?;
-
-    match credentials {
-        Some(user) if password_ok && user.is_active => {
-            start_session(&state, &cookies, user.id, &client).await?;
-            tracing::info!(event = "auth.signin", user_id = %user.id, "signed in");
+    match check_credentials(&state, &email, form.password.as_deref().unwrap_or_default()).await? {
+        Some(user_id) => {
+            start_session(&state, &cookies, user_id, &client).await?;
+            tracing::info!(event = "auth.signin", %user_id, "signed in");
             Ok(Redirect::to(&next).into_response())
         }
-        _ => {
+        None => {
             tracing::info!(event = "auth.signin_failed", "sign-in failed");
-            let page = SigninPage { csrf, email: raw_email.trim().to_owned(), next, error: Some(SIGNIN_FAILED) };
+            let page = SigninPage { csrf, email: email.trim().to_owned(), next, error: Some(SIGNIN_FAILED) };
             Ok((StatusCode::UNAUTHORIZED, page).into_response())
         }
     }
