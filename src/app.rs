@@ -15,7 +15,6 @@ use tower_cookies::CookieManagerLayer;
 use tower_http::{
     catch_panic::CatchPanicLayer,
     compression::CompressionLayer,
-    limit::RequestBodyLimitLayer,
     request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
     set_header::SetResponseHeaderLayer,
     timeout::TimeoutLayer,
@@ -24,7 +23,8 @@ use tower_http::{
 use tracing::Level;
 
 use crate::{
-    auth::{csrf::MAX_FORM_BYTES, password::Passwords, tokens::Keys},
+    api,
+    auth::{password::Passwords, tokens::Keys},
     config::Config,
     db::Db,
     error::{AppError, render_error},
@@ -97,6 +97,7 @@ pub fn build_app(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/static/{file}", get(web::assets::serve))
+        .merge(api::router(&state))
         .merge(web::router(&state))
         .with_state(state)
         .layer(
@@ -114,7 +115,6 @@ pub fn build_app(state: AppState) -> Router {
                 .layer(headers)
                 .layer(CompressionLayer::new())
                 .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, Duration::from_secs(30)))
-                .layer(RequestBodyLimitLayer::new(MAX_FORM_BYTES))
                 .layer(CookieManagerLayer::new()),
         )
 }

@@ -55,6 +55,8 @@ pub struct Config {
     pub bind_addr: SocketAddr,
     /// Origins a state-changing browser request may come from.
     pub allowed_origins: Vec<String>,
+    /// Origins whose pages may call the JSON API (CORS); empty: none.
+    pub cors_allowed_origins: Vec<String>,
     pub log_json: bool,
 }
 
@@ -143,6 +145,21 @@ impl Config {
             }
         };
 
+        let cors_allowed_origins = get("CORS_ALLOWED_ORIGINS")
+            .unwrap_or_default()
+            .split(',')
+            .map(str::trim)
+            .filter(|o| !o.is_empty())
+            .map(|o| {
+                origin_of(o).filter(|origin| origin == &o.to_ascii_lowercase()).ok_or_else(|| {
+                    invalid(
+                        "CORS_ALLOWED_ORIGINS",
+                        format!("{o:?} is not an exact origin such as https://app.example.com (no *, no path)"),
+                    )
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+
         let log_json = match get("LOG_FORMAT") {
             None => environment == Environment::Production,
             Some("json") => true,
@@ -159,6 +176,7 @@ impl Config {
             refresh_token_ttl: Duration::from_secs(refresh_days * 24 * 60 * 60),
             bind_addr,
             allowed_origins,
+            cors_allowed_origins,
             log_json,
         })
     }

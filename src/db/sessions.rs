@@ -153,3 +153,53 @@ pub async fn revoke(db: &Db, user_id: Uuid, id: Uuid) -> DbResult<bool> {
     });
     Ok(affected == 1)
 }
+
+/// Rotates a live session's refresh token to `new_hash` (the current one
+/// becomes the previous); used when an API client renews within the grace
+/// window and needs a usable token back.
+pub async fn rotate(db: &Db, user_id: Uuid, id: Uuid, new_hash: &str) -> DbResult<bool> {
+    let now = now();
+    let affected = on_pool!(db, pool => {
+        sqlx::query(
+            "UPDATE sessions SET previous_refresh_hash = refresh_hash, refresh_hash = $1, refreshed_at = $2, last_seen_at = $3
+             WHERE id = $4 AND user_id = $5 AND revoked_at IS NULL AND expires_at > $6",
+        )
+        .bind(new_hash)
+        .bind(now)
+        .bind(now)
+        .bind(id)
+        .bind(user_id)
+        .bind(now)
+        .execute(pool)
+        .await?
+        .rows_affected()
+    });
+    Ok(affected == 1)
+}
+
+/// A signed-in device, as its owner sees it.
+#[derive(Clone, Debug, FromRow)]
+pub struct SessionInfo {
+    pub id: Uuid,
+    pub created_at: time::OffsetDateTime,
+    pub last_seen_at: time::OffsetDateTime,
+    pub expires_at: time::OffsetDateTime,
+    pub user_agent: Option<String>,
+    pub ip: Option<String>,
+}
+
+/// The user's live sessions, newest first.
+pub async fn list(db: &Db, user_id: Uuid) -> DbResult<Vec<SessionInfo>> {
+    let sessions = on_pool!(db, pool => {
+        sqlx::query_as::<_, SessionInfo>(
+            "SELECT id, created_at, last_seen_at, expires_at, user_agent, ip FROM sessions
+             WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $2
+             ORDER BY created_at DESC",
+        )
+        .bind(user_id)
+        .bind(now())
+        .fetch_all(pool)
+        .await?
+    });
+    Ok(sessions)
+}

@@ -188,23 +188,55 @@ pub async fn create(db: &Db, owner: Uuid, input: &TaskInput) -> DbResult<Task> {
     Ok(task)
 }
 
-/// Rewrites the user's fields and completion; `None` when not the owner's.
-pub async fn update(db: &Db, owner: Uuid, id: i64, input: &TaskInput, completed: bool) -> DbResult<Option<Task>> {
+/// A change to some of a task's fields; `None` leaves a field as it is.
+#[derive(Clone, Debug, Default)]
+pub struct TaskPatch {
+    pub title: Option<String>,
+    pub description: Option<Option<String>>,
+    pub due_date: Option<Option<Date>>,
+    pub completed: Option<bool>,
+}
+
+impl TaskPatch {
+    /// Every field set: what the edit form sends.
+    pub fn replace(input: TaskInput, completed: bool) -> Self {
+        TaskPatch {
+            title: Some(input.title),
+            description: Some(input.description),
+            due_date: Some(input.due_date),
+            completed: Some(completed),
+        }
+    }
+}
+
+/// Applies `patch` in one statement, so concurrent changes to different
+/// fields both land; `None` when the task is not the owner's.
+pub async fn update(db: &Db, owner: Uuid, id: i64, patch: &TaskPatch) -> DbResult<Option<Task>> {
     let now = now();
     // completed_at keeps its first value while the task stays completed.
     let sql = format!(
-        "UPDATE tasks SET title = $1, description = $2, due_date = $3, completed = $4,
-             completed_at = CASE WHEN $5 THEN coalesce(completed_at, $6) ELSE NULL END,
-             updated_at = $7
-         WHERE id = $8 AND user_id = $9 RETURNING {COLUMNS}"
+        "UPDATE tasks SET
+             title = CASE WHEN $1 THEN $2 ELSE title END,
+             description = CASE WHEN $3 THEN $4 ELSE description END,
+             due_date = CASE WHEN $5 THEN $6 ELSE due_date END,
+             completed = CASE WHEN $7 THEN $8 ELSE completed END,
+             completed_at = CASE WHEN $9 THEN (CASE WHEN $10 THEN coalesce(completed_at, $11) ELSE NULL END)
+                                 ELSE completed_at END,
+             updated_at = $12
+         WHERE id = $13 AND user_id = $14 RETURNING {COLUMNS}"
     );
     let task = on_pool!(db, pool => {
         sqlx::query_as::<_, Task>(&sql)
-            .bind(&input.title)
-            .bind(&input.description)
-            .bind(input.due_date)
-            .bind(completed)
-            .bind(completed)
+            .bind(patch.title.is_some())
+            .bind(patch.title.as_deref())
+            .bind(patch.description.is_some())
+            .bind(patch.description.clone().flatten())
+            .bind(patch.due_date.is_some())
+            .bind(patch.due_date.flatten())
+            .bind(patch.completed.is_some())
+            .bind(patch.completed)
+            .bind(patch.completed.is_some())
+            .bind(patch.completed.unwrap_or(false))
             .bind(now)
             .bind(now)
             .bind(id)

@@ -55,3 +55,14 @@ pub async fn credentials_by_email(db: &Db, email: &Email) -> DbResult<Option<Cre
     });
     Ok(found)
 }
+
+/// The signed-in user's own profile.
+pub async fn find(db: &Db, id: Uuid) -> DbResult<Option<User>> {
+    let found = on_pool!(db, pool => {
+        sqlx::query_as::<_, User>("SELECT id, email, name, created_at FROM users WHERE id = $1")
+            .bind(id)
+            .fetch_optional(pool)
+            .await?
+    });
+    Ok(found)
+}

@@ -11,6 +11,8 @@ use axum::{
     routing::{get, post},
 };
 
+use tower_http::limit::RequestBodyLimitLayer;
+
 use crate::{
     app::AppState,
     auth::{MaybeSignedIn, csrf, resolve_session},
@@ -34,6 +36,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
         // Layers run bottom-up: the session is known before CSRF is checked.
         .layer(from_fn_with_state(state.clone(), csrf::protect))
         .layer(from_fn_with_state(state.clone(), resolve_session))
+        .layer(RequestBodyLimitLayer::new(csrf::MAX_FORM_BYTES))
 }
 
 async fn root(MaybeSignedIn(user): MaybeSignedIn) -> Redirect {

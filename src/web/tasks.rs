@@ -17,7 +17,7 @@ use uuid::Uuid;
 use crate::{
     app::AppState,
     auth::{SignedIn, csrf::CsrfToken, is_htmx},
-    db::tasks::{self, Counts, ListQuery, Position, StatusFilter, Task, TaskInput},
+    db::tasks::{self, Counts, ListQuery, Position, StatusFilter, Task, TaskInput, TaskPatch},
     domain::{TaskTitle, parse_description, parse_due_date},
     error::AppError,
 };
@@ -409,7 +409,7 @@ pub async fn update(
             });
         }
     };
-    tasks::update(&state.db, user.id, id, &input, completed).await?.ok_or(AppError::NotFound)?;
+    tasks::update(&state.db, user.id, id, &TaskPatch::replace(input, completed)).await?.ok_or(AppError::NotFound)?;
     back_to_list(&state, user.id, &headers, csrf, view).await
 }
 

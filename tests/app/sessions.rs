@@ -122,7 +122,7 @@ async fn two_tabs_renewing_at_once_stay_signed_in(app: TestApp) {
 }
 
 /// Moves every refresh of every session into the past, as if time passed.
-async fn age_refreshes(db: &Db, seconds: i64) {
+pub async fn age_refreshes(db: &Db, seconds: i64) {
     let then = time::OffsetDateTime::now_utc().replace_nanosecond(0).unwrap() - time::Duration::seconds(seconds);
     let sql = "UPDATE sessions SET refreshed_at = $1";
     match db {

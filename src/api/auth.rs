@@ -1,0 +1,191 @@
+//! Accounts and tokens.
+
+use axum::{extract::State, http::StatusCode, response::IntoResponse};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use super::{ApiError, ApiJson, ApiResult, ApiUser, ErrorBody, rfc3339};
+use crate::{
+    app::AppState,
+    auth::{
+        ClientInfo, REFRESH_GRACE, SignUpError, check_credentials, create_session,
+        tokens::{hash_refresh_token, random_token},
+    },
+    db::{
+        sessions::{self, Refresh},
+        users,
+    },
+};
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct UserJson {
+    pub id: Uuid,
+    pub email: String,
+    pub name: Option<String>,
+    #[schema(format = DateTime)]
+    pub created_at: String,
+}
+
+impl From<users::User> for UserJson {
+    fn from(user: users::User) -> Self {
+        UserJson { id: user.id, email: user.email, name: user.name, created_at: rfc3339(user.created_at) }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SignedUp {
+    pub user: UserJson,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SignUpRequest {
+    #[schema(example = "ann@example.com")]
+    email: String,
+    #[schema(min_length = 8, max_length = 1024)]
+    password: String,
+    #[serde(default)]
+    #[schema(max_length = 100)]
+    name: Option<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TokenRequest {
+    email: String,
+    password: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RefreshRequest {
+    refresh_token: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TokenPair {
+    /// A JWT for `Authorization: Bearer`.
+    access_token: String,
+    /// Opaque; spent when used, so keep the one each refresh returns.
+    refresh_token: String,
+    #[schema(example = "Bearer")]
+    token_type: &'static str,
+    /// Seconds until the access token expires.
+    expires_in: u64,
+}
+
+fn pair(state: &AppState, access: String, refresh: String) -> TokenPair {
+    TokenPair {
+        access_token: access,
+        refresh_token: refresh,
+        token_type: "Bearer",
+        expires_in: state.config.access_token_ttl.as_secs(),
+    }
+}
+
+/// Create an account.
+#[utoipa::path(post, path = "/api/v1/auth/signup", tag = "auth", request_body = SignUpRequest,
+    responses(
+        (status = 201, description = "Account created", body = SignedUp),
+        (status = 400, description = "Malformed JSON", body = ErrorBody),
+        (status = 409, description = "The email has an account", body = ErrorBody),
+        (status = 413, body = ErrorBody), (status = 415, body = ErrorBody),
+        (status = 422, description = "Invalid fields", body = ErrorBody),
+    ))]
+pub async fn signup(
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<SignUpRequest>,
+) -> ApiResult<impl IntoResponse> {
+    match crate::auth::sign_up(&state, &body.email, &body.password, body.name.as_deref()).await {
+        Ok(user) => Ok((StatusCode::CREATED, axum::Json(SignedUp { user: user.into() }))),
+        Err(SignUpError::Invalid(fields)) => Err(ApiError::validation(fields)),
+        Err(SignUpError::EmailTaken) => {
+            Err(ApiError::new(StatusCode::CONFLICT, "email_taken", "An account with this email already exists."))
+        }
+        Err(SignUpError::Failed(err)) => Err(err.into()),
+    }
+}
+
+/// Exchange an email and password for a token pair (a new session).
+#[utoipa::path(post, path = "/api/v1/auth/token", tag = "auth", request_body = TokenRequest,
+    responses(
+        (status = 200, body = TokenPair),
+        (status = 400, body = ErrorBody),
+        (status = 401, description = "Wrong email or password", body = ErrorBody),
+        (status = 413, body = ErrorBody), (status = 415, body = ErrorBody), (status = 422, body = ErrorBody),
+    ))]
+pub async fn token(
+    State(state): State<AppState>,
+    client: ClientInfo,
+    ApiJson(body): ApiJson<TokenRequest>,
+) -> ApiResult<axum::Json<TokenPair>> {
+    let Some(user_id) = check_credentials(&state, &body.email, &body.password).await? else {
+        tracing::info!(event = "auth.signin_failed", via = "api", "sign-in failed");
+        return Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "invalid_credentials",
+            "That email and password do not match an account.",
+        ));
+    };
+    let tokens = create_session(&state, user_id, &client).await?;
+    tracing::info!(event = "auth.signin", via = "api", %user_id, session_id = %tokens.session_id, "signed in");
+    Ok(axum::Json(pair(&state, tokens.access, tokens.refresh)))
+}
+
+/// Trade a refresh token for a new pair. The presented token is spent;
+/// presenting a spent one again (after a few seconds' grace for parallel
+/// renewals) revokes the whole session.
+#[utoipa::path(post, path = "/api/v1/auth/refresh", tag = "auth", request_body = RefreshRequest,
+    responses(
+        (status = 200, body = TokenPair),
+        (status = 400, body = ErrorBody),
+        (status = 401, description = "Unknown, expired, revoked or spent", body = ErrorBody),
+        (status = 413, body = ErrorBody), (status = 415, body = ErrorBody), (status = 422, body = ErrorBody),
+    ))]
+pub async fn refresh(
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<RefreshRequest>,
+) -> ApiResult<axum::Json<TokenPair>> {
+    let new_refresh = random_token();
+    let new_hash = hash_refresh_token(&new_refresh);
+    let outcome =
+        sessions::refresh(&state.db, &hash_refresh_token(&body.refresh_token), &new_hash, REFRESH_GRACE).await?;
+    let (session_id, user_id) = match outcome {
+        Refresh::Rotated { session_id, user_id } => (session_id, user_id),
+        // A parallel renewal moments ago: this caller needs a usable token too.
+        Refresh::JustRotated { session_id, user_id } => {
+            if !sessions::rotate(&state.db, user_id, session_id, &new_hash).await? {
+                return Err(ApiError::unauthorized());
+            }
+            (session_id, user_id)
+        }
+        Refresh::Reused { session_id, user_id } => {
+            tracing::warn!(event = "session.refresh_reuse", via = "api", %user_id, %session_id, "spent refresh token presented again; session revoked");
+            return Err(ApiError::unauthorized());
+        }
+        Refresh::Invalid => return Err(ApiError::unauthorized()),
+    };
+    let access = state
+        .keys
+        .issue_access(user_id, session_id, state.config.access_token_ttl)
+        .map_err(crate::error::AppError::from)?;
+    Ok(axum::Json(pair(&state, access, new_refresh)))
+}
+
+/// Revoke the session of the presented token, at once.
+#[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth", security(("bearer" = [])),
+    responses((status = 204, description = "Signed out"), (status = 401, body = ErrorBody)))]
+pub async fn logout(State(state): State<AppState>, ApiUser(user): ApiUser) -> ApiResult<StatusCode> {
+    sessions::revoke(&state.db, user.id, user.session_id).await?;
+    tracing::info!(event = "auth.signout", via = "api", user_id = %user.id, session_id = %user.session_id, "signed out");
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The signed-in user.
+#[utoipa::path(get, path = "/api/v1/me", tag = "auth", security(("bearer" = [])),
+    responses((status = 200, body = UserJson), (status = 401, body = ErrorBody)))]
+pub async fn me(State(state): State<AppState>, ApiUser(user): ApiUser) -> ApiResult<axum::Json<UserJson>> {
+    let found = users::find(&state.db, user.id).await?.ok_or_else(ApiError::unauthorized)?;
+    Ok(axum::Json(found.into()))
+}

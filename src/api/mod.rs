@@ -1,0 +1,318 @@
+//! The JSON API under `/api/v1`, for scripts and apps.
+//!
+//! Authenticated by `Authorization: Bearer <access token>` only — cookies are
+//! never read here, so no CSRF applies. Every error is the envelope
+//! `{"error": {"code", "message", "fields"?}}`. The OpenAPI document is built
+//! from the handlers' annotations as the router is assembled, so a route
+//! cannot exist without being documented.
+
+mod auth;
+mod sessions;
+mod tasks;
+
+use std::collections::BTreeMap;
+
+use axum::{
+    Json, Router,
+    body::to_bytes,
+    extract::{FromRequest, FromRequestParts, Request},
+    http::{HeaderValue, Method, StatusCode, header, request::Parts},
+    response::{IntoResponse, Response},
+    routing::{any, get},
+};
+use serde::{Deserialize, Deserializer, Serialize, de::DeserializeOwned};
+use tower_http::cors::{AllowOrigin, CorsLayer};
+use utoipa::{
+    Modify, OpenApi, ToSchema,
+    openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme},
+};
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+use crate::{
+    app::AppState,
+    auth::{CurrentUser, authenticate_bearer},
+    error::AppError,
+};
+
+/// The largest JSON body accepted: a 10,000-character description, escaped,
+/// fits with room to spare.
+pub const MAX_JSON_BYTES: usize = 128 * 1024;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "doable API", version = "1", description = "Your tasks, for scripts and apps."),
+    modifiers(&BearerAuth),
+    components(schemas(ErrorBody, ErrorDetail)),
+    tags(
+        (name = "auth", description = "Accounts and tokens"),
+        (name = "tasks", description = "Your tasks"),
+        (name = "sessions", description = "Your signed-in devices"),
+    )
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").build()),
+        );
+    }
+}
+
+/// The API's routes and its OpenAPI document, from one list of handlers.
+pub fn router_and_doc() -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(auth::signup))
+        .routes(routes!(auth::token))
+        .routes(routes!(auth::refresh))
+        .routes(routes!(auth::logout))
+        .routes(routes!(auth::me))
+        .routes(routes!(tasks::list, tasks::create))
+        .routes(routes!(tasks::get, tasks::update, tasks::delete))
+        .routes(routes!(sessions::list))
+        .routes(routes!(sessions::revoke))
+        .split_for_parts()
+}
+
+/// The API router, with its OpenAPI document served beside it.
+pub fn router(state: &AppState) -> Router<AppState> {
+    let (routes, doc) = router_and_doc();
+    let doc = serde_json::to_string(&doc).unwrap_or_else(|_| "{}".into());
+    let mut router = routes
+        .route(
+            "/api/v1/openapi.json",
+            get(move || async move { ([(header::CONTENT_TYPE, "application/json")], doc.clone()) }),
+        )
+        // Unknown API paths answer in the API's envelope, not with an HTML page.
+        .route(
+            "/api/{*rest}",
+            any(|| async { ApiError::new(StatusCode::NOT_FOUND, "not_found", "No such API route.") }),
+        );
+    if let Some(cors) = cors(&state.config.cors_allowed_origins) {
+        router = router.layer(cors);
+    }
+    router
+}
+
+/// Cross-origin access for exactly the listed origins, without credentials
+/// (the API uses bearer tokens, never cookies). No list, no CORS headers.
+fn cors(origins: &[String]) -> Option<CorsLayer> {
+    if origins.is_empty() {
+        return None;
+    }
+    let origins: Vec<HeaderValue> = origins.iter().filter_map(|o| o.parse().ok()).collect();
+    Some(
+        CorsLayer::new()
+            .allow_origin(AllowOrigin::list(origins))
+            .allow_methods([Method::GET, Method::POST, Method::PATCH, Method::DELETE])
+            .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
+            .expose_headers([header::LOCATION, header::WWW_AUTHENTICATE, header::RETRY_AFTER])
+            .max_age(std::time::Duration::from_secs(600)),
+    )
+}
+
+/// The error envelope.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ErrorDetail {
+    /// A stable, machine-readable code such as `validation_failed`.
+    pub code: String,
+    /// A sentence for people.
+    pub message: String,
+    /// For `validation_failed`: what is wrong with each field.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fields: Option<BTreeMap<String, String>>,
+}
+
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+    fields: Option<BTreeMap<String, String>>,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        ApiError { status, code, message: message.into(), fields: None }
+    }
+
+    pub fn unauthorized() -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, "unauthorized", "A valid bearer token is required.")
+    }
+
+    pub fn not_found() -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not_found", "Not found.")
+    }
+
+    /// 422 with a message per field.
+    pub fn validation<'a>(fields: impl IntoIterator<Item = (&'a str, &'a str)>) -> Self {
+        let fields: BTreeMap<String, String> = fields.into_iter().map(|(f, m)| (f.to_owned(), m.to_owned())).collect();
+        ApiError {
+            status: StatusCode::UNPROCESSABLE_ENTITY,
+            code: "validation_failed",
+            message: "Some fields are not valid.".into(),
+            fields: Some(fields),
+        }
+    }
+}
+
+impl From<AppError> for ApiError {
+    fn from(err: AppError) -> Self {
+        let status = err.status();
+        match err {
+            AppError::NotFound => Self::not_found(),
+            AppError::Forbidden => Self::new(status, "forbidden", "Not allowed."),
+            AppError::PayloadTooLarge => Self::new(status, "payload_too_large", "The body is too large."),
+            AppError::Unavailable(cause) => {
+                tracing::error!(error = %cause, "database unavailable");
+                Self::new(status, "unavailable", "The database is unavailable; try again shortly.")
+            }
+            AppError::Internal(cause) => {
+                tracing::error!(error = %cause, "request failed");
+                Self::new(status, "internal", "An unexpected error happened on our side.")
+            }
+        }
+    }
+}
+
+impl From<crate::db::DbError> for ApiError {
+    fn from(err: crate::db::DbError) -> Self {
+        AppError::from(err).into()
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body =
+            ErrorBody { error: ErrorDetail { code: self.code.into(), message: self.message, fields: self.fields } };
+        let mut response = (self.status, Json(body)).into_response();
+        if self.status == StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        response
+    }
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;
+
+/// A JSON body whose every rejection is our envelope: 415 without a JSON
+/// content type, 413 over [`MAX_JSON_BYTES`], 400 for malformed JSON, 422 for
+/// JSON of the wrong shape (unknown fields included).
+pub struct ApiJson<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, _: &S) -> Result<Self, Self::Rejection> {
+        let is_json = request
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .map(|mime| mime.trim().to_ascii_lowercase())
+            .is_some_and(|mime| {
+                mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json"))
+            });
+        if !is_json {
+            return Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "Send the body as Content-Type: application/json.",
+            ));
+        }
+        let bytes = to_bytes(request.into_body(), MAX_JSON_BYTES).await.map_err(|_| {
+            ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", "The body is larger than 128 KiB.")
+        })?;
+        serde_json::from_slice(&bytes).map(ApiJson).map_err(|err| match err.classify() {
+            serde_json::error::Category::Data => {
+                let mut error = ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed", err.to_string());
+                if let Some(field) = field_named_in(&err.to_string()) {
+                    error.fields = Some(BTreeMap::from([(field, err.to_string())]));
+                }
+                error
+            }
+            _ => ApiError::new(StatusCode::BAD_REQUEST, "malformed_json", format!("The body is not valid JSON: {err}")),
+        })
+    }
+}
+
+/// serde names the field in "missing field `x`" and "unknown field `x`".
+fn field_named_in(message: &str) -> Option<String> {
+    let start = message.find('`')? + 1;
+    let end = message[start..].find('`')? + start;
+    (message.contains("missing field") || message.contains("unknown field")).then(|| message[start..end].to_owned())
+}
+
+/// For PATCH: tells a field sent as `null` (`Some(None)`) from one not sent (`None`).
+fn double_option<'de, T: Deserialize<'de>, D: Deserializer<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
+}
+
+/// The user a bearer token belongs to.
+pub struct ApiUser(pub CurrentUser);
+
+impl FromRequestParts<AppState> for ApiUser {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let token = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split_once(' '))
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map(|(_, token)| token.trim())
+            .ok_or_else(ApiError::unauthorized)?;
+        match authenticate_bearer(state, token).await? {
+            Some(user) => Ok(ApiUser(user)),
+            None => Err(ApiError::unauthorized()),
+        }
+    }
+}
+
+fn rfc3339(at: time::OffsetDateTime) -> String {
+    at.format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn serde_messages_name_their_field() {
+        assert_eq!(field_named_in("missing field `title` at line 1 column 2").as_deref(), Some("title"));
+        assert_eq!(field_named_in("unknown field `color`, expected one of `title`").as_deref(), Some("color"));
+        assert_eq!(field_named_in("invalid type: integer `5`, expected a string"), None);
+    }
+
+    #[test]
+    fn every_contract_route_is_in_the_openapi_document() {
+        let (_, doc) = router_and_doc();
+        let doc = serde_json::to_value(&doc).unwrap();
+        for (path, method) in [
+            ("/api/v1/auth/signup", "post"),
+            ("/api/v1/auth/token", "post"),
+            ("/api/v1/auth/refresh", "post"),
+            ("/api/v1/auth/logout", "post"),
+            ("/api/v1/me", "get"),
+            ("/api/v1/tasks", "get"),
+            ("/api/v1/tasks", "post"),
+            ("/api/v1/tasks/{id}", "get"),
+            ("/api/v1/tasks/{id}", "patch"),
+            ("/api/v1/tasks/{id}", "delete"),
+            ("/api/v1/sessions", "get"),
+            ("/api/v1/sessions/{id}", "delete"),
+        ] {
+            assert!(doc["paths"][path][method].is_object(), "{method} {path} is not documented");
+        }
+    }
+}

@@ -1,0 +1,66 @@
+//! The caller's signed-in devices.
+
+use axum::{
+    Json,
+    extract::{Path, State},
+    http::StatusCode,
+};
+use serde::Serialize;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use super::{ApiError, ApiResult, ApiUser, ErrorBody, rfc3339};
+use crate::{app::AppState, db::sessions};
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SessionJson {
+    id: Uuid,
+    #[schema(format = DateTime)]
+    created_at: String,
+    #[schema(format = DateTime)]
+    last_seen_at: String,
+    #[schema(format = DateTime)]
+    expires_at: String,
+    user_agent: Option<String>,
+    ip: Option<String>,
+    /// The session of the token making this request.
+    current: bool,
+}
+
+/// Your live sessions, newest first.
+#[utoipa::path(get, path = "/api/v1/sessions", tag = "sessions", security(("bearer" = [])),
+    responses((status = 200, body = Vec<SessionJson>), (status = 401, body = ErrorBody)))]
+pub async fn list(State(state): State<AppState>, ApiUser(user): ApiUser) -> ApiResult<Json<Vec<SessionJson>>> {
+    let sessions = sessions::list(&state.db, user.id).await?;
+    Ok(Json(
+        sessions
+            .into_iter()
+            .map(|s| SessionJson {
+                current: s.id == user.session_id,
+                id: s.id,
+                created_at: rfc3339(s.created_at),
+                last_seen_at: rfc3339(s.last_seen_at),
+                expires_at: rfc3339(s.expires_at),
+                user_agent: s.user_agent,
+                ip: s.ip,
+            })
+            .collect(),
+    ))
+}
+
+/// Revoke one of your sessions (your current one included), at once.
+#[utoipa::path(delete, path = "/api/v1/sessions/{id}", tag = "sessions", params(("id" = String, Path)),
+    security(("bearer" = [])),
+    responses((status = 204, description = "Revoked"), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn revoke(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    let id = Uuid::parse_str(&id).map_err(|_| ApiError::not_found())?;
+    if !sessions::revoke(&state.db, user.id, id).await? {
+        return Err(ApiError::not_found());
+    }
+    tracing::info!(event = "session.revoked", via = "api", user_id = %user.id, session_id = %id, "session revoked");
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,266 @@
+//! Tasks, scoped to the bearer's account like every query in `db::tasks`.
+
+use axum::{
+    Json,
+    extract::{Path, RawQuery, State},
+    http::{StatusCode, header},
+    response::IntoResponse,
+};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::{ApiError, ApiJson, ApiResult, ApiUser, ErrorBody, double_option, rfc3339};
+use crate::{
+    app::AppState,
+    db::tasks::{self, ListQuery, Position, StatusFilter, Task, TaskInput, TaskPatch},
+    domain::{TaskTitle, parse_description, parse_due_date},
+};
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct TaskJson {
+    pub id: i64,
+    pub title: String,
+    pub description: Option<String>,
+    pub completed: bool,
+    #[schema(format = DateTime)]
+    pub completed_at: Option<String>,
+    #[schema(format = Date)]
+    pub due_date: Option<String>,
+    #[schema(format = DateTime)]
+    pub created_at: String,
+    #[schema(format = DateTime)]
+    pub updated_at: String,
+}
+
+impl From<Task> for TaskJson {
+    fn from(task: Task) -> Self {
+        TaskJson {
+            id: task.id,
+            title: task.title,
+            description: task.description,
+            completed: task.completed,
+            completed_at: task.completed_at.map(rfc3339),
+            due_date: task.due_date.map(|d| d.to_string()),
+            created_at: rfc3339(task.created_at),
+            updated_at: rfc3339(task.updated_at),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TaskPage {
+    pub items: Vec<TaskJson>,
+    /// Pass as `cursor` for the next page; `null` on the last page.
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ListParams {
+    /// `all` (default), `active` or `completed`.
+    #[param(pattern = "^(all|active|completed)$")]
+    status: Option<String>,
+    /// Words to find in titles and descriptions.
+    q: Option<String>,
+    /// Page size, 1–100 (default 50).
+    #[param(pattern = "^[0-9]+$")]
+    limit: Option<String>,
+    /// `next_cursor` of the previous page.
+    cursor: Option<String>,
+}
+
+/// Your tasks, newest first, a page at a time (keyset pagination: pages stay
+/// consistent while tasks are added or removed).
+#[utoipa::path(get, path = "/api/v1/tasks", tag = "tasks", params(ListParams), security(("bearer" = [])),
+    responses((status = 200, body = TaskPage), (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn list(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+    RawQuery(query): RawQuery,
+) -> ApiResult<Json<TaskPage>> {
+    let params: ListParams = serde_urlencoded::from_str(query.as_deref().unwrap_or_default())
+        .map_err(|_| ApiError::validation([("query", "Give each parameter once.")]))?;
+    let status = match params.status.as_deref() {
+        None | Some("all") => StatusFilter::All,
+        Some("active") => StatusFilter::Active,
+        Some("completed") => StatusFilter::Completed,
+        Some(_) => return Err(ApiError::validation([("status", "Use all, active or completed.")])),
+    };
+    let limit = match params.limit.as_deref() {
+        None => 50,
+        Some(raw) => raw
+            .parse::<i64>()
+            .ok()
+            .filter(|n| (1..=100).contains(n))
+            .ok_or_else(|| ApiError::validation([("limit", "Use a whole number from 1 to 100.")]))?,
+    };
+    let position = match params.cursor.as_deref() {
+        None | Some("") => Position::Offset(0),
+        Some(raw) => raw
+            .parse::<i64>()
+            .ok()
+            .filter(|id| *id > 0)
+            .map(Position::After)
+            .ok_or_else(|| ApiError::validation([("cursor", "Use the next_cursor of a previous page.")]))?,
+    };
+    let search = params.q.as_deref().map(str::trim).filter(|q| !q.is_empty());
+    let page = tasks::list(&state.db, user.id, &ListQuery { status, search, position, limit }).await?;
+    let next_cursor = if page.has_older { page.tasks.last().map(|t| t.id.to_string()) } else { None };
+    Ok(Json(TaskPage { items: page.tasks.into_iter().map(TaskJson::from).collect(), next_cursor }))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewTask {
+    #[schema(min_length = 1, max_length = 255)]
+    title: String,
+    #[serde(default)]
+    #[schema(max_length = 10000)]
+    description: Option<String>,
+    #[serde(default)]
+    #[schema(format = Date)]
+    due_date: Option<String>,
+    #[serde(default)]
+    completed: Option<bool>,
+}
+
+/// Field errors of a task's fields, for 422.
+type FieldErrors = Vec<(&'static str, &'static str)>;
+
+fn collect_errors(checks: [(&'static str, Option<&'static str>); 3]) -> FieldErrors {
+    checks.into_iter().filter_map(|(field, error)| error.map(|e| (field, e))).collect()
+}
+
+/// Create a task.
+#[utoipa::path(post, path = "/api/v1/tasks", tag = "tasks", request_body = NewTask, security(("bearer" = [])),
+    responses(
+        (status = 201, body = TaskJson, headers(("Location" = String, description = "The new task's URL"))),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 413, body = ErrorBody),
+        (status = 415, body = ErrorBody), (status = 422, body = ErrorBody),
+    ))]
+pub async fn create(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+    ApiJson(body): ApiJson<NewTask>,
+) -> ApiResult<impl IntoResponse> {
+    let title = TaskTitle::parse(&body.title);
+    let description = parse_description(body.description.as_deref());
+    let due_date = parse_due_date(body.due_date.as_deref());
+    let (Ok(title), Ok(description), Ok(due_date)) = (&title, &description, &due_date) else {
+        return Err(ApiError::validation(collect_errors([
+            ("title", title.err()),
+            ("description", description.err()),
+            ("due_date", due_date.err()),
+        ])));
+    };
+    let input = TaskInput { title: title.clone().into_inner(), description: description.clone(), due_date: *due_date };
+    let mut task = tasks::create(&state.db, user.id, &input).await?;
+    if body.completed == Some(true) {
+        let patch = TaskPatch { completed: Some(true), ..Default::default() };
+        task = tasks::update(&state.db, user.id, task.id, &patch).await?.ok_or_else(ApiError::not_found)?;
+    }
+    let location = format!("/api/v1/tasks/{}", task.id);
+    Ok((StatusCode::CREATED, [(header::LOCATION, location)], Json(TaskJson::from(task))))
+}
+
+/// A task id from the path; anything that is not one is simply not found.
+fn task_id(raw: &str) -> ApiResult<i64> {
+    raw.parse::<i64>().ok().filter(|id| *id > 0).ok_or_else(ApiError::not_found)
+}
+
+/// One task.
+#[utoipa::path(get, path = "/api/v1/tasks/{id}", tag = "tasks", params(("id" = i64, Path)), security(("bearer" = [])),
+    responses((status = 200, body = TaskJson), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn get(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+    Path(id): Path<String>,
+) -> ApiResult<Json<TaskJson>> {
+    let task = tasks::get(&state.db, user.id, task_id(&id)?).await?.ok_or_else(ApiError::not_found)?;
+    Ok(Json(task.into()))
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TaskChanges {
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(min_length = 1, max_length = 255, nullable = false)]
+    title: Option<Option<String>>,
+    /// `null` removes the description.
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(max_length = 10000)]
+    description: Option<Option<String>>,
+    /// `null` removes the due date.
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(format = Date)]
+    due_date: Option<Option<String>>,
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(nullable = false)]
+    completed: Option<Option<bool>>,
+}
+
+impl TaskChanges {
+    fn parse(&self) -> Result<TaskPatch, FieldErrors> {
+        let title = match &self.title {
+            None => Ok(None),
+            Some(None) => Err("The title cannot be null."),
+            Some(Some(raw)) => TaskTitle::parse(raw).map(|t| Some(t.into_inner())),
+        };
+        let description = match &self.description {
+            None => Ok(None),
+            Some(raw) => parse_description(raw.as_deref()).map(Some),
+        };
+        let due_date = match &self.due_date {
+            None => Ok(None),
+            Some(raw) => parse_due_date(raw.as_deref()).map(Some),
+        };
+        if self.completed == Some(None) {
+            return Err(vec![("completed", "Use true or false.")]);
+        }
+        match (title, description, due_date) {
+            (Ok(title), Ok(description), Ok(due_date)) => {
+                Ok(TaskPatch { title, description, due_date, completed: self.completed.flatten() })
+            }
+            (title, description, due_date) => Err(collect_errors([
+                ("title", title.err()),
+                ("description", description.err()),
+                ("due_date", due_date.err()),
+            ])),
+        }
+    }
+}
+
+/// Change some of a task's fields.
+#[utoipa::path(patch, path = "/api/v1/tasks/{id}", tag = "tasks", params(("id" = i64, Path)), request_body = TaskChanges,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, body = TaskJson),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 413, body = ErrorBody), (status = 415, body = ErrorBody), (status = 422, body = ErrorBody),
+    ))]
+pub async fn update(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<TaskChanges>,
+) -> ApiResult<Json<TaskJson>> {
+    let id = task_id(&id)?;
+    let patch = body.parse().map_err(ApiError::validation)?;
+    let task = tasks::update(&state.db, user.id, id, &patch).await?.ok_or_else(ApiError::not_found)?;
+    Ok(Json(task.into()))
+}
+
+/// Delete a task.
+#[utoipa::path(delete, path = "/api/v1/tasks/{id}", tag = "tasks", params(("id" = i64, Path)), security(("bearer" = [])),
+    responses((status = 204, description = "Deleted"), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn delete(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    if tasks::delete(&state.db, user.id, task_id(&id)?).await? {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::not_found())
+    }
+}
