@@ -151,7 +151,11 @@ pub async fn run(config: Config) -> Result<(), StartError> {
     let addr = config.bind_addr;
     let listener = tokio::net::TcpListener::bind(addr).await.map_err(|source| StartError::Bind { addr, source })?;
     tracing::info!(%addr, "doable is listening on http://{addr}");
-    let app = build_app(AppState::new(config, db.clone()));
+    let state = AppState::new(config, db.clone());
+    if let Err(err) = state.passwords.warm_up().await {
+        tracing::error!(error = %err, "could not prepare the dummy password hash");
+    }
+    let app = build_app(state);
     axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(shutdown)
         .await

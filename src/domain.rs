@@ -121,7 +121,12 @@ pub fn parse_due_date(raw: Option<&str>) -> Result<Option<Date>, &'static str> {
     let Some(text) = raw.map(str::trim).filter(|d| !d.is_empty()) else {
         return Ok(None);
     };
-    Date::parse(text, format_description!("[year]-[month]-[day]")).map(Some).map_err(|_| "Use a date like 2026-12-31.")
+    // Four-digit years only: what both databases (and people) can store.
+    Date::parse(text, format_description!("[year]-[month]-[day]"))
+        .ok()
+        .filter(|date| (1..=9999).contains(&date.year()) && text.len() == 10)
+        .map(Some)
+        .ok_or("Use a date like 2026-12-31.")
 }
 
 #[cfg(test)]
@@ -171,6 +176,9 @@ mod tests {
         assert_eq!(parse_due_date(Some("")).unwrap(), None);
         assert!(parse_due_date(Some("2026-02-30")).is_err());
         assert!(parse_due_date(Some("tomorrow")).is_err());
+        assert!(parse_due_date(Some("-5000-01-01")).is_err());
+        assert!(parse_due_date(Some("0000-01-01")).is_err());
+        assert!(parse_due_date(Some("+10000-01-01")).is_err());
         assert!(parse_due_date(Some("2026-12-31")).unwrap().is_some());
     }
 

@@ -12,6 +12,9 @@ use crate::{auth::password::HashError, db::DbError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
+    /// A request whose form or query string cannot be read at all.
+    #[error("bad request")]
+    BadRequest,
     #[error("not found")]
     NotFound,
     /// A state-changing request without a valid CSRF token or from a foreign origin.
@@ -32,12 +35,25 @@ impl AppError {
 
     pub fn status(&self) -> StatusCode {
         match self {
+            AppError::BadRequest => StatusCode::BAD_REQUEST,
             AppError::NotFound => StatusCode::NOT_FOUND,
             AppError::Forbidden => StatusCode::FORBIDDEN,
             AppError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
+    }
+}
+
+impl From<axum::extract::rejection::FormRejection> for AppError {
+    fn from(_: axum::extract::rejection::FormRejection) -> Self {
+        AppError::BadRequest
+    }
+}
+
+impl From<axum::extract::rejection::QueryRejection> for AppError {
+    fn from(_: axum::extract::rejection::QueryRejection) -> Self {
+        AppError::BadRequest
     }
 }
 
@@ -83,6 +99,9 @@ impl IntoResponse for AppError {
             tracing::error!(error = %self, "request failed");
         }
         let (title, message) = match &self {
+            AppError::BadRequest => {
+                ("That did not work", "The request could not be read. Go back, reload the page and try again.")
+            }
             AppError::NotFound => {
                 ("Not found", "There is nothing here. It may have been deleted, or the link is wrong.")
             }

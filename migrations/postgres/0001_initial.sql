@@ -16,6 +16,9 @@ CREATE TABLE tasks (
     user_id      uuid NOT NULL REFERENCES users (id) ON DELETE CASCADE,
     title        text NOT NULL CHECK (char_length(title) BETWEEN 1 AND 255),
     description  text CHECK (description IS NULL OR char_length(description) <= 10000),
+    -- Title and description case-folded by the application, for search.
+    title_folded       text NOT NULL,
+    description_folded text,
     completed    boolean NOT NULL DEFAULT false,
     completed_at timestamptz,
     due_date     date,
@@ -30,8 +33,6 @@ CREATE TABLE sessions (
     id                    uuid PRIMARY KEY,
     user_id               uuid NOT NULL REFERENCES users (id) ON DELETE CASCADE,
     refresh_hash          text NOT NULL UNIQUE,
-    previous_refresh_hash text,
-    refreshed_at          timestamptz NOT NULL,
     created_at            timestamptz NOT NULL,
     last_seen_at          timestamptz NOT NULL,
     expires_at            timestamptz NOT NULL,
@@ -41,4 +42,10 @@ CREATE TABLE sessions (
 );
 
 CREATE INDEX sessions_by_owner ON sessions (user_id, created_at);
-CREATE INDEX sessions_by_previous_refresh ON sessions (previous_refresh_hash);
+CREATE TABLE spent_refresh_tokens (
+    hash       text PRIMARY KEY,
+    session_id uuid NOT NULL REFERENCES sessions (id) ON DELETE CASCADE,
+    spent_at   timestamptz NOT NULL
+);
+
+CREATE INDEX spent_refresh_tokens_by_session ON spent_refresh_tokens (session_id);

@@ -19,6 +19,10 @@ CREATE TABLE tasks (
     user_id      BLOB NOT NULL REFERENCES users (id) ON DELETE CASCADE,
     title        TEXT NOT NULL CHECK (length(title) BETWEEN 1 AND 255),
     description  TEXT CHECK (description IS NULL OR length(description) <= 10000),
+    -- Title and description case-folded by the application (full Unicode,
+    -- which SQLite's lower() is not), for search.
+    title_folded       TEXT NOT NULL,
+    description_folded TEXT,
     completed    INTEGER NOT NULL DEFAULT 0 CHECK (completed IN (0, 1)),
     completed_at TEXT,
     due_date     TEXT,
@@ -35,8 +39,6 @@ CREATE TABLE sessions (
     id                    BLOB PRIMARY KEY NOT NULL CHECK (length(id) = 16),
     user_id               BLOB NOT NULL REFERENCES users (id) ON DELETE CASCADE,
     refresh_hash          TEXT NOT NULL UNIQUE,
-    previous_refresh_hash TEXT,
-    refreshed_at          TEXT NOT NULL,
     created_at            TEXT NOT NULL,
     last_seen_at          TEXT NOT NULL,
     expires_at            TEXT NOT NULL,
@@ -46,4 +48,12 @@ CREATE TABLE sessions (
 ) STRICT;
 
 CREATE INDEX sessions_by_owner ON sessions (user_id, created_at);
-CREATE INDEX sessions_by_previous_refresh ON sessions (previous_refresh_hash);
+-- Every refresh token a session has spent, so a copy presented later —
+-- however many rotations later — is recognised and revokes the session.
+CREATE TABLE spent_refresh_tokens (
+    hash       TEXT PRIMARY KEY NOT NULL,
+    session_id BLOB NOT NULL REFERENCES sessions (id) ON DELETE CASCADE,
+    spent_at   TEXT NOT NULL
+) STRICT;
+
+CREATE INDEX spent_refresh_tokens_by_session ON spent_refresh_tokens (session_id);

@@ -169,6 +169,7 @@ impl From<AppError> for ApiError {
     fn from(err: AppError) -> Self {
         let status = err.status();
         match err {
+            AppError::BadRequest => Self::new(status, "bad_request", "The request could not be read."),
             AppError::NotFound => Self::not_found(),
             AppError::Forbidden => Self::new(status, "forbidden", "Not allowed."),
             AppError::PayloadTooLarge => Self::new(status, "payload_too_large", "The body is too large."),

@@ -303,7 +303,16 @@ pub fn is_htmx(headers: &HeaderMap) -> bool {
 /// 303 to the sign-in page, coming back here afterwards; htmx gets 401 with
 /// `HX-Redirect` so it navigates instead of swapping a sign-in page into a list.
 fn sign_in_first(parts: &Parts) -> Response {
-    let back = if parts.method == axum::http::Method::GET {
+    let back = if is_htmx(&parts.headers) {
+        // Not the fragment's URL: the page the user is looking at.
+        parts
+            .headers
+            .get("hx-current-url")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|url| url.split_once("://"))
+            .and_then(|(_, rest)| rest.find('/').map(|at| &rest[at..]))
+            .unwrap_or("/tasks")
+    } else if parts.method == axum::http::Method::GET {
         parts.uri.path_and_query().map(|pq| pq.as_str()).unwrap_or("/tasks")
     } else {
         "/tasks"

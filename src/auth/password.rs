@@ -26,6 +26,8 @@ pub struct Passwords {
 }
 
 fn argon2() -> Argon2<'static> {
+    // These parameters are valid; argon2's defaults are the same values, so
+    // the fallback can never weaken anything.
     let params = Params::new(19 * 1024, 2, 1, None).unwrap_or_default();
     Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
 }
@@ -38,8 +40,25 @@ impl Passwords {
 
     async fn run<T: Send + 'static>(&self, work: impl FnOnce() -> T + Send + 'static) -> Result<T, HashError> {
         // The semaphore is never closed, so acquire cannot fail.
-        let _permit = self.permits.acquire().await.map_err(|e| HashError::Argon2(e.to_string()))?;
-        Ok(tokio::task::spawn_blocking(work).await?)
+        let permit = self.permits.clone().acquire_owned().await.map_err(|e| HashError::Argon2(e.to_string()))?;
+        // The permit moves into the blocking job: if the request is dropped
+        // (client gone, timeout), the hash still counts until it finishes.
+        Ok(tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            work()
+        })
+        .await?)
+    }
+
+    /// Hashes running or waiting right now cannot exceed this.
+    pub fn available_permits(&self) -> usize {
+        self.permits.available_permits()
+    }
+
+    /// Makes the dummy hash now, so the first unknown-email sign-in costs
+    /// one hash like every other.
+    pub async fn warm_up(&self) -> Result<(), HashError> {
+        self.dummy_hash().await.map(|_| ())
     }
 
     /// A PHC string (`$argon2id$v=19$m=19456,t=2,p=1$…`) with a fresh salt.
@@ -81,6 +100,27 @@ impl Passwords {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_abandoned_hash_keeps_its_permit_until_it_finishes() {
+        let passwords = Arc::new(Passwords::new(1));
+        let password = Password::parse("correct horse battery").unwrap();
+        let started = {
+            let passwords = passwords.clone();
+            let password = password.clone();
+            tokio::spawn(async move { passwords.hash(&password).await })
+        };
+        // Let it acquire the permit and start hashing, then abandon it.
+        while passwords.available_permits() == 1 {
+            tokio::task::yield_now().await;
+        }
+        started.abort();
+        let _ = started.await; // the request's future is gone now
+        assert_eq!(passwords.available_permits(), 0, "the running hash still holds the only permit");
+        // The next hash waits for it rather than running beside it.
+        assert!(passwords.hash(&password).await.is_ok());
+        assert_eq!(passwords.available_permits(), 1);
+    }
 
     #[tokio::test]
     async fn hashes_are_argon2id_with_owasp_parameters_and_verify() {

@@ -29,13 +29,12 @@ pub async fn create(db: &Db, new: &NewSession<'_>) -> DbResult<Uuid> {
     let now = now();
     on_pool!(db, pool => {
         sqlx::query(
-            "INSERT INTO sessions (id, user_id, refresh_hash, refreshed_at, created_at, last_seen_at, expires_at, user_agent, ip)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            "INSERT INTO sessions (id, user_id, refresh_hash, created_at, last_seen_at, expires_at, user_agent, ip)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         )
         .bind(id)
         .bind(new.user_id)
         .bind(new.refresh_hash)
-        .bind(now)
         .bind(now)
         .bind(now)
         .bind(now + new.lifetime)
@@ -70,7 +69,7 @@ pub enum Refresh {
     /// The token was current: it is now spent and `new_hash` replaces it.
     Rotated { session_id: Uuid, user_id: Uuid },
     /// The token was spent moments ago by a parallel request of the same
-    /// client (two tabs renewing at once): honour it, but rotate nothing.
+    /// client (two tabs renewing at once): honour it, rotate nothing.
     JustRotated { session_id: Uuid, user_id: Uuid },
     /// A token spent longer ago came back: it was copied, so the session is
     /// now revoked.
@@ -85,59 +84,70 @@ struct Owner {
     user_id: Uuid,
 }
 
-/// Spends `presented_hash` and stores `new_hash` in its place, atomically.
+#[derive(FromRow)]
+struct Spent {
+    id: Uuid,
+    user_id: Uuid,
+    spent_at: time::OffsetDateTime,
+}
+
+/// Spends `presented_hash` and stores `new_hash` in its place, atomically;
+/// recognises tokens this session spent before.
 pub async fn refresh(db: &Db, presented_hash: &str, new_hash: &str, grace: Duration) -> DbResult<Refresh> {
     let now = now();
-    let rotated = on_pool!(db, pool => {
-        sqlx::query_as::<_, Owner>(
-            "UPDATE sessions SET refresh_hash = $1, previous_refresh_hash = refresh_hash, refreshed_at = $2, last_seen_at = $3
-             WHERE refresh_hash = $4 AND revoked_at IS NULL AND expires_at > $5
+    let outcome = on_pool!(db, pool => {
+        let mut tx = pool.begin().await?;
+        let rotated = sqlx::query_as::<_, Owner>(
+            "UPDATE sessions SET refresh_hash = $1, last_seen_at = $2
+             WHERE refresh_hash = $3 AND revoked_at IS NULL AND expires_at > $4
                AND user_id IN (SELECT id FROM users WHERE is_active)
              RETURNING id, user_id",
         )
         .bind(new_hash)
         .bind(now)
-        .bind(now)
         .bind(presented_hash)
         .bind(now)
-        .fetch_optional(pool)
-        .await?
+        .fetch_optional(&mut *tx)
+        .await?;
+        let outcome = if let Some(owner) = rotated {
+            sqlx::query("INSERT INTO spent_refresh_tokens (hash, session_id, spent_at) VALUES ($1, $2, $3)")
+                .bind(presented_hash)
+                .bind(owner.id)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+            Refresh::Rotated { session_id: owner.id, user_id: owner.user_id }
+        } else {
+            let spent = sqlx::query_as::<_, Spent>(
+                "SELECT s.id, s.user_id, t.spent_at
+                 FROM spent_refresh_tokens t JOIN sessions s ON s.id = t.session_id
+                 WHERE t.hash = $1 AND s.revoked_at IS NULL AND s.expires_at > $2
+                   AND s.user_id IN (SELECT id FROM users WHERE is_active)",
+            )
+            .bind(presented_hash)
+            .bind(now)
+            .fetch_optional(&mut *tx)
+            .await?;
+            match spent {
+                None => Refresh::Invalid,
+                Some(spent) if spent.spent_at >= now - grace => {
+                    Refresh::JustRotated { session_id: spent.id, user_id: spent.user_id }
+                }
+                Some(spent) => {
+                    sqlx::query("UPDATE sessions SET revoked_at = $1 WHERE id = $2 AND user_id = $3")
+                        .bind(now)
+                        .bind(spent.id)
+                        .bind(spent.user_id)
+                        .execute(&mut *tx)
+                        .await?;
+                    Refresh::Reused { session_id: spent.id, user_id: spent.user_id }
+                }
+            }
+        };
+        tx.commit().await?;
+        outcome
     });
-    if let Some(owner) = rotated {
-        return Ok(Refresh::Rotated { session_id: owner.id, user_id: owner.user_id });
-    }
-
-    let recent = on_pool!(db, pool => {
-        sqlx::query_as::<_, Owner>(
-            "SELECT id, user_id FROM sessions
-             WHERE previous_refresh_hash = $1 AND revoked_at IS NULL AND expires_at > $2 AND refreshed_at > $3
-               AND user_id IN (SELECT id FROM users WHERE is_active)",
-        )
-        .bind(presented_hash)
-        .bind(now)
-        .bind(now - grace)
-        .fetch_optional(pool)
-        .await?
-    });
-    if let Some(owner) = recent {
-        return Ok(Refresh::JustRotated { session_id: owner.id, user_id: owner.user_id });
-    }
-
-    let reused = on_pool!(db, pool => {
-        sqlx::query_as::<_, Owner>(
-            "UPDATE sessions SET revoked_at = $1
-             WHERE previous_refresh_hash = $2 AND revoked_at IS NULL
-             RETURNING id, user_id",
-        )
-        .bind(now)
-        .bind(presented_hash)
-        .fetch_optional(pool)
-        .await?
-    });
-    Ok(match reused {
-        Some(owner) => Refresh::Reused { session_id: owner.id, user_id: owner.user_id },
-        None => Refresh::Invalid,
-    })
+    Ok(outcome)
 }
 
 /// Revokes one of the user's sessions; false when it was not theirs or not live.
@@ -154,27 +164,40 @@ pub async fn revoke(db: &Db, user_id: Uuid, id: Uuid) -> DbResult<bool> {
     Ok(affected == 1)
 }
 
-/// Rotates a live session's refresh token to `new_hash` (the current one
-/// becomes the previous); used when an API client renews within the grace
-/// window and needs a usable token back.
+/// Rotates a live session's refresh token to `new_hash`, spending the
+/// current one; for an API client that renews within the grace window and
+/// needs a usable token back.
 pub async fn rotate(db: &Db, user_id: Uuid, id: Uuid, new_hash: &str) -> DbResult<bool> {
     let now = now();
-    let affected = on_pool!(db, pool => {
+    let rotated = on_pool!(db, pool => {
+        let mut tx = pool.begin().await?;
         sqlx::query(
-            "UPDATE sessions SET previous_refresh_hash = refresh_hash, refresh_hash = $1, refreshed_at = $2, last_seen_at = $3
-             WHERE id = $4 AND user_id = $5 AND revoked_at IS NULL AND expires_at > $6",
+            "INSERT INTO spent_refresh_tokens (hash, session_id, spent_at)
+             SELECT refresh_hash, id, $1 FROM sessions
+             WHERE id = $2 AND user_id = $3 AND revoked_at IS NULL AND expires_at > $4",
         )
-        .bind(new_hash)
-        .bind(now)
         .bind(now)
         .bind(id)
         .bind(user_id)
         .bind(now)
-        .execute(pool)
+        .execute(&mut *tx)
+        .await?;
+        let affected = sqlx::query(
+            "UPDATE sessions SET refresh_hash = $1, last_seen_at = $2
+             WHERE id = $3 AND user_id = $4 AND revoked_at IS NULL AND expires_at > $5",
+        )
+        .bind(new_hash)
+        .bind(now)
+        .bind(id)
+        .bind(user_id)
+        .bind(now)
+        .execute(&mut *tx)
         .await?
-        .rows_affected()
+        .rows_affected();
+        tx.commit().await?;
+        affected == 1
     });
-    Ok(affected == 1)
+    Ok(rotated)
 }
 
 /// A signed-in device, as its owner sees it.

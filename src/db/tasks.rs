@@ -70,11 +70,18 @@ pub struct Counts {
     pub completed: i64,
 }
 
+/// How text is case-folded for search: in Rust, with full Unicode rules,
+/// because SQLite's `lower()` folds only ASCII.
+fn fold(text: &str) -> String {
+    text.to_lowercase()
+}
+
 /// Escapes LIKE wildcards so a search for `50%` means those characters.
 fn like_pattern(search: &str) -> String {
     let mut pattern = String::with_capacity(search.len() + 2);
     pattern.push('%');
-    for c in search.to_lowercase().chars() {
+    // Stored text has no control characters, and PostgreSQL refuses NUL.
+    for c in fold(search).chars().filter(|c| !c.is_control()) {
         if matches!(c, '%' | '_' | '\\') {
             pattern.push('\\');
         }
@@ -90,6 +97,8 @@ pub async fn list(db: &Db, owner: Uuid, query: &ListQuery<'_>) -> DbResult<TaskP
     let mut sql = format!("SELECT {COLUMNS} FROM tasks WHERE user_id = $1");
     let mut next = 2;
     let mut param = |sql: &mut String, clause: &str| {
+        // Every `?` in one clause is the same parameter (sqlx numbers `$n`
+        // explicitly on both backends, so a repeat binds the same value).
         sql.push_str(&clause.replace('?', &format!("${next}")));
         next += 1;
     };
@@ -97,9 +106,7 @@ pub async fn list(db: &Db, owner: Uuid, query: &ListQuery<'_>) -> DbResult<TaskP
         param(&mut sql, " AND completed = ?");
     }
     if query.search.is_some() {
-        // The same parameter twice would break SQLite's numbering, so bind twice.
-        param(&mut sql, " AND (lower(title) LIKE ? ESCAPE '\\'");
-        param(&mut sql, " OR lower(coalesce(description, '')) LIKE ? ESCAPE '\\')");
+        param(&mut sql, " AND (title_folded LIKE ? ESCAPE '\\' OR description_folded LIKE ? ESCAPE '\\')");
     }
     let newest_first = !matches!(query.position, Position::Before(_));
     match query.position {
@@ -120,7 +127,7 @@ pub async fn list(db: &Db, owner: Uuid, query: &ListQuery<'_>) -> DbResult<TaskP
             q = q.bind(query.status == StatusFilter::Completed);
         }
         if let Some(pattern) = &pattern {
-            q = q.bind(pattern.clone()).bind(pattern.clone());
+            q = q.bind(pattern.clone());
         }
         match query.position {
             Position::Offset(_) => {}
@@ -170,14 +177,17 @@ pub async fn get(db: &Db, owner: Uuid, id: i64) -> DbResult<Option<Task>> {
 pub async fn create(db: &Db, owner: Uuid, input: &TaskInput) -> DbResult<Task> {
     let now = now();
     let sql = format!(
-        "INSERT INTO tasks (user_id, title, description, completed, due_date, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING {COLUMNS}"
+        "INSERT INTO tasks (user_id, title, description, title_folded, description_folded, completed, due_date,
+                            created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING {COLUMNS}"
     );
     let task = on_pool!(db, pool => {
         sqlx::query_as::<_, Task>(&sql)
             .bind(owner)
             .bind(&input.title)
             .bind(&input.description)
+            .bind(fold(&input.title))
+            .bind(input.description.as_deref().map(fold))
             .bind(false)
             .bind(input.due_date)
             .bind(now)
@@ -217,9 +227,11 @@ pub async fn update(db: &Db, owner: Uuid, id: i64, patch: &TaskPatch) -> DbResul
     let sql = format!(
         "UPDATE tasks SET
              title = CASE WHEN $1 THEN $2 ELSE title END,
-             description = CASE WHEN $3 THEN $4 ELSE description END,
-             due_date = CASE WHEN $5 THEN $6 ELSE due_date END,
-             completed = CASE WHEN $7 THEN $8 ELSE completed END,
+             title_folded = CASE WHEN $1 THEN $3 ELSE title_folded END,
+             description = CASE WHEN $4 THEN $5 ELSE description END,
+             description_folded = CASE WHEN $4 THEN $6 ELSE description_folded END,
+             due_date = CASE WHEN $7 THEN $8 ELSE due_date END,
+             completed = CASE WHEN $9 THEN $10 ELSE completed END,
              completed_at = CASE WHEN $9 THEN (CASE WHEN $10 THEN coalesce(completed_at, $11) ELSE NULL END)
                                  ELSE completed_at END,
              updated_at = $12
@@ -229,12 +241,12 @@ pub async fn update(db: &Db, owner: Uuid, id: i64, patch: &TaskPatch) -> DbResul
         sqlx::query_as::<_, Task>(&sql)
             .bind(patch.title.is_some())
             .bind(patch.title.as_deref())
+            .bind(patch.title.as_deref().map(fold))
             .bind(patch.description.is_some())
             .bind(patch.description.clone().flatten())
+            .bind(patch.description.clone().flatten().as_deref().map(fold))
             .bind(patch.due_date.is_some())
             .bind(patch.due_date.flatten())
-            .bind(patch.completed.is_some())
-            .bind(patch.completed)
             .bind(patch.completed.is_some())
             .bind(patch.completed.unwrap_or(false))
             .bind(now)
@@ -282,5 +294,10 @@ mod tests {
     #[test]
     fn search_wildcards_are_escaped() {
         assert_eq!(like_pattern("50%_a\\B"), "%50\\%\\_a\\\\b%");
+    }
+
+    #[test]
+    fn search_folds_unicode_and_drops_control_characters() {
+        assert_eq!(like_pattern("ÉCRIRE\u{0}"), "%écrire%");
     }
 }

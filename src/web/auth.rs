@@ -3,14 +3,14 @@
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::{
-    Form,
-    extract::{Query, State},
+    extract::State,
     http::StatusCode,
     response::{IntoResponse, Redirect, Response},
 };
 use serde::Deserialize;
 use tower_cookies::Cookies;
 
+use super::extract::{Form, Query};
 use crate::{
     app::AppState,
     auth::{

@@ -4,6 +4,22 @@ pub mod assets;
 mod auth;
 mod tasks;
 
+/// `axum::Form` and `axum::extract::Query`, but an unreadable form or query
+/// string is our friendly 400 page rather than axum's plain-text rejection.
+mod extract {
+    use axum::extract::{FromRequest, FromRequestParts};
+
+    use crate::error::AppError;
+
+    #[derive(FromRequest)]
+    #[from_request(via(axum::Form), rejection(AppError))]
+    pub struct Form<T>(pub T);
+
+    #[derive(FromRequestParts)]
+    #[from_request(via(axum::extract::Query), rejection(AppError))]
+    pub struct Query<T>(pub T);
+}
+
 use axum::{
     Router,
     middleware::from_fn_with_state,

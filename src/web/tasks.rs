@@ -5,8 +5,7 @@
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::{
-    Form,
-    extract::{Path, Query, State},
+    extract::{Path, State},
     http::{HeaderMap, StatusCode},
     response::{IntoResponse, Redirect, Response},
 };
@@ -14,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use time::{Date, OffsetDateTime};
 use uuid::Uuid;
 
+use super::extract::{Form, Query};
 use crate::{
     app::AppState,
     auth::{SignedIn, csrf::CsrfToken, is_htmx},
@@ -282,6 +282,7 @@ pub struct NewFormFragment {
 pub struct EditPage {
     csrf: String,
     email: String,
+    inline: bool,
     id: i64,
     back: String,
     form: TaskFields,
@@ -291,6 +292,7 @@ pub struct EditPage {
 #[template(path = "tasks/_edit_item.html")]
 pub struct EditFragment {
     csrf: String,
+    inline: bool,
     id: i64,
     back: String,
     form: TaskFields,
@@ -379,9 +381,9 @@ pub async fn edit_page(
     let back = ListState::from_params(params).query();
     let form = TaskFields::from_task(&task);
     Ok(if is_htmx(&headers) {
-        EditFragment { csrf, id, back, form }.into_response()
+        EditFragment { csrf, inline: true, id, back, form }.into_response()
     } else {
-        EditPage { csrf, email: user.email, id, back, form }.into_response()
+        EditPage { csrf, email: user.email, inline: false, id, back, form }.into_response()
     })
 }
 
@@ -402,9 +404,12 @@ pub async fn update(
             tasks::get(&state.db, user.id, id).await?.ok_or(AppError::NotFound)?;
             let back = view.query();
             return Ok(if is_htmx(&headers) {
-                retarget(EditFragment { csrf, id, back, form: *fields }, &format!("#task-{id}"))
+                retarget(EditFragment { csrf, inline: true, id, back, form: *fields }, &format!("#task-{id}"))
             } else {
-                (StatusCode::UNPROCESSABLE_ENTITY, EditPage { csrf, email: user.email, id, back, form: *fields })
+                (
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    EditPage { csrf, email: user.email, inline: false, id, back, form: *fields },
+                )
                     .into_response()
             });
         }

@@ -126,6 +126,18 @@ async fn htmx_requests_without_a_session_get_401_with_hx_redirect(app: TestApp) 
     let response = app.browser().get_htmx("/tasks").await;
     assert_eq!(response.status, StatusCode::UNAUTHORIZED);
     assert_eq!(response.headers.get("hx-redirect").unwrap(), "/signin?next=%2Ftasks");
+    // Back to the page the user was on, not to the fragment's URL.
+    let browser = app.browser();
+    let url = browser.url("/tasks/5/edit");
+    let response = browser
+        .client
+        .get(&url)
+        .header("HX-Request", "true")
+        .header("HX-Current-URL", format!("{}/tasks?status=active", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.headers().get("hx-redirect").unwrap(), "/signin?next=%2Ftasks%3Fstatus%3Dactive");
 }
 
 async fn signing_out_lands_on_sign_in_and_the_tasks_page_is_closed(app: TestApp) {

@@ -46,6 +46,17 @@ fn a_bad_number_exits_2() {
 #[cfg(unix)]
 #[test]
 fn sigterm_drains_and_exits_0() {
+    stops_cleanly_on("-TERM");
+}
+
+#[cfg(unix)]
+#[test]
+fn ctrl_c_drains_and_exits_0() {
+    stops_cleanly_on("-INT");
+}
+
+#[cfg(unix)]
+fn stops_cleanly_on(signal: &str) {
     use std::{io::BufRead, time::Duration};
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let mut child = doable()
@@ -60,7 +71,7 @@ fn sigterm_drains_and_exits_0() {
     assert!(listening.is_some(), "the server started");
     assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_ok());
 
-    let killed = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    let killed = Command::new("kill").args([signal, &child.id().to_string()]).status().unwrap();
     assert!(killed.success());
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     let status = loop {

@@ -13,6 +13,7 @@ crate::on_both_backends!(
     an_expired_access_token_is_renewed_from_the_refresh_cookie,
     two_tabs_renewing_at_once_stay_signed_in,
     a_refresh_token_replayed_later_revokes_the_session,
+    a_token_stolen_several_rotations_ago_still_revokes_the_session,
 );
 
 /// `name=value` of one cookie in a `Cookie` header.
@@ -121,30 +122,49 @@ async fn two_tabs_renewing_at_once_stay_signed_in(app: TestApp) {
     assert_eq!(replay(&app, "/tasks", &refresh).await.status, StatusCode::OK);
 }
 
-/// Moves every refresh of every session into the past, as if time passed.
-pub async fn age_refreshes(db: &Db, seconds: i64) {
+/// Moves the moment `refresh_token` was spent into the past, as if time
+/// passed. Scoped to that one token: other tests share the database.
+pub async fn age_spent_token(db: &Db, refresh_token: &str, seconds: i64) {
     let then = time::OffsetDateTime::now_utc().replace_nanosecond(0).unwrap() - time::Duration::seconds(seconds);
-    let sql = "UPDATE sessions SET refreshed_at = $1";
-    match db {
-        Db::Sqlite(pool) => sqlx::query(sql).bind(then).execute(pool).await.unwrap(),
-        Db::Postgres(pool) => sqlx::query(sql).bind(then).execute(pool).await.map(|_| Default::default()).unwrap(),
+    let hash = doable::auth::tokens::hash_refresh_token(refresh_token);
+    let sql = "UPDATE spent_refresh_tokens SET spent_at = $1 WHERE hash = $2";
+    let affected = match db {
+        Db::Sqlite(pool) => sqlx::query(sql).bind(then).bind(&hash).execute(pool).await.unwrap().rows_affected(),
+        Db::Postgres(pool) => sqlx::query(sql).bind(then).bind(&hash).execute(pool).await.unwrap().rows_affected(),
     };
+    assert_eq!(affected, 1, "the token was spent");
+}
+
+/// The `name=value` of a cookie a response set.
+fn set_cookie(page: &Page, name: &str) -> String {
+    let set = page.set_cookies().into_iter().find(|c| c.starts_with(&format!("{name}="))).expect("cookie set");
+    set.split(';').next().unwrap().to_owned()
 }
 
 async fn a_refresh_token_replayed_later_revokes_the_session(app: TestApp) {
     let browser = app.signed_in().await;
     let stolen = cookie(&browser.cookie_header(), "doable_refresh");
-    let renewed = replay(&app, "/tasks", &stolen).await;
-    let fresh = renewed.set_cookies().into_iter().find(|c| c.starts_with("doable_refresh=")).unwrap();
-    let fresh = fresh.split(';').next().unwrap().to_owned();
+    let fresh = set_cookie(&replay(&app, "/tasks", &stolen).await, "doable_refresh");
 
-    age_refreshes(&app.db, 60).await;
+    age_spent_token(&app.db, stolen.split_once('=').unwrap().1, 60).await;
     let replayed = replay(&app, "/tasks", &stolen).await;
     assert!(replayed.location().starts_with("/signin"), "a spent token outside the grace window is refused");
     assert!(
         replay(&app, "/tasks", &fresh).await.location().starts_with("/signin"),
         "and the whole session is revoked, newest token included"
     );
+}
+
+async fn a_token_stolen_several_rotations_ago_still_revokes_the_session(app: TestApp) {
+    let browser = app.signed_in().await;
+    let stolen = cookie(&browser.cookie_header(), "doable_refresh");
+    let second = set_cookie(&replay(&app, "/tasks", &stolen).await, "doable_refresh");
+    let third = set_cookie(&replay(&app, "/tasks", &second).await, "doable_refresh");
+    let fourth = set_cookie(&replay(&app, "/tasks", &third).await, "doable_refresh");
+
+    age_spent_token(&app.db, stolen.split_once('=').unwrap().1, 3600).await;
+    assert!(replay(&app, "/tasks", &stolen).await.location().starts_with("/signin"));
+    assert!(replay(&app, "/tasks", &fourth).await.location().starts_with("/signin"), "the session is revoked");
 }
 
 #[tokio::test]
@@ -161,4 +181,31 @@ async fn sessions_survive_a_restart_with_the_development_secret() {
     let data = first.data_dir.path().to_str().unwrap().to_owned();
     let second = TestApp::boot(Backend::Sqlite, dir, &database_url, &[("JWT_SECRET", ""), ("DATA_DIR", &data)]).await;
     assert_eq!(replay(&second, "/tasks", &cookies).await.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn production_cookies_are_secure() {
+    let app = TestApp::spawn_with(Backend::Sqlite, &[("ENVIRONMENT", "production")]).await.unwrap();
+    let client = Client::builder().redirect(Policy::none()).build().unwrap();
+    // By hand: a cookie jar would (rightly) not send Secure cookies over http.
+    let form = client.get(format!("{}/signup", app.base)).send().await.unwrap();
+    let csrf_cookie = form.headers().get("set-cookie").unwrap().to_str().unwrap().to_owned();
+    assert!(csrf_cookie.contains("Secure"), "{csrf_cookie}");
+    let token = crate::common::csrf_in(&form.text().await.unwrap()).unwrap();
+    let signed_up = client
+        .post(format!("{}/signup", app.base))
+        .header("cookie", csrf_cookie.split(';').next().unwrap())
+        .form(&[("email", unique_email().as_str()), ("password", PASSWORD), ("csrf_token", &token)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signed_up.status(), StatusCode::SEE_OTHER);
+    let cookies: Vec<&str> = signed_up.headers().get_all("set-cookie").iter().map(|v| v.to_str().unwrap()).collect();
+    assert_eq!(cookies.len(), 2, "{cookies:?}");
+    for cookie in cookies {
+        assert!(
+            cookie.contains("Secure") && cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"),
+            "{cookie}"
+        );
+    }
 }

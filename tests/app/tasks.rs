@@ -15,6 +15,10 @@ crate::on_both_backends!(
     a_script_in_a_title_is_shown_as_text,
     another_users_task_is_not_found_on_every_route_and_stays_unchanged,
     a_task_id_that_is_not_a_number_is_not_found,
+    search_folds_unicode_and_survives_control_characters,
+    dates_outside_years_1_to_9999_are_refused,
+    unreadable_forms_and_queries_get_a_friendly_400,
+    the_full_edit_page_posts_as_a_plain_form,
 );
 
 async fn a_task_is_created_listed_edited_toggled_and_deleted_without_javascript(app: TestApp) {
@@ -240,4 +244,47 @@ async fn a_task_id_that_is_not_a_number_is_not_found(app: TestApp) {
     assert_eq!(browser.get("/tasks/abc/edit").await.status, StatusCode::NOT_FOUND);
     assert_eq!(browser.post("/tasks/-1/toggle", &[]).await.status, StatusCode::NOT_FOUND);
     assert_eq!(browser.post("/tasks/99999999999999999999/delete", &[]).await.status, StatusCode::NOT_FOUND);
+}
+
+async fn search_folds_unicode_and_survives_control_characters(app: TestApp) {
+    let browser = app.signed_in().await;
+    let id = browser.create_task("Écrire à Ørjan").await;
+    assert_eq!(browser.get("/tasks?q=%C3%A9crire").await.task_ids(), vec![id], "écrire finds Écrire");
+    assert_eq!(browser.get("/tasks?q=%C3%98RJAN").await.task_ids(), vec![id], "ØRJAN finds Ørjan");
+    let nul = browser.get("/tasks?q=%00").await;
+    assert_eq!(nul.status, StatusCode::OK);
+    let htmx = browser.post_htmx(&format!("/tasks/{id}/toggle"), &[("back", "q=%00%01")]).await;
+    assert_eq!(htmx.status, StatusCode::OK);
+}
+
+async fn dates_outside_years_1_to_9999_are_refused(app: TestApp) {
+    let browser = app.signed_in().await;
+    browser.get("/tasks").await;
+    for date in ["-5000-01-01", "0000-12-31", "+10000-01-01"] {
+        let page = browser.post("/tasks", &[("title", "Far off"), ("due_date", date)]).await;
+        assert_eq!(page.status, StatusCode::UNPROCESSABLE_ENTITY, "{date}");
+    }
+    assert!(browser.get("/tasks").await.task_ids().is_empty());
+}
+
+async fn unreadable_forms_and_queries_get_a_friendly_400(app: TestApp) {
+    let browser = app.signed_in().await;
+    let page = browser.get("/tasks?status=active&status=completed").await;
+    assert_eq!(page.status, StatusCode::BAD_REQUEST);
+    assert!(page.body.contains("<h1>That did not work</h1>"), "{}", page.body);
+    browser.get("/tasks").await;
+    let page = browser.post("/tasks", &[("title", "one"), ("title", "two")]).await;
+    assert_eq!(page.status, StatusCode::BAD_REQUEST);
+    assert!(!page.body.contains("Failed to deserialize"));
+    assert!(browser.get("/tasks").await.task_ids().is_empty());
+}
+
+async fn the_full_edit_page_posts_as_a_plain_form(app: TestApp) {
+    let browser = app.signed_in().await;
+    let id = browser.create_task("Edit me").await;
+    let page = browser.get(&format!("/tasks/{id}/edit")).await;
+    // The full page has no #tasks to swap into, so its form must not be an htmx one.
+    assert!(!page.body.contains("hx-target=\"#tasks\""), "{}", page.body);
+    let inline = browser.get_htmx(&format!("/tasks/{id}/edit")).await;
+    assert!(inline.body.contains("hx-target=\"#tasks\""));
 }
