@@ -102,17 +102,24 @@ pub fn build_app(state: AppState) -> Router {
         .with_state(state)
         .layer(
             ServiceBuilder::new()
+                // Our own id for every request: a client's x-request-id is
+                // replaced, so nobody outside chooses what the logs say.
+                .layer(axum::middleware::map_request(|mut request: Request| async move {
+                    request.headers_mut().remove("x-request-id");
+                    request
+                }))
                 .layer(SetRequestIdLayer::new(request_id.clone(), MakeRequestUuid))
                 .layer(trace)
                 .layer(PropagateRequestIdLayer::new(request_id))
+                .layer(headers)
                 .layer(CatchPanicLayer::custom(|_| {
+                    tracing::error!("handler panicked");
                     render_error(
                         StatusCode::INTERNAL_SERVER_ERROR,
                         "Something went wrong",
                         "An unexpected error happened on our side. Try again.",
                     )
                 }))
-                .layer(headers)
                 .layer(CompressionLayer::new())
                 .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, Duration::from_secs(30)))
                 .layer(CookieManagerLayer::new()),

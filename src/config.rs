@@ -104,7 +104,8 @@ impl Config {
         };
 
         let data_dir = PathBuf::from(get("DATA_DIR").unwrap_or("data"));
-        let database_url = DatabaseUrl::parse(get("DATABASE_URL").unwrap_or("sqlite://data/doable.db"))
+        let default_database = format!("sqlite://{}/doable.db", data_dir.display());
+        let database_url = DatabaseUrl::parse(get("DATABASE_URL").unwrap_or(&default_database))
             .map_err(|problem| invalid("DATABASE_URL", problem))?;
 
         let jwt_secret = match (get("JWT_SECRET"), get("BETTER_AUTH_SECRET")) {
@@ -132,6 +133,10 @@ impl Config {
                 origin_of(url)
                     .ok_or_else(|| invalid("PUBLIC_URL", "expected an origin such as https://todo.example.com"))?,
             ],
+            // Behind a proxy the bind address is not what browsers see.
+            None if environment == Environment::Production => {
+                return Err(invalid("PUBLIC_URL", "is required when ENVIRONMENT=production"));
+            }
             // Without PUBLIC_URL the app is reached at its bind address.
             None => {
                 let port = bind_addr.port();
@@ -203,11 +208,14 @@ fn origin_of(url: &str) -> Option<String> {
     if scheme != "http" && scheme != "https" {
         return None;
     }
-    let authority = rest.split(['/', '?', '#']).next()?;
+    let authority = rest.split(['/', '?', '#']).next()?.to_ascii_lowercase();
     if authority.is_empty() || authority.contains('@') {
         return None;
     }
-    Some(format!("{scheme}://{}", authority.to_ascii_lowercase()))
+    // Browsers leave the default port out of `Origin`.
+    let default_port = if scheme == "https" { ":443" } else { ":80" };
+    let authority = authority.strip_suffix(default_port).unwrap_or(&authority);
+    Some(format!("{scheme}://{authority}"))
 }
 
 /// In development the signing key is made once and kept in the data
@@ -223,12 +231,28 @@ fn development_secret(data_dir: &Path) -> Result<Secret, ConfigError> {
         Err(err) if err.kind() != std::io::ErrorKind::NotFound => return Err(fail("cannot read", err)),
         Err(_) => {}
     }
-    std::fs::create_dir_all(data_dir).map_err(|err| fail("cannot create the directory of", err))?;
+    create_private_dir(data_dir).map_err(|err| fail("cannot create the directory of", err))?;
     let mut bytes = [0u8; 48];
     getrandom::fill(&mut bytes).map_err(|err| invalid("JWT_SECRET", format!("no randomness: {err}")))?;
     let secret = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
-    write_private(&path, secret.as_bytes()).map_err(|err| fail("cannot write", err))?;
-    Ok(Secret(secret.into_bytes()))
+    match write_private(&path, secret.as_bytes()) {
+        Ok(()) => Ok(Secret(secret.into_bytes())),
+        // Another process started at the same moment and wrote it first: use theirs.
+        Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => {
+            let theirs = std::fs::read_to_string(&path).map_err(|err| fail("cannot read", err))?;
+            checked_secret("JWT_SECRET", theirs.trim())
+        }
+        Err(err) => Err(fail("cannot write", err)),
+    }
+}
+
+/// The data directory holds the key and the database: owner only.
+fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir)
 }
 
 #[cfg(unix)]
@@ -266,10 +290,21 @@ mod tests {
     }
 
     #[test]
+    fn production_needs_public_url() {
+        let secret = "b".repeat(40);
+        let err = Config::from_vars(&vars(&[("ENVIRONMENT", "production"), ("JWT_SECRET", &secret)])).unwrap_err();
+        assert_eq!(err.variable, "PUBLIC_URL");
+    }
+
+    #[test]
     fn better_auth_secret_is_the_fallback_name() {
         let secret = "b".repeat(40);
-        let config =
-            Config::from_vars(&vars(&[("ENVIRONMENT", "production"), ("BETTER_AUTH_SECRET", &secret)])).unwrap();
+        let config = Config::from_vars(&vars(&[
+            ("ENVIRONMENT", "production"),
+            ("BETTER_AUTH_SECRET", &secret),
+            ("PUBLIC_URL", "https://todo.example.com"),
+        ]))
+        .unwrap();
         assert_eq!(config.jwt_secret.expose(), secret.as_bytes());
     }
 
@@ -299,6 +334,10 @@ mod tests {
     #[test]
     fn public_url_becomes_an_origin() {
         assert_eq!(origin_of("https://Todo.Example.com/app/").as_deref(), Some("https://todo.example.com"));
+        assert_eq!(origin_of("https://todo.example.com:443").as_deref(), Some("https://todo.example.com"));
+        assert_eq!(origin_of("http://localhost:8080").as_deref(), Some("http://localhost:8080"));
+        assert_eq!(origin_of("https://todo.example.com:443").as_deref(), Some("https://todo.example.com"));
+        assert_eq!(origin_of("http://localhost:8080").as_deref(), Some("http://localhost:8080"));
         assert_eq!(origin_of("ftp://x"), None);
         assert_eq!(origin_of("https://user@evil.com"), None);
     }

@@ -176,13 +176,18 @@ pub async fn create_session(state: &AppState, user_id: Uuid, client: &ClientInfo
     Ok(IssuedTokens { session_id, access, refresh })
 }
 
-/// Creates a session and sets its cookies.
+/// Creates a session and sets its cookies, revoking the session this browser
+/// had before (signing in again must not leave an orphan behind).
 pub async fn start_session(
     state: &AppState,
     cookies: &Cookies,
     user_id: Uuid,
     client: &ClientInfo,
+    previous: Option<&CurrentUser>,
 ) -> Result<Uuid, AppError> {
+    if let Some(previous) = previous {
+        sessions::revoke(&state.db, previous.id, previous.session_id).await?;
+    }
     let tokens = create_session(state, user_id, client).await?;
     set_session_cookies(cookies, &state.config, tokens.access, Some(tokens.refresh));
     Ok(tokens.session_id)

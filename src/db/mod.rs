@@ -80,8 +80,16 @@ impl From<sqlx::Error> for DbError {
                 DbError::Unavailable(err)
             }
             sqlx::Error::Database(db) if db.is_unique_violation() => DbError::Conflict(err),
-            // SQLite answers "database is locked" when the busy timeout runs out.
-            sqlx::Error::Database(db) if db.code().as_deref() == Some("5") => DbError::Unavailable(err),
+            // SQLite's BUSY (5) and LOCKED (6), in any extended form (the low
+            // byte is the primary code): the busy timeout ran out.
+            sqlx::Error::Database(db)
+                if db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() && {
+                    let code = db.code().and_then(|c| c.parse::<i32>().ok()).unwrap_or(0);
+                    matches!(code & 0xff, 5 | 6)
+                } =>
+            {
+                DbError::Unavailable(err)
+            }
             _ => DbError::Other(err),
         }
     }

@@ -65,6 +65,7 @@ pub struct SignupForm {
 
 pub async fn signup(
     State(state): State<AppState>,
+    MaybeSignedIn(previous): MaybeSignedIn,
     cookies: Cookies,
     client: ClientInfo,
     CsrfToken(csrf): CsrfToken,
@@ -75,7 +76,7 @@ pub async fn signup(
     let mut page = SignupPage { csrf, email: email.trim().to_owned(), name: name.clone(), ..Default::default() };
     match sign_up(&state, &email, form.password.as_deref().unwrap_or_default(), Some(&name)).await {
         Ok(user) => {
-            start_session(&state, &cookies, user.id, &client).await?;
+            start_session(&state, &cookies, user.id, &client, previous.as_ref()).await?;
             Ok(Redirect::to("/tasks").into_response())
         }
         Err(SignUpError::Invalid(errors)) => {
@@ -117,6 +118,7 @@ pub struct SigninForm {
 
 pub async fn signin(
     State(state): State<AppState>,
+    MaybeSignedIn(previous): MaybeSignedIn,
     cookies: Cookies,
     client: ClientInfo,
     CsrfToken(csrf): CsrfToken,
@@ -126,12 +128,12 @@ pub async fn signin(
     let next = safe_next(form.next.as_deref()).to_owned();
     match check_credentials(&state, &email, form.password.as_deref().unwrap_or_default()).await? {
         Some(user_id) => {
-            start_session(&state, &cookies, user_id, &client).await?;
-            tracing::info!(event = "auth.signin", %user_id, "signed in");
+            start_session(&state, &cookies, user_id, &client, previous.as_ref()).await?;
+            tracing::info!(event = "auth.signin", %user_id, ip = client.ip.as_deref().unwrap_or("-"), "signed in");
             Ok(Redirect::to(&next).into_response())
         }
         None => {
-            tracing::info!(event = "auth.signin_failed", "sign-in failed");
+            tracing::info!(event = "auth.signin_failed", ip = client.ip.as_deref().unwrap_or("-"), "sign-in failed");
             let page = SigninPage { csrf, email: email.trim().to_owned(), next, error: Some(SIGNIN_FAILED) };
             Ok((StatusCode::UNAUTHORIZED, page).into_response())
         }

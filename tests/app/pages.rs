@@ -18,7 +18,13 @@ async fn security_headers_are_on_every_page(app: TestApp) {
         assert_eq!(header("referrer-policy"), "strict-origin-when-cross-origin", "{path}");
         assert_eq!(header("x-frame-options"), "DENY", "{path}");
         assert!(!header("x-request-id").is_empty(), "{path}");
-        assert!(!page.body.contains("<script>"), "{path}: no inline script");
+        for script in page.body.split("<script").skip(1) {
+            let tag = &script[..script.find('>').unwrap()];
+            assert!(tag.contains(" src=\"/static/"), "{path}: inline script <script{tag}>");
+            assert!(script[tag.len() + 1..].starts_with("</script>"), "{path}: a script with a body");
+        }
+        assert!(!page.body.contains(" style=\""), "{path}: no inline style");
+        assert!(!page.body.contains("hx-on"), "{path}: no hx-on (needs eval)");
     }
 }
 
@@ -39,6 +45,22 @@ async fn readiness_is_503_when_the_database_is_gone() {
     assert_eq!(page.status, StatusCode::SERVICE_UNAVAILABLE);
     assert!(page.body.contains("briefly unavailable"), "a friendly page: {}", page.body);
     assert!(!page.body.to_lowercase().contains("pool"), "no internals");
+}
+
+#[tokio::test]
+async fn a_client_cannot_choose_its_request_id() {
+    let app = TestApp::spawn(Backend::Sqlite).await.unwrap();
+    let response = app
+        .browser()
+        .client
+        .get(format!("{}/healthz", app.base))
+        .header("x-request-id", "forged-by-client")
+        .send()
+        .await
+        .unwrap();
+    let id = response.headers().get("x-request-id").unwrap().to_str().unwrap();
+    assert_ne!(id, "forged-by-client");
+    assert!(uuid::Uuid::parse_str(id).is_ok(), "{id}");
 }
 
 #[tokio::test]
