@@ -41,7 +41,7 @@ pub struct SignedUp {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SignUpRequest {
-    #[schema(example = "ann@example.com")]
+    #[schema(example = "ann@example.com", format = Email, max_length = 254)]
     email: String,
     #[schema(min_length = 8, max_length = 1024)]
     password: String,
