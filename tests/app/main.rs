@@ -8,5 +8,6 @@ mod auth;
 mod binary;
 mod csrf;
 mod pages;
+mod readme;
 mod sessions;
 mod tasks;
