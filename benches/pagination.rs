@@ -56,7 +56,12 @@ async fn bench(name: &str, url: &str) {
         let keyset = if depth == 0 { Position::Offset(0) } else { Position::After(ids[depth as usize - 1]) };
         let keyset_time = median(&db, owner, keyset).await;
         let offset_time = median(&db, owner, Position::Offset(depth)).await;
-        println!("{:<28} {:>12.1?} {:>12.1?}", format!("tasks {}–{}", depth + 1, depth + PAGE), keyset_time, offset_time);
+        println!(
+            "{:<28} {:>12.1?} {:>12.1?}",
+            format!("tasks {}–{}", depth + 1, depth + PAGE),
+            keyset_time,
+            offset_time
+        );
     }
     db.close().await;
 }

@@ -28,6 +28,7 @@ use crate::{
     config::Config,
     db::Db,
     error::{AppError, render_error},
+    mail::Mailer,
     web,
 };
 
@@ -37,6 +38,7 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub keys: Arc<Keys>,
     pub passwords: Arc<Passwords>,
+    pub mailer: Arc<Mailer>,
 }
 
 impl AppState {
@@ -44,8 +46,14 @@ impl AppState {
         // One argon2 run per core at most: more would only queue in the
         // blocking pool while holding 19 MiB each.
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let mailer = Mailer::from_config(&config).unwrap_or_else(|err| {
+            // Config checked SMTP_URL already; this cannot happen, but never drop mail silently.
+            tracing::error!(error = %err, "SMTP_URL unusable; writing mail to the outbox instead");
+            Mailer::Outbox(config.data_dir.join("outbox"))
+        });
         AppState {
             db,
+            mailer: Arc::new(mailer),
             keys: Arc::new(Keys::new(&config.jwt_secret)),
             passwords: Arc::new(Passwords::new(cores)),
             config: Arc::new(config),
@@ -148,6 +156,21 @@ pub enum StartError {
     Bind { addr: SocketAddr, source: std::io::Error },
     #[error("server error: {0}")]
     Serve(std::io::Error),
+    #[error("{0}")]
+    Usage(String),
+}
+
+/// `doable user activate|deactivate EMAIL`: false when there is no such
+/// account. A deactivated user can neither sign in nor use a session they
+/// already have (every session check joins `users.is_active`).
+pub async fn set_user_active(config: &Config, email: &str, active: bool) -> Result<bool, StartError> {
+    let email = crate::domain::Email::parse(email).map_err(|problem| StartError::Usage(problem.to_owned()))?;
+    let db = Db::connect(&config.database_url).await?;
+    let changed = crate::db::users::set_active(&db, &email, active)
+        .await
+        .map_err(|err| StartError::Usage(format!("could not update the account: {err}")))?;
+    db.close().await;
+    Ok(changed)
 }
 
 /// Connects, migrates, and serves until SIGTERM or Ctrl-C, then lets
@@ -162,6 +185,7 @@ pub async fn run(config: Config) -> Result<(), StartError> {
     if let Err(err) = state.passwords.warm_up().await {
         tracing::error!(error = %err, "could not prepare the dummy password hash");
     }
+    tokio::spawn(purge_periodically(state.db.clone()));
     let app = build_app(state);
     axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(shutdown)
@@ -170,6 +194,17 @@ pub async fn run(config: Config) -> Result<(), StartError> {
     db.close().await;
     tracing::info!("shut down cleanly");
     Ok(())
+}
+
+/// Hourly: forgets old throttle counters, and expired sessions and reset links.
+async fn purge_periodically(db: Db) {
+    let mut every_hour = tokio::time::interval(Duration::from_secs(3600));
+    loop {
+        every_hour.tick().await;
+        if let Err(err) = crate::db::security::purge(&db, time::Duration::days(1)).await {
+            tracing::warn!(error = %err, "purge failed; will try again in an hour");
+        }
+    }
 }
 
 /// Resolves on SIGTERM or Ctrl-C. The handlers are installed before this

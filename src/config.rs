@@ -58,11 +58,61 @@ pub struct Config {
     /// Origins whose pages may call the JSON API (CORS); empty: none.
     pub cors_allowed_origins: Vec<String>,
     pub log_json: bool,
+    pub limits: RateLimits,
+    /// Proxies whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// Outgoing mail server; `None`: messages go to `DATA_DIR/outbox/`.
+    pub smtp_url: Option<Secret>,
+}
+
+/// At most `count` events per `window`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limit {
+    pub count: u32,
+    pub window: Duration,
+}
+
+impl FromStr for Limit {
+    type Err = ();
+
+    /// `10/15m`, `50/1h`, `5/30s`, `100/1d`.
+    fn from_str(text: &str) -> Result<Self, ()> {
+        let (count, window) = text.split_once('/').ok_or(())?;
+        let count: u32 = count.trim().parse().map_err(|_| ())?;
+        let window = window.trim();
+        let (number, unit) = window.split_at(window.find(|c: char| !c.is_ascii_digit()).ok_or(())?);
+        let number: u64 = number.parse().map_err(|_| ())?;
+        let seconds = match unit {
+            "s" => number,
+            "m" => number * 60,
+            "h" => number * 3600,
+            "d" => number * 86_400,
+            _ => return Err(()),
+        };
+        if count == 0 || seconds == 0 {
+            return Err(());
+        }
+        Ok(Limit { count, window: Duration::from_secs(seconds) })
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+pub struct RateLimits {
+    pub signin_per_account: Limit,
+    pub signin_per_ip: Limit,
+    pub signup_per_ip: Limit,
+    /// Password-reset requests per IP; shares the sign-up figure.
+    pub reset_per_ip: Limit,
 }
 
 impl Config {
     pub fn secure_cookies(&self) -> bool {
         self.environment == Environment::Production
+    }
+
+    /// Where people reach doable, for links in mail.
+    pub fn public_url(&self) -> &str {
+        self.allowed_origins.first().map_or("http://127.0.0.1:3000", String::as_str)
     }
 }
 
@@ -172,6 +222,43 @@ impl Config {
             Some(other) => return Err(invalid("LOG_FORMAT", format!("expected json or text, got {other:?}"))),
         };
 
+        let limit = |name: &'static str, default: &str| -> Result<Limit, ConfigError> {
+            get(name)
+                .unwrap_or(default)
+                .parse()
+                .map_err(|_| invalid(name, "expected COUNT/WINDOW such as 10/15m (s, m, h or d)"))
+        };
+        let signup_per_ip = limit("RATE_LIMIT_SIGNUP_PER_IP", "20/1h")?;
+        let limits = RateLimits {
+            signin_per_account: limit("RATE_LIMIT_SIGNIN_PER_ACCOUNT", "10/15m")?,
+            signin_per_ip: limit("RATE_LIMIT_SIGNIN_PER_IP", "50/15m")?,
+            signup_per_ip,
+            reset_per_ip: signup_per_ip,
+        };
+
+        let trusted_proxies = get("TRUSTED_PROXIES")
+            .unwrap_or_default()
+            .split(',')
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+            .map(|p| {
+                p.parse::<ipnet::IpNet>()
+                    .or_else(|_| p.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                    .map_err(|_| invalid("TRUSTED_PROXIES", format!("{p:?} is not an IP address or CIDR range")))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+
+        let smtp_url = match get("SMTP_URL") {
+            None => None,
+            Some(url)
+                if (url.starts_with("smtp://") || url.starts_with("smtps://"))
+                    && lettre::AsyncSmtpTransport::<lettre::Tokio1Executor>::from_url(url).is_ok() =>
+            {
+                Some(Secret::new(url))
+            }
+            Some(_) => return Err(invalid("SMTP_URL", "expected smtps://user:password@host:465 or smtp://…")),
+        };
+
         Ok(Config {
             environment,
             database_url,
@@ -183,6 +270,9 @@ impl Config {
             allowed_origins,
             cors_allowed_origins,
             log_json,
+            limits,
+            trusted_proxies,
+            smtp_url,
         })
     }
 }
@@ -322,6 +412,15 @@ mod tests {
             use std::os::unix::fs::PermissionsExt;
             let mode = std::fs::metadata(data.join("jwt_secret")).unwrap().permissions().mode();
             assert_eq!(mode & 0o777, 0o600);
+        }
+    }
+
+    #[test]
+    fn limits_read_count_per_window() {
+        assert_eq!("10/15m".parse(), Ok(Limit { count: 10, window: Duration::from_secs(900) }));
+        assert_eq!("20/1h".parse(), Ok(Limit { count: 20, window: Duration::from_secs(3600) }));
+        for bad in ["10", "0/1m", "10/0m", "10/15", "ten/15m", "10/15y"] {
+            assert!(bad.parse::<Limit>().is_err(), "{bad}");
         }
     }
 

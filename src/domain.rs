@@ -66,6 +66,10 @@ impl std::fmt::Debug for Password {
 }
 
 /// An optional display name: trimmed, empty means none, at most 100 characters.
+/// Shown when a password is refused as too easy to guess.
+pub const GUESSABLE_PASSWORD: &str =
+    "That password is too common or too easy to guess. Try a longer phrase of a few unrelated words.";
+
 pub fn parse_name(raw: Option<&str>) -> Result<Option<String>, &'static str> {
     let name = raw.map(str::trim).filter(|n| !n.is_empty());
     match name {

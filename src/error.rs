@@ -22,6 +22,9 @@ pub enum AppError {
     Forbidden,
     #[error("payload too large")]
     PayloadTooLarge,
+    /// Throttled; the value is the seconds to wait (`Retry-After`).
+    #[error("too many requests")]
+    TooManyRequests(u64),
     #[error("service unavailable: {0}")]
     Unavailable(#[source] DbError),
     #[error("internal error: {0}")]
@@ -39,6 +42,7 @@ impl AppError {
             AppError::NotFound => StatusCode::NOT_FOUND,
             AppError::Forbidden => StatusCode::FORBIDDEN,
             AppError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            AppError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -108,6 +112,9 @@ impl IntoResponse for AppError {
             AppError::Forbidden => {
                 ("This form has expired", "The request could not be verified. Go back, reload the page and try again.")
             }
+            AppError::TooManyRequests(_) => {
+                ("Too many attempts", "Wait a little and try again. Nothing you did was lost.")
+            }
             AppError::PayloadTooLarge => ("Too much at once", "What you sent is larger than doable accepts."),
             AppError::Unavailable(_) => (
                 "doable is briefly unavailable",
@@ -115,7 +122,11 @@ impl IntoResponse for AppError {
             ),
             AppError::Internal(_) => ("Something went wrong", "An unexpected error happened on our side. Try again."),
         };
-        render_error(status, title, message)
+        let mut response = render_error(status, title, message);
+        if let AppError::TooManyRequests(seconds) = self {
+            response.headers_mut().insert(axum::http::header::RETRY_AFTER, seconds.into());
+        }
+        response
     }
 }
 

@@ -10,7 +10,8 @@ pub mod config;
 pub mod db;
 pub mod domain;
 pub mod error;
+pub mod mail;
 pub mod web;
 
-pub use app::{AppState, StartError, build_app, run};
+pub use app::{AppState, StartError, build_app, run, set_user_active};
 pub use config::Config;

@@ -40,10 +40,34 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(doable::run(config)) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(err) => {
-            eprintln!("doable: {err}");
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    match args.as_slice() {
+        [] | ["serve"] => match runtime.block_on(doable::run(config)) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(err) => {
+                eprintln!("doable: {err}");
+                ExitCode::from(EXIT_CONFIG)
+            }
+        },
+        ["user", action @ ("activate" | "deactivate"), email] => {
+            match runtime.block_on(doable::set_user_active(&config, email, *action == "activate")) {
+                Ok(true) => {
+                    println!("{email}: {action}d");
+                    ExitCode::SUCCESS
+                }
+                Ok(false) => {
+                    eprintln!("doable: no account with the email {email}");
+                    ExitCode::FAILURE
+                }
+                Err(err) => {
+                    eprintln!("doable: {err}");
+                    ExitCode::from(EXIT_CONFIG)
+                }
+            }
+        }
+        _ => {
+            eprintln!("usage: doable [serve]\n       doable user activate|deactivate EMAIL");
             ExitCode::from(EXIT_CONFIG)
         }
     }

@@ -49,3 +49,30 @@ CREATE TABLE spent_refresh_tokens (
 );
 
 CREATE INDEX spent_refresh_tokens_by_session ON spent_refresh_tokens (session_id);
+
+CREATE TABLE security_events (
+    id         bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    user_id    uuid NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    event      text NOT NULL,
+    ip         text,
+    user_agent text,
+    created_at timestamptz NOT NULL
+);
+
+CREATE INDEX security_events_by_user ON security_events (user_id, id DESC);
+
+CREATE TABLE throttle_events (
+    id         bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    bucket     text NOT NULL,
+    created_at timestamptz NOT NULL
+);
+
+CREATE INDEX throttle_events_by_bucket ON throttle_events (bucket, created_at);
+
+CREATE TABLE password_resets (
+    token_hash text PRIMARY KEY,
+    user_id    uuid NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    created_at timestamptz NOT NULL,
+    expires_at timestamptz NOT NULL,
+    used_at    timestamptz
+);

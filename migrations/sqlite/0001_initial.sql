@@ -57,3 +57,35 @@ CREATE TABLE spent_refresh_tokens (
 ) STRICT;
 
 CREATE INDEX spent_refresh_tokens_by_session ON spent_refresh_tokens (session_id);
+
+-- What happened to an account, shown to its owner as "Recent activity".
+CREATE TABLE security_events (
+    id         INTEGER PRIMARY KEY AUTOINCREMENT,
+    user_id    BLOB NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    event      TEXT NOT NULL,
+    ip         TEXT,
+    user_agent TEXT,
+    created_at TEXT NOT NULL
+) STRICT;
+
+CREATE INDEX security_events_by_user ON security_events (user_id, id DESC);
+
+-- Throttled actions (failed sign-ins, sign-ups, reset requests), one row
+-- each, counted per bucket over a sliding window. In the database so the
+-- limits hold across instances.
+CREATE TABLE throttle_events (
+    id         INTEGER PRIMARY KEY AUTOINCREMENT,
+    bucket     TEXT NOT NULL,
+    created_at TEXT NOT NULL
+) STRICT;
+
+CREATE INDEX throttle_events_by_bucket ON throttle_events (bucket, created_at);
+
+-- Password-reset links, stored only as hashes; single use.
+CREATE TABLE password_resets (
+    token_hash TEXT PRIMARY KEY NOT NULL,
+    user_id    BLOB NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    created_at TEXT NOT NULL,
+    expires_at TEXT NOT NULL,
+    used_at    TEXT
+) STRICT;

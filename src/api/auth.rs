@@ -6,10 +6,11 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::{ApiError, ApiJson, ApiResult, ApiUser, ErrorBody, rfc3339};
+use crate::error::AppError;
 use crate::{
     app::AppState,
     auth::{
-        ClientInfo, REFRESH_GRACE, SignUpError, check_credentials, create_session,
+        ClientInfo, REFRESH_GRACE, SignIn, SignUpError, create_session, sign_in,
         tokens::{hash_refresh_token, random_token},
     },
     db::{
@@ -90,19 +91,22 @@ fn pair(state: &AppState, access: String, refresh: String) -> TokenPair {
         (status = 201, description = "Account created", body = SignedUp),
         (status = 400, description = "Malformed JSON", body = ErrorBody),
         (status = 409, description = "The email has an account", body = ErrorBody),
+        (status = 429, description = "Too many sign-ups from this address; see Retry-After", body = ErrorBody),
         (status = 413, body = ErrorBody), (status = 415, body = ErrorBody),
         (status = 422, description = "Invalid fields", body = ErrorBody),
     ))]
 pub async fn signup(
     State(state): State<AppState>,
+    client: ClientInfo,
     ApiJson(body): ApiJson<SignUpRequest>,
 ) -> ApiResult<impl IntoResponse> {
-    match crate::auth::sign_up(&state, &body.email, &body.password, body.name.as_deref()).await {
+    match crate::auth::sign_up(&state, &body.email, &body.password, body.name.as_deref(), &client).await {
         Ok(user) => Ok((StatusCode::CREATED, axum::Json(SignedUp { user: user.into() }))),
         Err(SignUpError::Invalid(fields)) => Err(ApiError::validation(fields)),
         Err(SignUpError::EmailTaken) => {
             Err(ApiError::new(StatusCode::CONFLICT, "email_taken", "An account with this email already exists."))
         }
+        Err(SignUpError::Throttled(wait)) => Err(AppError::TooManyRequests(wait).into()),
         Err(SignUpError::Failed(err)) => Err(err.into()),
     }
 }
@@ -113,6 +117,7 @@ pub async fn signup(
         (status = 200, body = TokenPair),
         (status = 400, body = ErrorBody),
         (status = 401, description = "Wrong email or password", body = ErrorBody),
+        (status = 429, description = "Too many failed attempts; see Retry-After", body = ErrorBody),
         (status = 413, body = ErrorBody), (status = 415, body = ErrorBody), (status = 422, body = ErrorBody),
     ))]
 pub async fn token(
@@ -120,16 +125,18 @@ pub async fn token(
     client: ClientInfo,
     ApiJson(body): ApiJson<TokenRequest>,
 ) -> ApiResult<axum::Json<TokenPair>> {
-    let Some(user_id) = check_credentials(&state, &body.email, &body.password).await? else {
-        tracing::info!(event = "auth.signin_failed", via = "api", "sign-in failed");
-        return Err(ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "invalid_credentials",
-            "That email and password do not match an account.",
-        ));
+    let user_id = match sign_in(&state, &body.email, &body.password, &client).await? {
+        SignIn::Success(user_id) => user_id,
+        SignIn::Failed => {
+            return Err(ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "invalid_credentials",
+                "That email and password do not match an account.",
+            ));
+        }
+        SignIn::Throttled(wait) => return Err(AppError::TooManyRequests(wait).into()),
     };
     let tokens = create_session(&state, user_id, &client).await?;
-    tracing::info!(event = "auth.signin", via = "api", %user_id, session_id = %tokens.session_id, "signed in");
     Ok(axum::Json(pair(&state, tokens.access, tokens.refresh)))
 }
 
@@ -166,10 +173,7 @@ pub async fn refresh(
         }
         Refresh::Invalid => return Err(ApiError::unauthorized()),
     };
-    let access = state
-        .keys
-        .issue_access(user_id, session_id, state.config.access_token_ttl)
-        .map_err(crate::error::AppError::from)?;
+    let access = state.keys.issue_access(user_id, session_id, state.config.access_token_ttl).map_err(AppError::from)?;
     Ok(axum::Json(pair(&state, access, new_refresh)))
 }
 

@@ -10,6 +10,8 @@ mod auth;
 mod sessions;
 mod tasks;
 
+pub use tasks::TaskJson;
+
 use std::collections::BTreeMap;
 
 use axum::{
@@ -138,11 +140,12 @@ pub struct ApiError {
     code: &'static str,
     message: String,
     fields: Option<BTreeMap<String, String>>,
+    retry_after: Option<u64>,
 }
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        ApiError { status, code, message: message.into(), fields: None }
+        ApiError { status, code, message: message.into(), fields: None, retry_after: None }
     }
 
     pub fn unauthorized() -> Self {
@@ -161,6 +164,7 @@ impl ApiError {
             code: "validation_failed",
             message: "Some fields are not valid.".into(),
             fields: Some(fields),
+            retry_after: None,
         }
     }
 }
@@ -173,6 +177,11 @@ impl From<AppError> for ApiError {
             AppError::NotFound => Self::not_found(),
             AppError::Forbidden => Self::new(status, "forbidden", "Not allowed."),
             AppError::PayloadTooLarge => Self::new(status, "payload_too_large", "The body is too large."),
+            AppError::TooManyRequests(seconds) => {
+                let mut error = Self::new(status, "too_many_requests", "Too many attempts; wait and try again.");
+                error.retry_after = Some(seconds);
+                error
+            }
             AppError::Unavailable(cause) => {
                 tracing::error!(error = %cause, "database unavailable");
                 Self::new(status, "unavailable", "The database is unavailable; try again shortly.")
@@ -198,6 +207,9 @@ impl IntoResponse for ApiError {
         let mut response = (self.status, Json(body)).into_response();
         if self.status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        if let Some(seconds) = self.retry_after {
+            response.headers_mut().insert(header::RETRY_AFTER, seconds.into());
         }
         response
     }

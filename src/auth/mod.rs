@@ -7,6 +7,7 @@
 
 pub mod csrf;
 pub mod password;
+pub mod throttle;
 pub mod tokens;
 
 use axum::{
@@ -15,7 +16,7 @@ use axum::{
     middleware::Next,
     response::{IntoResponse, Redirect, Response},
 };
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use tower_cookies::{Cookie, Cookies, cookie::SameSite};
 use uuid::Uuid;
 
@@ -27,7 +28,7 @@ use crate::{
         sessions::{self, NewSession, Refresh},
         users,
     },
-    domain::{Email, Password, parse_name},
+    domain::{Email, GUESSABLE_PASSWORD, Password, parse_name},
     error::AppError,
 };
 use tokens::{hash_refresh_token, random_token};
@@ -137,11 +138,12 @@ pub struct ClientInfo {
     pub user_agent: Option<String>,
 }
 
-impl<S: Send + Sync> FromRequestParts<S> for ClientInfo {
+impl FromRequestParts<AppState> for ClientInfo {
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        let ip = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|ConnectInfo(addr)| addr.ip().to_string());
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let socket = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|ConnectInfo(addr)| addr.ip());
+        let ip = socket.map(|ip| client_ip(ip, &parts.headers, &state.config.trusted_proxies).to_string());
         let user_agent = parts
             .headers
             .get(header::USER_AGENT)
@@ -149,6 +151,27 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientInfo {
             .map(|ua| ua.chars().take(256).collect());
         Ok(ClientInfo { ip, user_agent })
     }
+}
+
+/// The client's address: the socket's, unless the socket is a trusted proxy;
+/// then the nearest address in `X-Forwarded-For` that is not a trusted proxy
+/// itself (everything further left could be made up by the client).
+pub fn client_ip(socket: IpAddr, headers: &HeaderMap, trusted: &[ipnet::IpNet]) -> IpAddr {
+    let is_trusted = |ip: &IpAddr| trusted.iter().any(|net| net.contains(ip));
+    if !is_trusted(&socket) {
+        return socket;
+    }
+    let forwarded =
+        headers.get_all("x-forwarded-for").iter().filter_map(|v| v.to_str().ok()).collect::<Vec<_>>().join(",");
+    let mut nearest = socket;
+    for hop in forwarded.split(',').rev().map(str::trim) {
+        match hop.parse::<IpAddr>() {
+            Ok(ip) if is_trusted(&ip) => nearest = ip,
+            Ok(ip) => return ip,
+            Err(_) => return nearest,
+        }
+    }
+    nearest
 }
 
 /// The tokens of a new session: for cookies (pages) or a JSON body (API).
@@ -200,17 +223,60 @@ pub async fn end_session(state: &AppState, cookies: &Cookies, user: &CurrentUser
     Ok(())
 }
 
-/// The account an email and password belong to, if they match an active one.
-/// Unknown and malformed emails still cost one argon2 run, like a wrong
-/// password, so neither the answer nor its timing tells whether the email
-/// has an account.
-pub async fn check_credentials(state: &AppState, email: &str, password: &str) -> Result<Option<Uuid>, AppError> {
+/// How a sign-in attempt ended.
+#[derive(Debug)]
+pub enum SignIn {
+    Success(Uuid),
+    /// Wrong email or password, or a deactivated account: one answer for all.
+    Failed,
+    /// Too many failures lately; try again after this many seconds.
+    Throttled(u64),
+}
+
+/// Checks an email and password, within the throttling limits, and records
+/// the outcome. Unknown and malformed emails still cost one argon2 run, like
+/// a wrong password, so neither the answer nor its timing tells whether the
+/// email has an account.
+pub async fn sign_in(state: &AppState, email: &str, password: &str, client: &ClientInfo) -> Result<SignIn, AppError> {
+    let limits = &state.config.limits;
+    let account = throttle::account_bucket(email);
+    let ip = throttle::ip_bucket("signin", client.ip.as_deref());
     let credentials = match Email::parse(email) {
         Ok(email) => users::credentials_by_email(&state.db, &email).await?,
         Err(_) => None,
     };
+    if let Some(wait) =
+        throttle::check_all(state, &[(&account, limits.signin_per_account), (&ip, limits.signin_per_ip)]).await?
+    {
+        tracing::warn!(event = "auth.signin_throttled", ip = client.ip.as_deref().unwrap_or("-"), "sign-in throttled");
+        if let Some(user) = &credentials {
+            record_event(state, user.id, "signin.throttled", client).await?;
+        }
+        return Ok(SignIn::Throttled(wait));
+    }
     let matches = state.passwords.verify(password, credentials.as_ref().map(|c| c.password_hash.as_str())).await?;
-    Ok(credentials.filter(|c| matches && c.is_active).map(|c| c.id))
+    match credentials {
+        Some(user) if matches && user.is_active => {
+            record_event(state, user.id, "signin", client).await?;
+            tracing::info!(event = "auth.signin", user_id = %user.id, ip = client.ip.as_deref().unwrap_or("-"), "signed in");
+            Ok(SignIn::Success(user.id))
+        }
+        found => {
+            throttle::hit(state, &account).await?;
+            throttle::hit(state, &ip).await?;
+            if let Some(user) = found {
+                record_event(state, user.id, "signin.failed", client).await?;
+            }
+            tracing::info!(event = "auth.signin_failed", ip = client.ip.as_deref().unwrap_or("-"), "sign-in failed");
+            Ok(SignIn::Failed)
+        }
+    }
+}
+
+/// Stores a security event for the user's "Recent activity".
+pub async fn record_event(state: &AppState, user_id: Uuid, event: &str, client: &ClientInfo) -> Result<(), AppError> {
+    Ok(crate::db::security::record(&state.db, user_id, event, client.ip.as_deref(), client.user_agent.as_deref())
+        .await?)
 }
 
 /// Why a sign-up did not create an account.
@@ -219,6 +285,8 @@ pub enum SignUpError {
     /// Field name and message for each field that is wrong.
     Invalid(Vec<(&'static str, &'static str)>),
     EmailTaken,
+    /// Too many sign-ups from this address lately.
+    Throttled(u64),
     Failed(AppError),
 }
 
@@ -234,7 +302,15 @@ pub async fn sign_up(
     email: &str,
     password: &str,
     name: Option<&str>,
+    client: &ClientInfo,
 ) -> Result<users::User, SignUpError> {
+    // Every attempt counts, so probing which emails have accounts is slow.
+    let bucket = throttle::ip_bucket("signup", client.ip.as_deref());
+    if let Some(wait) = throttle::check(state, &bucket, state.config.limits.signup_per_ip).await? {
+        tracing::warn!(event = "auth.signup_throttled", ip = client.ip.as_deref().unwrap_or("-"), "sign-up throttled");
+        return Err(SignUpError::Throttled(wait));
+    }
+    throttle::hit(state, &bucket).await?;
     let email = Email::parse(email);
     let password = Password::parse(password);
     let name = parse_name(name);
@@ -245,9 +321,15 @@ pub async fn sign_up(
             .collect();
         return Err(SignUpError::Invalid(errors));
     };
+    let mut inputs = vec![email.as_str()];
+    inputs.extend(name.as_deref());
+    if !state.passwords.strong_enough(password, &inputs).await? {
+        return Err(SignUpError::Invalid(vec![("password", GUESSABLE_PASSWORD)]));
+    }
     let hash = state.passwords.hash(password).await?;
     match users::create(&state.db, email, name.as_deref(), &hash).await {
         Ok(user) => {
+            record_event(state, user.id, "signup", client).await?;
             tracing::info!(event = "auth.signup", user_id = %user.id, "account created");
             Ok(user)
         }

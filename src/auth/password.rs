@@ -50,6 +50,21 @@ impl Passwords {
         .await?)
     }
 
+    /// Refuses common and easily guessed passwords (zxcvbn score below 2),
+    /// taking the user's own email and name as guessable too. NIST 800-63B:
+    /// no composition rules, but no passwords from the attackers' lists.
+    /// Runs on the blocking pool; only the first 100 characters are judged,
+    /// which bounds the work and is plenty to tell a common password.
+    pub async fn strong_enough(&self, password: &Password, user_inputs: &[&str]) -> Result<bool, HashError> {
+        let password: String = password.expose().chars().take(100).collect();
+        let inputs: Vec<String> = user_inputs.iter().map(|s| s.to_string()).collect();
+        Ok(tokio::task::spawn_blocking(move || {
+            let inputs: Vec<&str> = inputs.iter().map(String::as_str).collect();
+            zxcvbn::zxcvbn(&password, &inputs).score() as u8 >= 2
+        })
+        .await?)
+    }
+
     /// Hashes running or waiting right now cannot exceed this.
     pub fn available_permits(&self) -> usize {
         self.permits.available_permits()
@@ -131,5 +146,20 @@ mod tests {
         assert!(passwords.verify("correct horse battery", Some(&hash)).await.unwrap());
         assert!(!passwords.verify("wrong horse battery", Some(&hash)).await.unwrap());
         assert!(!passwords.verify("correct horse battery", None).await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn common_and_personal_passwords_are_refused() {
+        let passwords = Passwords::new(1);
+        for weak in ["password1", "12345678", "qwertyuiop", "iloveyou123"] {
+            let weak = Password::parse(weak).unwrap();
+            assert!(!passwords.strong_enough(&weak, &[]).await.unwrap(), "{weak:?} accepted");
+        }
+        let own = Password::parse("ann.smith@example.com").unwrap();
+        assert!(!passwords.strong_enough(&own, &["ann.smith@example.com"]).await.unwrap());
+        let good = Password::parse("correct horse battery staple").unwrap();
+        assert!(passwords.strong_enough(&good, &["ann@example.com"]).await.unwrap());
+        let long = Password::parse(&"long random words ".repeat(50)).unwrap();
+        assert!(passwords.strong_enough(&long, &[]).await.unwrap());
     }
 }

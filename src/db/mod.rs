@@ -10,6 +10,7 @@
 //! Every function that touches a user's rows takes the owner's id, which
 //! callers get only from the authenticated session.
 
+pub mod security;
 pub mod sessions;
 pub mod tasks;
 pub mod users;

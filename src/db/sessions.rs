@@ -226,3 +226,19 @@ pub async fn list(db: &Db, user_id: Uuid) -> DbResult<Vec<SessionInfo>> {
     });
     Ok(sessions)
 }
+
+/// Revokes every live session of the user except `keep`; how many.
+pub async fn revoke_all(db: &Db, user_id: Uuid, keep: Option<Uuid>) -> DbResult<u64> {
+    // A nil id matches no session: "keep none".
+    let keep = keep.unwrap_or(Uuid::nil());
+    let affected = on_pool!(db, pool => {
+        sqlx::query("UPDATE sessions SET revoked_at = $1 WHERE user_id = $2 AND id <> $3 AND revoked_at IS NULL")
+            .bind(now())
+            .bind(user_id)
+            .bind(keep)
+            .execute(pool)
+            .await?
+            .rows_affected()
+    });
+    Ok(affected)
+}

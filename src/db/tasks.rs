@@ -287,6 +287,15 @@ pub async fn delete(db: &Db, owner: Uuid, id: i64) -> DbResult<bool> {
     Ok(result == 1)
 }
 
+/// Every task of the owner, oldest first: for "Export my data".
+pub async fn all(db: &Db, owner: Uuid) -> DbResult<Vec<Task>> {
+    let sql = format!("SELECT {COLUMNS} FROM tasks WHERE user_id = $1 ORDER BY id");
+    let tasks = on_pool!(db, pool => {
+        sqlx::query_as::<_, Task>(&sql).bind(owner).fetch_all(pool).await?
+    });
+    Ok(tasks)
+}
+
 #[cfg(test)]
 mod tests {
     use super::like_pattern;

@@ -66,3 +66,58 @@ pub async fn find(db: &Db, id: Uuid) -> DbResult<Option<User>> {
     });
     Ok(found)
 }
+
+pub async fn set_name(db: &Db, id: Uuid, name: Option<&str>) -> DbResult<()> {
+    on_pool!(db, pool => {
+        sqlx::query("UPDATE users SET name = $1, updated_at = $2 WHERE id = $3")
+            .bind(name)
+            .bind(now())
+            .bind(id)
+            .execute(pool)
+            .await?;
+    });
+    Ok(())
+}
+
+pub async fn password_hash(db: &Db, id: Uuid) -> DbResult<Option<String>> {
+    let found: Option<(String,)> = on_pool!(db, pool => {
+        sqlx::query_as("SELECT password_hash FROM users WHERE id = $1").bind(id).fetch_optional(pool).await?
+    });
+    Ok(found.map(|(hash,)| hash))
+}
+
+pub async fn set_password_hash(db: &Db, id: Uuid, password_hash: &str) -> DbResult<()> {
+    on_pool!(db, pool => {
+        sqlx::query("UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3")
+            .bind(password_hash)
+            .bind(now())
+            .bind(id)
+            .execute(pool)
+            .await?;
+    });
+    Ok(())
+}
+
+/// Activates or deactivates an account by email (the `doable user` command);
+/// false when there is no such account.
+pub async fn set_active(db: &Db, email: &Email, active: bool) -> DbResult<bool> {
+    let affected = on_pool!(db, pool => {
+        sqlx::query("UPDATE users SET is_active = $1, updated_at = $2 WHERE email = $3")
+            .bind(active)
+            .bind(now())
+            .bind(email.as_str())
+            .execute(pool)
+            .await?
+            .rows_affected()
+    });
+    Ok(affected == 1)
+}
+
+/// Deletes the account; its tasks, sessions, events and reset links go with
+/// it (ON DELETE CASCADE).
+pub async fn delete(db: &Db, id: Uuid) -> DbResult<()> {
+    on_pool!(db, pool => {
+        sqlx::query("DELETE FROM users WHERE id = $1").bind(id).execute(pool).await?;
+    });
+    Ok(())
+}

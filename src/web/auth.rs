@@ -14,7 +14,7 @@ use super::extract::{Form, Query};
 use crate::{
     app::AppState,
     auth::{
-        ClientInfo, MaybeSignedIn, SignUpError, SignedIn, check_credentials, csrf::CsrfToken, end_session, safe_next,
+        ClientInfo, MaybeSignedIn, SignIn, SignUpError, SignedIn, csrf::CsrfToken, end_session, safe_next, sign_in,
         sign_up, start_session,
     },
     error::AppError,
@@ -23,6 +23,7 @@ use crate::{
 /// One message for every failed sign-in, so it tells nobody whether the
 /// email has an account.
 const SIGNIN_FAILED: &str = "That email and password do not match an account.";
+const SIGNIN_THROTTLED: &str = "Too many failed attempts. Wait a few minutes and try again, or reset your password.";
 
 #[derive(Template, WebTemplate, Default)]
 #[template(path = "auth/signup.html")]
@@ -42,11 +43,13 @@ pub struct SigninPage {
     email: String,
     next: String,
     error: Option<&'static str>,
+    notice: Option<&'static str>,
 }
 
 #[derive(Deserialize)]
 pub struct NextQuery {
     next: Option<String>,
+    notice: Option<String>,
 }
 
 pub async fn signup_page(MaybeSignedIn(user): MaybeSignedIn, CsrfToken(csrf): CsrfToken) -> Response {
@@ -74,7 +77,7 @@ pub async fn signup(
     let email = form.email.unwrap_or_default();
     let name = form.name.unwrap_or_default();
     let mut page = SignupPage { csrf, email: email.trim().to_owned(), name: name.clone(), ..Default::default() };
-    match sign_up(&state, &email, form.password.as_deref().unwrap_or_default(), Some(&name)).await {
+    match sign_up(&state, &email, form.password.as_deref().unwrap_or_default(), Some(&name), &client).await {
         Ok(user) => {
             start_session(&state, &cookies, user.id, &client, previous.as_ref()).await?;
             Ok(Redirect::to("/tasks").into_response())
@@ -93,6 +96,7 @@ pub async fn signup(
             page.email_error = Some("An account with this email already exists. Sign in instead?");
             Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
         }
+        Err(SignUpError::Throttled(wait)) => Err(AppError::TooManyRequests(wait)),
         Err(SignUpError::Failed(err)) => Err(err),
     }
 }
@@ -106,7 +110,12 @@ pub async fn signin_page(
     if user.is_some() {
         return Redirect::to(&next).into_response();
     }
-    SigninPage { csrf, next, ..Default::default() }.into_response()
+    let notice = match query.notice.as_deref() {
+        Some("reset") => Some("Your password was changed. Sign in with the new one."),
+        Some("deleted") => Some("Your account and everything in it were deleted."),
+        _ => None,
+    };
+    SigninPage { csrf, next, notice, ..Default::default() }.into_response()
 }
 
 #[derive(Deserialize)]
@@ -126,16 +135,21 @@ pub async fn signin(
 ) -> Result<Response, AppError> {
     let email = form.email.unwrap_or_default();
     let next = safe_next(form.next.as_deref()).to_owned();
-    match check_credentials(&state, &email, form.password.as_deref().unwrap_or_default()).await? {
-        Some(user_id) => {
+    let email_kept = email.trim().to_owned();
+    match sign_in(&state, &email, form.password.as_deref().unwrap_or_default(), &client).await? {
+        SignIn::Success(user_id) => {
             start_session(&state, &cookies, user_id, &client, previous.as_ref()).await?;
-            tracing::info!(event = "auth.signin", %user_id, ip = client.ip.as_deref().unwrap_or("-"), "signed in");
             Ok(Redirect::to(&next).into_response())
         }
-        None => {
-            tracing::info!(event = "auth.signin_failed", ip = client.ip.as_deref().unwrap_or("-"), "sign-in failed");
-            let page = SigninPage { csrf, email: email.trim().to_owned(), next, error: Some(SIGNIN_FAILED) };
+        SignIn::Failed => {
+            let page = SigninPage { csrf, email: email_kept, next, error: Some(SIGNIN_FAILED), notice: None };
             Ok((StatusCode::UNAUTHORIZED, page).into_response())
+        }
+        SignIn::Throttled(wait) => {
+            let page = SigninPage { csrf, email: email_kept, next, error: Some(SIGNIN_THROTTLED), notice: None };
+            let mut response = (StatusCode::TOO_MANY_REQUESTS, page).into_response();
+            response.headers_mut().insert(axum::http::header::RETRY_AFTER, wait.into());
+            Ok(response)
         }
     }
 }

@@ -1,7 +1,9 @@
 //! The browser pages: server-rendered HTML, progressively enhanced with htmx.
 
+mod account;
 pub mod assets;
 mod auth;
+mod password_reset;
 mod tasks;
 
 /// `axum::Form` and `axum::extract::Query`, but an unreadable form or query
@@ -43,6 +45,15 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/signup", get(auth::signup_page).post(auth::signup))
         .route("/signin", get(auth::signin_page).post(auth::signin))
         .route("/signout", post(auth::signout))
+        .route("/forgot-password", get(password_reset::forgot_page).post(password_reset::forgot))
+        .route("/reset-password", get(password_reset::reset_page).post(password_reset::reset))
+        .route("/account", get(account::show))
+        .route("/account/profile", post(account::update_profile))
+        .route("/account/password", post(account::change_password))
+        .route("/account/sessions/{id}/revoke", post(account::revoke_session))
+        .route("/account/signout-everywhere", post(account::sign_out_everywhere))
+        .route("/account/export", get(account::export))
+        .route("/account/delete", post(account::delete_account))
         .route("/tasks", get(tasks::index).post(tasks::create))
         .route("/tasks/{id}", post(tasks::update))
         .route("/tasks/{id}/edit", get(tasks::edit_page))

@@ -67,6 +67,10 @@ impl TestApp {
             ("DATA_DIR", data_dir.path().to_str().expect("utf-8 path")),
             ("JWT_SECRET", SECRET),
             ("PUBLIC_URL", base.as_str()),
+            // Every test signs up from 127.0.0.1 (and on PostgreSQL they share
+            // one database): throttling tests set their own limits and IPs.
+            ("RATE_LIMIT_SIGNUP_PER_IP", "1000000/1h"),
+            ("RATE_LIMIT_SIGNIN_PER_IP", "1000000/15m"),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v.to_owned()))

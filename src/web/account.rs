@@ -1,0 +1,360 @@
+//! The account page: profile, password, signed-in sessions, recent activity,
+//! export and deletion.
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::{
+    extract::{Path, State},
+    http::{StatusCode, header},
+    response::{IntoResponse, Redirect, Response},
+};
+use serde::{Deserialize, Serialize};
+use time::{OffsetDateTime, format_description::well_known::Rfc3339};
+use tower_cookies::Cookies;
+use uuid::Uuid;
+
+use super::extract::{Form, Query};
+use crate::{
+    app::AppState,
+    auth::{ClientInfo, CurrentUser, SignedIn, clear_session_cookies, csrf::CsrfToken, record_event},
+    db::{security, sessions, tasks, users},
+    domain::{GUESSABLE_PASSWORD, Password, parse_name},
+    error::AppError,
+};
+
+pub struct SessionView {
+    pub id: Uuid,
+    pub device: String,
+    pub ip: String,
+    pub created: String,
+    pub last_seen: String,
+    pub current: bool,
+}
+
+pub struct EventView {
+    pub what: &'static str,
+    pub when: String,
+    pub device: String,
+    pub ip: String,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "account.html")]
+pub struct AccountPage {
+    csrf: String,
+    email: String,
+    name: String,
+    notice: Option<&'static str>,
+    name_error: Option<&'static str>,
+    password_error: Option<&'static str>,
+    delete_error: Option<&'static str>,
+    sessions: Vec<SessionView>,
+    events: Vec<EventView>,
+}
+
+fn when(at: OffsetDateTime) -> String {
+    format!("{} {:02}:{:02} UTC", at.date(), at.hour(), at.minute())
+}
+
+/// "Firefox on Linux" from a User-Agent, or the raw start of it.
+pub fn device(user_agent: Option<&str>) -> String {
+    let Some(ua) = user_agent.filter(|ua| !ua.is_empty()) else {
+        return "Unknown device".into();
+    };
+    let browser =
+        [("Edg/", "Edge"), ("Firefox/", "Firefox"), ("Chrome/", "Chrome"), ("Safari/", "Safari"), ("curl/", "curl")]
+            .into_iter()
+            .find(|(marker, _)| ua.contains(marker))
+            .map(|(_, name)| name);
+    let os = [
+        ("Android", "Android"),
+        ("iPhone", "iPhone"),
+        ("iPad", "iPad"),
+        ("Windows", "Windows"),
+        ("Mac OS X", "macOS"),
+        ("Linux", "Linux"),
+    ]
+    .into_iter()
+    .find(|(marker, _)| ua.contains(marker))
+    .map(|(_, name)| name);
+    match (browser, os) {
+        (Some(b), Some(o)) => format!("{b} on {o}"),
+        (Some(b), None) => b.to_owned(),
+        _ => ua.chars().take(60).collect(),
+    }
+}
+
+fn describe(event: &str) -> &'static str {
+    match event {
+        "signup" => "Account created",
+        "signin" => "Signed in",
+        "signin.failed" => "Failed sign-in attempt",
+        "signin.throttled" => "Sign-in blocked after too many attempts",
+        "signout" => "Signed out",
+        "password.changed" => "Password changed",
+        "password.reset" => "Password reset by email link",
+        "password.reset_requested" => "Password reset link requested",
+        "session.revoked" => "A session was signed out",
+        "sessions.revoked_all" => "Signed out everywhere",
+        "profile.updated" => "Name changed",
+        _ => "Security event",
+    }
+}
+
+#[derive(Deserialize, Default)]
+pub struct Notice {
+    done: Option<String>,
+}
+
+impl Notice {
+    fn message(&self) -> Option<&'static str> {
+        match self.done.as_deref()? {
+            "profile" => Some("Your name was saved."),
+            "password" => Some("Your password was changed. Your other sessions were signed out."),
+            "revoked" => Some("That session was signed out."),
+            _ => None,
+        }
+    }
+}
+
+async fn page(state: &AppState, user: &CurrentUser, csrf: String) -> Result<AccountPage, AppError> {
+    let (live, events) =
+        tokio::try_join!(sessions::list(&state.db, user.id), security::recent(&state.db, user.id, 20))?;
+    Ok(AccountPage {
+        csrf,
+        email: user.email.clone(),
+        name: user.name.clone().unwrap_or_default(),
+        notice: None,
+        name_error: None,
+        password_error: None,
+        delete_error: None,
+        sessions: live
+            .into_iter()
+            .map(|s| SessionView {
+                current: s.id == user.session_id,
+                id: s.id,
+                device: device(s.user_agent.as_deref()),
+                ip: s.ip.unwrap_or_else(|| "unknown".into()),
+                created: when(s.created_at),
+                last_seen: when(s.last_seen_at),
+            })
+            .collect(),
+        events: events
+            .into_iter()
+            .map(|e| EventView {
+                what: describe(&e.event),
+                when: when(e.created_at),
+                device: device(e.user_agent.as_deref()),
+                ip: e.ip.unwrap_or_else(|| "unknown".into()),
+            })
+            .collect(),
+    })
+}
+
+pub async fn show(
+    State(state): State<AppState>,
+    SignedIn(user): SignedIn,
+    CsrfToken(csrf): CsrfToken,
+    Query(notice): Query<Notice>,
+) -> Result<AccountPage, AppError> {
+    let mut page = page(&state, &user, csrf).await?;
+    page.notice = notice.message();
+    Ok(page)
+}
+
+#[derive(Deserialize)]
+pub struct ProfileForm {
+    name: Option<String>,
+}
+
+pub async fn update_profile(
+    State(state): State<AppState>,
+    SignedIn(user): SignedIn,
+    CsrfToken(csrf): CsrfToken,
+    client: ClientInfo,
+    Form(form): Form<ProfileForm>,
+) -> Result<Response, AppError> {
+    match parse_name(form.name.as_deref()) {
+        Ok(name) => {
+            users::set_name(&state.db, user.id, name.as_deref()).await?;
+            record_event(&state, user.id, "profile.updated", &client).await?;
+            Ok(Redirect::to("/account?done=profile").into_response())
+        }
+        Err(message) => {
+            let mut page = page(&state, &user, csrf).await?;
+            page.name = form.name.unwrap_or_default();
+            page.name_error = Some(message);
+            Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
+        }
+    }
+}
+
+#[derive(Deserialize)]
+pub struct PasswordForm {
+    current_password: Option<String>,
+    new_password: Option<String>,
+}
+
+/// Checks the current password against the account.
+async fn password_matches(state: &AppState, user: &CurrentUser, password: &str) -> Result<bool, AppError> {
+    let hash = users::password_hash(&state.db, user.id).await?;
+    Ok(state.passwords.verify(password, hash.as_deref()).await?)
+}
+
+pub async fn change_password(
+    State(state): State<AppState>,
+    SignedIn(user): SignedIn,
+    CsrfToken(csrf): CsrfToken,
+    client: ClientInfo,
+    Form(form): Form<PasswordForm>,
+) -> Result<Response, AppError> {
+    let error = match Password::parse(form.new_password.as_deref().unwrap_or_default()) {
+        Err(message) => Some(message),
+        Ok(_) if !password_matches(&state, &user, form.current_password.as_deref().unwrap_or_default()).await? => {
+            Some("Your current password is not right.")
+        }
+        Ok(new) => {
+            if set_password(&state, user.id, &personal_words(&user), &new, Some(user.session_id)).await? {
+                record_event(&state, user.id, "password.changed", &client).await?;
+                tracing::info!(event = "auth.password_changed", user_id = %user.id, "password changed; other sessions revoked");
+                return Ok(Redirect::to("/account?done=password").into_response());
+            }
+            Some(GUESSABLE_PASSWORD)
+        }
+    };
+    let mut page = page(&state, &user, csrf).await?;
+    page.password_error = error;
+    Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
+}
+
+/// What a password must not be built from: the user's own email and name.
+fn personal_words(user: &CurrentUser) -> Vec<&str> {
+    let mut words = vec![user.email.as_str()];
+    words.extend(user.name.as_deref());
+    words
+}
+
+/// Sets a new password and revokes every session of the user but `keep`;
+/// false (and nothing changed) when the password is too easy to guess.
+pub async fn set_password(
+    state: &AppState,
+    user_id: Uuid,
+    personal: &[&str],
+    new: &Password,
+    keep: Option<Uuid>,
+) -> Result<bool, AppError> {
+    if !state.passwords.strong_enough(new, personal).await? {
+        return Ok(false);
+    }
+    let hash = state.passwords.hash(new).await?;
+    users::set_password_hash(&state.db, user_id, &hash).await?;
+    sessions::revoke_all(&state.db, user_id, keep).await?;
+    Ok(true)
+}
+
+pub async fn revoke_session(
+    State(state): State<AppState>,
+    SignedIn(user): SignedIn,
+    cookies: Cookies,
+    client: ClientInfo,
+    Path(id): Path<String>,
+) -> Result<Response, AppError> {
+    let id = Uuid::parse_str(&id).map_err(|_| AppError::NotFound)?;
+    if !sessions::revoke(&state.db, user.id, id).await? {
+        return Err(AppError::NotFound);
+    }
+    record_event(&state, user.id, "session.revoked", &client).await?;
+    tracing::info!(event = "session.revoked", user_id = %user.id, session_id = %id, "session revoked");
+    if id == user.session_id {
+        clear_session_cookies(&cookies, &state.config);
+        return Ok(Redirect::to("/signin").into_response());
+    }
+    Ok(Redirect::to("/account?done=revoked").into_response())
+}
+
+pub async fn sign_out_everywhere(
+    State(state): State<AppState>,
+    SignedIn(user): SignedIn,
+    cookies: Cookies,
+    client: ClientInfo,
+) -> Result<Redirect, AppError> {
+    sessions::revoke_all(&state.db, user.id, None).await?;
+    record_event(&state, user.id, "sessions.revoked_all", &client).await?;
+    tracing::info!(event = "session.revoked_all", user_id = %user.id, "signed out everywhere");
+    clear_session_cookies(&cookies, &state.config);
+    Ok(Redirect::to("/signin"))
+}
+
+#[derive(Serialize)]
+struct Export {
+    profile: ExportProfile,
+    tasks: Vec<crate::api::TaskJson>,
+}
+
+#[derive(Serialize)]
+struct ExportProfile {
+    id: Uuid,
+    email: String,
+    name: Option<String>,
+    created_at: String,
+}
+
+pub async fn export(State(state): State<AppState>, SignedIn(user): SignedIn) -> Result<Response, AppError> {
+    let (profile, tasks) = tokio::try_join!(users::find(&state.db, user.id), tasks::all(&state.db, user.id))?;
+    let profile = profile.ok_or(AppError::NotFound)?;
+    let export = Export {
+        profile: ExportProfile {
+            id: profile.id,
+            email: profile.email,
+            name: profile.name,
+            created_at: profile.created_at.format(&Rfc3339).unwrap_or_default(),
+        },
+        tasks: tasks.into_iter().map(Into::into).collect(),
+    };
+    let body = serde_json::to_vec_pretty(&export).map_err(|e| AppError::Internal(Box::new(e)))?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/json"),
+            (header::CONTENT_DISPOSITION, "attachment; filename=\"doable-export.json\""),
+        ],
+        body,
+    )
+        .into_response())
+}
+
+#[derive(Deserialize)]
+pub struct DeleteForm {
+    password: Option<String>,
+}
+
+pub async fn delete_account(
+    State(state): State<AppState>,
+    SignedIn(user): SignedIn,
+    CsrfToken(csrf): CsrfToken,
+    cookies: Cookies,
+    Form(form): Form<DeleteForm>,
+) -> Result<Response, AppError> {
+    if !password_matches(&state, &user, form.password.as_deref().unwrap_or_default()).await? {
+        let mut page = page(&state, &user, csrf).await?;
+        page.delete_error = Some("That password is not right. Your account was not deleted.");
+        return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
+    }
+    users::delete(&state.db, user.id).await?;
+    tracing::info!(event = "account.deleted", user_id = %user.id, "account deleted with its tasks and sessions");
+    clear_session_cookies(&cookies, &state.config);
+    Ok(Redirect::to("/signin?notice=deleted").into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::device;
+
+    #[test]
+    fn devices_read_like_people_say_them() {
+        let firefox = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0";
+        assert_eq!(device(Some(firefox)), "Firefox on Linux");
+        let iphone = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 Version/17.0 Mobile/15E148 Safari/604.1";
+        assert_eq!(device(Some(iphone)), "Safari on iPhone");
+        assert_eq!(device(None), "Unknown device");
+    }
+}

@@ -1,0 +1,149 @@
+//! "Forgot password": a single-use link, valid for 30 minutes, by mail.
+//! The request page answers the same whether or not the email has an
+//! account, and the mail is sent in the background so the timing is the
+//! same too.
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::{
+    extract::State,
+    http::StatusCode,
+    response::{IntoResponse, Redirect, Response},
+};
+use serde::Deserialize;
+
+use super::extract::{Form, Query};
+use crate::{
+    app::AppState,
+    auth::{
+        ClientInfo,
+        csrf::CsrfToken,
+        record_event, throttle,
+        tokens::{hash_refresh_token, random_token},
+    },
+    db::{security, users},
+    domain::{Email, GUESSABLE_PASSWORD, Password},
+    error::AppError,
+    web::account::set_password,
+};
+
+pub const RESET_LIFETIME: time::Duration = time::Duration::minutes(30);
+
+#[derive(Template, WebTemplate, Default)]
+#[template(path = "auth/forgot.html")]
+pub struct ForgotPage {
+    csrf: String,
+    sent: bool,
+}
+
+#[derive(Template, WebTemplate, Default)]
+#[template(path = "auth/reset.html")]
+pub struct ResetPage {
+    csrf: String,
+    token: String,
+    /// False: the link is expired, used or unknown.
+    valid: bool,
+    password_error: Option<&'static str>,
+}
+
+pub async fn forgot_page(CsrfToken(csrf): CsrfToken) -> ForgotPage {
+    ForgotPage { csrf, sent: false }
+}
+
+#[derive(Deserialize)]
+pub struct ForgotForm {
+    email: Option<String>,
+}
+
+pub async fn forgot(
+    State(state): State<AppState>,
+    CsrfToken(csrf): CsrfToken,
+    client: ClientInfo,
+    Form(form): Form<ForgotForm>,
+) -> Result<Response, AppError> {
+    let bucket = throttle::ip_bucket("reset", client.ip.as_deref());
+    if let Some(wait) = throttle::check(&state, &bucket, state.config.limits.reset_per_ip).await? {
+        return Err(AppError::TooManyRequests(wait));
+    }
+    throttle::hit(&state, &bucket).await?;
+
+    if let Ok(email) = Email::parse(form.email.as_deref().unwrap_or_default())
+        && let Some(user) = users::credentials_by_email(&state.db, &email).await?
+        && user.is_active
+    {
+        let token = random_token();
+        security::create_reset(&state.db, user.id, &hash_refresh_token(&token), RESET_LIFETIME).await?;
+        record_event(&state, user.id, "password.reset_requested", &client).await?;
+        let link = format!("{}/reset-password?token={token}", state.config.public_url());
+        let mailer = state.mailer.clone();
+        // In the background: an SMTP round trip must not tell this case apart.
+        tokio::spawn(async move {
+            let body = format!(
+                "Someone (hopefully you) asked to reset the password of your doable account.\n\n\
+                 To choose a new password, open this link within 30 minutes:\n\n{link}\n\n\
+                 If you did not ask for this, ignore this message; your password stays as it is.\n"
+            );
+            if let Err(err) = mailer.send(email.as_str(), "Reset your doable password", body).await {
+                tracing::error!(error = %err, "password reset mail not sent");
+            }
+        });
+    }
+    Ok(ForgotPage { csrf, sent: true }.into_response())
+}
+
+#[derive(Deserialize)]
+pub struct TokenQuery {
+    token: Option<String>,
+}
+
+pub async fn reset_page(
+    State(state): State<AppState>,
+    CsrfToken(csrf): CsrfToken,
+    Query(query): Query<TokenQuery>,
+) -> Result<Response, AppError> {
+    let token = query.token.unwrap_or_default();
+    let valid = !token.is_empty() && security::reset_is_live(&state.db, &hash_refresh_token(&token)).await?;
+    let status = if valid { StatusCode::OK } else { StatusCode::BAD_REQUEST };
+    Ok((status, ResetPage { csrf, token, valid, password_error: None }).into_response())
+}
+
+#[derive(Deserialize)]
+pub struct ResetForm {
+    token: Option<String>,
+    password: Option<String>,
+}
+
+pub async fn reset(
+    State(state): State<AppState>,
+    CsrfToken(csrf): CsrfToken,
+    client: ClientInfo,
+    Form(form): Form<ResetForm>,
+) -> Result<Response, AppError> {
+    let token = form.token.unwrap_or_default();
+    let hash = hash_refresh_token(&token);
+    let invalid = |csrf: String, token: String| {
+        (StatusCode::BAD_REQUEST, ResetPage { csrf, token, valid: false, password_error: None }).into_response()
+    };
+    if token.is_empty() || !security::reset_is_live(&state.db, &hash).await? {
+        return Ok(invalid(csrf, token));
+    }
+    let password = match Password::parse(form.password.as_deref().unwrap_or_default()) {
+        Ok(password) => password,
+        Err(message) => {
+            let page = ResetPage { csrf, token, valid: true, password_error: Some(message) };
+            return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
+        }
+    };
+    if !state.passwords.strong_enough(&password, &[]).await? {
+        let page = ResetPage { csrf, token, valid: true, password_error: Some(GUESSABLE_PASSWORD) };
+        return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
+    }
+    // Spent here, atomically: of two clicks at once only one gets past this.
+    let Some(user_id) = security::use_reset(&state.db, &hash).await? else {
+        return Ok(invalid(csrf, token));
+    };
+    set_password(&state, user_id, &[], &password, None).await?;
+    record_event(&state, user_id, "password.reset", &client).await?;
+    tracing::info!(event = "auth.password_reset", %user_id, "password reset; every session revoked");
+    Ok(Redirect::to("/signin?notice=reset").into_response())
+}
