@@ -154,6 +154,11 @@ impl Browser {
     pub fn new(base: &str) -> Self {
         let jar = Arc::new(Jar::default());
         let client = Client::builder().cookie_provider(jar.clone()).redirect(Policy::none()).build().expect("client");
+        Self::with_client(base, client, jar)
+    }
+
+    /// A browser over a client of the caller's making (extra headers, say).
+    pub fn with_client(base: &str, client: Client, jar: Arc<Jar>) -> Self {
         Browser { base: base.to_owned(), client, jar, csrf: std::sync::Mutex::new(None) }
     }
 

@@ -3,6 +3,7 @@
 
 mod common;
 
+mod account;
 mod api;
 mod auth;
 mod binary;

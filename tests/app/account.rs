@@ -1,0 +1,398 @@
+//! Account security: throttling, enumeration, the account page, password
+//! reset, audit trail, export and deletion, deactivation.
+
+use std::time::{Duration, Instant};
+
+use doable::db::Db;
+use reqwest::StatusCode;
+
+use crate::{
+    api::Api,
+    common::{Backend, Browser, PASSWORD, TestApp, unique_email},
+};
+
+crate::on_both_backends!(
+    changing_the_password_needs_the_current_one_and_signs_out_other_devices,
+    sessions_are_listed_and_can_be_signed_out_one_by_one_or_everywhere,
+    the_name_can_be_changed_and_activity_is_recorded,
+    a_reset_link_from_the_outbox_sets_a_new_password_once,
+    an_expired_reset_link_fails_with_a_clear_page,
+    forgot_password_answers_the_same_for_unknown_emails,
+    guessable_passwords_are_refused_with_help,
+    export_has_the_profile_and_tasks_and_deletion_leaves_nothing,
+);
+
+fn random_ip() -> String {
+    let n = uuid::Uuid::new_v4().as_u128();
+    format!("198.18.{}.{}", (n >> 8) as u8, n as u8)
+}
+
+/// A browser whose requests arrive through a trusted proxy for `ip`.
+fn browser_from(app: &TestApp, ip: &str) -> Browser {
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert("x-forwarded-for", format!("{ip}, 127.0.0.1").parse().unwrap());
+    let jar = std::sync::Arc::new(reqwest::cookie::Jar::default());
+    let client = reqwest::Client::builder()
+        .cookie_provider(jar.clone())
+        .redirect(reqwest::redirect::Policy::none())
+        .default_headers(headers)
+        .build()
+        .unwrap();
+    Browser::with_client(&app.base, client, jar)
+}
+
+#[tokio::test]
+async fn failed_sign_ins_are_throttled_per_account_with_retry_after() {
+    let app = TestApp::spawn_with(Backend::Sqlite, &[("RATE_LIMIT_SIGNIN_PER_ACCOUNT", "3/15m")]).await.unwrap();
+    let email = unique_email();
+    app.browser().sign_up(&email, PASSWORD).await;
+    let other = unique_email();
+    app.browser().sign_up(&other, PASSWORD).await;
+
+    for _ in 0..3 {
+        assert_eq!(app.browser().sign_in(&email, "wrong password").await.status, StatusCode::UNAUTHORIZED);
+    }
+    let throttled = app.browser().sign_in(&email, PASSWORD).await;
+    assert_eq!(throttled.status, StatusCode::TOO_MANY_REQUESTS, "even the right password waits");
+    let wait: u64 = throttled.headers.get("retry-after").unwrap().to_str().unwrap().parse().unwrap();
+    assert!((1..=900).contains(&wait), "{wait}");
+    assert!(throttled.body.contains("Too many failed attempts"));
+
+    let api = Api::new(&app);
+    let reply = api.post("/auth/token", serde_json::json!({"email": email, "password": PASSWORD})).await;
+    assert_eq!(reply.status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(reply.headers.get("retry-after").is_some());
+    assert_eq!(reply.body["error"]["code"], "too_many_requests");
+
+    assert_eq!(app.browser().sign_in(&other, PASSWORD).await.status, StatusCode::SEE_OTHER, "other accounts sign in");
+}
+
+#[tokio::test]
+async fn failed_sign_ins_are_throttled_per_client_ip_behind_a_trusted_proxy() {
+    let app = TestApp::spawn_with(
+        Backend::Sqlite,
+        &[("RATE_LIMIT_SIGNIN_PER_IP", "3/15m"), ("TRUSTED_PROXIES", "127.0.0.1")],
+    )
+    .await
+    .unwrap();
+    let email = unique_email();
+    app.browser().sign_up(&email, PASSWORD).await;
+    let attacker = random_ip();
+    for _ in 0..3 {
+        let page = browser_from(&app, &attacker).sign_in(&unique_email(), "guess").await;
+        assert_eq!(page.status, StatusCode::UNAUTHORIZED);
+    }
+    let blocked = browser_from(&app, &attacker).sign_in(&email, PASSWORD).await;
+    assert_eq!(blocked.status, StatusCode::TOO_MANY_REQUESTS);
+    let elsewhere = browser_from(&app, &random_ip()).sign_in(&email, PASSWORD).await;
+    assert_eq!(elsewhere.status, StatusCode::SEE_OTHER, "another client address is not blocked");
+}
+
+#[tokio::test]
+async fn x_forwarded_for_is_ignored_without_trusted_proxies() {
+    let app = TestApp::spawn_with(Backend::Sqlite, &[("RATE_LIMIT_SIGNIN_PER_IP", "3/15m")]).await.unwrap();
+    let email = unique_email();
+    app.browser().sign_up(&email, PASSWORD).await;
+    // Each request claims another address; the socket's is what counts.
+    for _ in 0..3 {
+        browser_from(&app, &random_ip()).sign_in(&unique_email(), "guess").await;
+    }
+    let blocked = browser_from(&app, &random_ip()).sign_in(&email, PASSWORD).await;
+    assert_eq!(blocked.status, StatusCode::TOO_MANY_REQUESTS);
+}
+
+#[tokio::test]
+async fn sign_ups_are_throttled_per_ip() {
+    let app = TestApp::spawn_with(Backend::Sqlite, &[("RATE_LIMIT_SIGNUP_PER_IP", "2/1h")]).await.unwrap();
+    assert_eq!(app.browser().sign_up(&unique_email(), PASSWORD).await.status, StatusCode::SEE_OTHER);
+    assert_eq!(app.browser().sign_up(&unique_email(), PASSWORD).await.status, StatusCode::SEE_OTHER);
+    let third = app.browser().sign_up(&unique_email(), PASSWORD).await;
+    assert_eq!(third.status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(third.headers.get("retry-after").is_some());
+}
+
+#[tokio::test]
+async fn unknown_emails_take_as_long_as_wrong_passwords() {
+    let app = TestApp::spawn_with(Backend::Sqlite, &[("RATE_LIMIT_SIGNIN_PER_ACCOUNT", "1000/15m")]).await.unwrap();
+    let email = unique_email();
+    app.browser().sign_up(&email, PASSWORD).await;
+    let browser = app.browser();
+    browser.get("/signin").await;
+    let token = browser.csrf();
+    let timings = |target: String| {
+        let browser = &browser;
+        let token = token.clone();
+        async move {
+            let mut times = Vec::new();
+            for _ in 0..15 {
+                let started = Instant::now();
+                let page = browser
+                    .post_raw("/signin", &[("email", &target), ("password", "wrong"), ("csrf_token", &token)], &[])
+                    .await;
+                times.push(started.elapsed());
+                assert_eq!(page.status, StatusCode::UNAUTHORIZED);
+            }
+            times.sort();
+            times[times.len() / 2]
+        }
+    };
+    let known = timings(email.clone()).await;
+    let unknown = timings(unique_email()).await;
+    let (fast, slow) = if known < unknown { (known, unknown) } else { (unknown, known) };
+    assert!(slow - fast < slow / 2 + Duration::from_millis(5), "known {known:?} vs unknown {unknown:?}");
+}
+
+async fn changing_the_password_needs_the_current_one_and_signs_out_other_devices(app: TestApp) {
+    let email = unique_email();
+    let laptop = app.browser();
+    laptop.sign_up(&email, PASSWORD).await;
+    let phone = app.browser();
+    phone.sign_in(&email, PASSWORD).await;
+    laptop.get("/account").await;
+
+    let wrong = laptop
+        .post(
+            "/account/password",
+            &[("current_password", "nope nope nope"), ("new_password", "a brand new passphrase")],
+        )
+        .await;
+    assert_eq!(wrong.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(wrong.body.contains("Your current password is not right."));
+
+    let changed = laptop
+        .post("/account/password", &[("current_password", PASSWORD), ("new_password", "a brand new passphrase")])
+        .await;
+    assert_eq!(changed.location(), "/account?done=password");
+    assert_eq!(laptop.get("/tasks").await.status, StatusCode::OK, "this device stays signed in");
+    assert!(phone.get("/tasks").await.location().starts_with("/signin"), "the other device is signed out at once");
+    assert_eq!(app.browser().sign_in(&email, PASSWORD).await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(app.browser().sign_in(&email, "a brand new passphrase").await.status, StatusCode::SEE_OTHER);
+}
+
+async fn sessions_are_listed_and_can_be_signed_out_one_by_one_or_everywhere(app: TestApp) {
+    let email = unique_email();
+    let laptop = app.browser();
+    laptop.sign_up(&email, PASSWORD).await;
+    let phone = app.browser();
+    phone.sign_in(&email, PASSWORD).await;
+    let tablet = app.browser();
+    tablet.sign_in(&email, PASSWORD).await;
+
+    let page = laptop.get("/account").await;
+    assert_eq!(page.body.matches("action=\"/account/sessions/").count(), 3, "{}", page.body);
+    assert_eq!(page.body.matches("this device</span>").count(), 1);
+
+    // Revoke the phone's session: the first listed that is not "this device".
+    phone.get("/tasks").await;
+    let phone_page = phone.get("/account").await;
+    let marker = "this device</span>";
+    let at = phone_page.body.find(marker).unwrap();
+    let form = &phone_page.body[at..];
+    let start = form.find("/account/sessions/").unwrap();
+    let phone_session = &form[start..start + form[start..].find('"').unwrap()];
+    let revoked = laptop.post(phone_session, &[]).await;
+    assert_eq!(revoked.location(), "/account?done=revoked");
+    assert!(phone.get("/tasks").await.location().starts_with("/signin"));
+    assert_eq!(tablet.get("/tasks").await.status, StatusCode::OK);
+
+    laptop.get("/account").await;
+    let everywhere = laptop.post("/account/signout-everywhere", &[]).await;
+    assert_eq!(everywhere.location(), "/signin");
+    assert!(laptop.get("/tasks").await.location().starts_with("/signin"));
+    assert!(tablet.get("/tasks").await.location().starts_with("/signin"));
+}
+
+async fn the_name_can_be_changed_and_activity_is_recorded(app: TestApp) {
+    let email = unique_email();
+    let browser = app.browser();
+    browser.sign_up(&email, PASSWORD).await;
+    app.browser().sign_in(&email, "wrong password").await;
+    browser.get("/account").await;
+    let saved = browser.post("/account/profile", &[("name", "Ann Example")]).await;
+    assert_eq!(saved.location(), "/account?done=profile");
+    let page = browser.get("/account?done=profile").await;
+    assert!(page.body.contains(r#"value="Ann Example""#));
+    assert!(page.body.contains("Your name was saved."));
+    for event in ["Account created", "Failed sign-in attempt", "Name changed"] {
+        assert!(page.body.contains(event), "{event} missing");
+    }
+    let too_long = "x".repeat(101);
+    assert_eq!(browser.post("/account/profile", &[("name", &too_long)]).await.status, StatusCode::UNPROCESSABLE_ENTITY);
+}
+
+/// The reset link in the newest message of the outbox for `email`.
+async fn reset_link_for(app: &TestApp, email: &str) -> String {
+    let outbox = app.data_dir.path().join("outbox");
+    for _ in 0..100 {
+        if let Ok(entries) = std::fs::read_dir(&outbox) {
+            let mut messages: Vec<_> = entries.filter_map(Result::ok).map(|e| e.path()).collect();
+            messages.sort();
+            for path in messages.iter().rev() {
+                let text = std::fs::read_to_string(path).unwrap();
+                if text.contains(email) {
+                    let unfolded = text.replace("=\r\n", "").replace("=3D", "=");
+                    let start = unfolded.find("/reset-password?token=").unwrap();
+                    let end = unfolded[start..].find(char::is_whitespace).unwrap() + start;
+                    return unfolded[start..end].to_owned();
+                }
+            }
+        }
+        // The mail is sent in the background: give it a moment.
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("no mail for {email} in {}", outbox.display());
+}
+
+async fn a_reset_link_from_the_outbox_sets_a_new_password_once(app: TestApp) {
+    let email = unique_email();
+    let old_device = app.browser();
+    old_device.sign_up(&email, PASSWORD).await;
+
+    let browser = app.browser();
+    browser.get("/forgot-password").await;
+    let sent = browser.post("/forgot-password", &[("email", &email.to_uppercase())]).await;
+    assert_eq!(sent.status, StatusCode::OK);
+    assert!(sent.body.contains("If an account exists for that address"));
+
+    let link = reset_link_for(&app, &email).await;
+    let form = browser.get(&link).await;
+    assert_eq!(form.status, StatusCode::OK);
+    let token = link.split_once("token=").unwrap().1;
+    let short = browser.post("/reset-password", &[("token", token), ("password", "short")]).await;
+    assert_eq!(short.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let done = browser.post("/reset-password", &[("token", token), ("password", "a fresh reset passphrase")]).await;
+    assert_eq!(done.location(), "/signin?notice=reset");
+
+    assert!(old_device.get("/tasks").await.location().starts_with("/signin"), "every session is revoked");
+    assert_eq!(app.browser().sign_in(&email, "a fresh reset passphrase").await.status, StatusCode::SEE_OTHER);
+
+    let again = app.browser();
+    let reused = again.get(&link).await;
+    assert_eq!(reused.status, StatusCode::BAD_REQUEST);
+    assert!(reused.body.contains("This link no longer works"));
+    again.get("/forgot-password").await;
+    let replay = again.post("/reset-password", &[("token", token), ("password", "yet another passphrase")]).await;
+    assert_eq!(replay.status, StatusCode::BAD_REQUEST);
+    assert_eq!(app.browser().sign_in(&email, "yet another passphrase").await.status, StatusCode::UNAUTHORIZED);
+}
+
+async fn an_expired_reset_link_fails_with_a_clear_page(app: TestApp) {
+    let email = unique_email();
+    app.browser().sign_up(&email, PASSWORD).await;
+    let browser = app.browser();
+    browser.get("/forgot-password").await;
+    browser.post("/forgot-password", &[("email", &email)]).await;
+    let link = reset_link_for(&app, &email).await;
+
+    let hash = doable::auth::tokens::hash_refresh_token(link.split_once("token=").unwrap().1);
+    let past = time::OffsetDateTime::now_utc().replace_nanosecond(0).unwrap() - time::Duration::minutes(1);
+    let sql = "UPDATE password_resets SET expires_at = $1 WHERE token_hash = $2";
+    match &app.db {
+        Db::Sqlite(pool) => sqlx::query(sql).bind(past).bind(&hash).execute(pool).await.map(|_| ()).unwrap(),
+        Db::Postgres(pool) => sqlx::query(sql).bind(past).bind(&hash).execute(pool).await.map(|_| ()).unwrap(),
+    }
+    let page = browser.get(&link).await;
+    assert_eq!(page.status, StatusCode::BAD_REQUEST);
+    assert!(page.body.contains("This link no longer works"));
+}
+
+async fn forgot_password_answers_the_same_for_unknown_emails(app: TestApp) {
+    let email = unique_email();
+    app.browser().sign_up(&email, PASSWORD).await;
+    let browser = app.browser();
+    browser.get("/forgot-password").await;
+    let known = browser.post("/forgot-password", &[("email", &email)]).await;
+    let unknown = browser.post("/forgot-password", &[("email", &unique_email())]).await;
+    assert_eq!(known.status, unknown.status);
+    let strip = |body: &str| body.lines().filter(|l| !l.contains("csrf")).collect::<String>();
+    assert_eq!(strip(&known.body), strip(&unknown.body));
+}
+
+async fn guessable_passwords_are_refused_with_help(app: TestApp) {
+    let browser = app.browser();
+    let page = browser.sign_up(&unique_email(), "password1").await;
+    assert_eq!(page.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(page.body.contains("too common or too easy to guess"));
+    let api = Api::new(&app);
+    let reply = api.post("/auth/signup", serde_json::json!({"email": unique_email(), "password": "12345678"})).await;
+    assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(reply.body["error"]["fields"]["password"].is_string());
+
+    let signed_in = app.signed_in().await;
+    signed_in.get("/account").await;
+    let change =
+        signed_in.post("/account/password", &[("current_password", PASSWORD), ("new_password", "qwertyuiop")]).await;
+    assert_eq!(change.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(change.body.contains("too common or too easy to guess"));
+}
+
+async fn export_has_the_profile_and_tasks_and_deletion_leaves_nothing(app: TestApp) {
+    let email = unique_email();
+    let browser = app.browser();
+    browser.sign_up(&email, PASSWORD).await;
+    browser.create_task("Mine to export").await;
+    let export = browser.get("/account/export").await;
+    assert_eq!(export.status, StatusCode::OK);
+    assert!(export.headers.get("content-disposition").unwrap().to_str().unwrap().starts_with("attachment"));
+    let json: serde_json::Value = serde_json::from_str(&export.body).unwrap();
+    assert_eq!(json["profile"]["email"], email);
+    assert_eq!(json["tasks"][0]["title"], "Mine to export");
+    let user_id = json["profile"]["id"].as_str().unwrap().parse::<uuid::Uuid>().unwrap();
+
+    browser.get("/account").await;
+    let refused = browser.post("/account/delete", &[("password", "not my password")]).await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let deleted = browser.post("/account/delete", &[("password", PASSWORD)]).await;
+    assert_eq!(deleted.location(), "/signin?notice=deleted");
+    assert!(browser.get("/tasks").await.location().starts_with("/signin"));
+    assert_eq!(app.browser().sign_in(&email, PASSWORD).await.status, StatusCode::UNAUTHORIZED);
+
+    for table in [
+        "users WHERE id",
+        "tasks WHERE user_id",
+        "sessions WHERE user_id",
+        "security_events WHERE user_id",
+        "password_resets WHERE user_id",
+    ] {
+        let sql = format!("SELECT count(*) FROM {table} = $1");
+        let (count,): (i64,) = match &app.db {
+            Db::Sqlite(pool) => sqlx::query_as(&sql).bind(user_id).fetch_one(pool).await.unwrap(),
+            Db::Postgres(pool) => sqlx::query_as(&sql).bind(user_id).fetch_one(pool).await.unwrap(),
+        };
+        assert_eq!(count, 0, "{table}");
+    }
+}
+
+#[tokio::test]
+async fn a_deactivated_user_cannot_sign_in_or_use_a_session() {
+    let app = TestApp::spawn(Backend::Sqlite).await.unwrap();
+    let email = unique_email();
+    let browser = app.browser();
+    browser.sign_up(&email, PASSWORD).await;
+    let database_url = format!("sqlite://{}/doable.db", app.data_dir.path().display());
+    let run = |action: &str| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_doable"))
+            .args(["user", action, &email])
+            .env("DATABASE_URL", &database_url)
+            .env("DATA_DIR", app.data_dir.path())
+            .env("JWT_SECRET", crate::common::SECRET)
+            .env("RUST_LOG", "warn")
+            .output()
+            .unwrap()
+    };
+    let out = run("deactivate");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(browser.get("/tasks").await.location().starts_with("/signin"), "the live session is refused");
+    assert_eq!(app.browser().sign_in(&email, PASSWORD).await.status, StatusCode::UNAUTHORIZED);
+
+    assert!(run("activate").status.success());
+    assert_eq!(app.browser().sign_in(&email, PASSWORD).await.status, StatusCode::SEE_OTHER);
+
+    let unknown = std::process::Command::new(env!("CARGO_BIN_EXE_doable"))
+        .args(["user", "deactivate", "nobody@example.com"])
+        .env("DATABASE_URL", &database_url)
+        .env("JWT_SECRET", crate::common::SECRET)
+        .output()
+        .unwrap();
+    assert_eq!(unknown.status.code(), Some(1));
+}
