@@ -173,11 +173,32 @@ pub async fn set_user_active(config: &Config, email: &str, active: bool) -> Resu
     Ok(changed)
 }
 
+/// Connects, retrying with backoff while the database is unreachable (it may
+/// be starting alongside us, or a serverless one waking up), for at most
+/// `DATABASE_CONNECT_RETRY_SECONDS`.
+async fn connect_with_retry(config: &Config) -> Result<Db, StartError> {
+    let deadline = tokio::time::Instant::now() + config.connect_retry;
+    let mut wait = Duration::from_millis(250);
+    loop {
+        match Db::connect_with(&config.database_url, &config.pool).await {
+            Ok(db) => return Ok(db),
+            Err(err @ (sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::Tls(_)))
+                if tokio::time::Instant::now() + wait < deadline =>
+            {
+                tracing::warn!(error = %err, retry_in_ms = wait.as_millis() as u64, "database unreachable; retrying");
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(Duration::from_secs(5));
+            }
+            Err(err) => return Err(err.into()),
+        }
+    }
+}
+
 /// Connects, migrates, and serves until SIGTERM or Ctrl-C, then lets
 /// in-flight requests finish.
 pub async fn run(config: Config) -> Result<(), StartError> {
     let shutdown = shutdown_signal();
-    let db = Db::connect(&config.database_url).await?;
+    let db = connect_with_retry(&config).await?;
     let addr = config.bind_addr;
     let listener = tokio::net::TcpListener::bind(addr).await.map_err(|source| StartError::Bind { addr, source })?;
     tracing::info!(%addr, "doable is listening on http://{addr}");

@@ -13,7 +13,7 @@ use std::{
     time::Duration,
 };
 
-use crate::db::DatabaseUrl;
+use crate::db::{DatabaseUrl, PoolSettings};
 
 /// The smallest HS256 key we accept, in bytes (RFC 7518 §3.2).
 const MIN_SECRET_BYTES: usize = 32;
@@ -48,6 +48,9 @@ impl fmt::Debug for Secret {
 pub struct Config {
     pub environment: Environment,
     pub database_url: DatabaseUrl,
+    pub pool: PoolSettings,
+    /// How long start-up keeps retrying an unreachable database.
+    pub connect_retry: Duration,
     pub data_dir: PathBuf,
     pub jwt_secret: Secret,
     pub access_token_ttl: Duration,
@@ -158,6 +161,24 @@ impl Config {
         let database_url = DatabaseUrl::parse(get("DATABASE_URL").unwrap_or(&default_database))
             .map_err(|problem| invalid("DATABASE_URL", problem))?;
 
+        let seconds = |name: &'static str, default: u64, max: u64| -> Result<Duration, ConfigError> {
+            let value: u64 = parse_or(get(name), default, name)?;
+            if value == 0 || value > max {
+                return Err(invalid(name, format!("must be between 1 and {max} seconds")));
+            }
+            Ok(Duration::from_secs(value))
+        };
+        let max_connections: u32 = parse_or(get("DATABASE_MAX_CONNECTIONS"), 10, "DATABASE_MAX_CONNECTIONS")?;
+        if !(1..=1000).contains(&max_connections) {
+            return Err(invalid("DATABASE_MAX_CONNECTIONS", "must be between 1 and 1000"));
+        }
+        let pool = PoolSettings {
+            max_connections,
+            acquire_timeout: seconds("DATABASE_ACQUIRE_TIMEOUT_SECONDS", 5, 300)?,
+            statement_timeout: seconds("DATABASE_STATEMENT_TIMEOUT_SECONDS", 10, 3600)?,
+        };
+        let connect_retry = seconds("DATABASE_CONNECT_RETRY_SECONDS", 30, 3600)?;
+
         let jwt_secret = match (get("JWT_SECRET"), get("BETTER_AUTH_SECRET")) {
             (Some(secret), _) => checked_secret("JWT_SECRET", secret)?,
             (None, Some(secret)) => checked_secret("BETTER_AUTH_SECRET", secret)?,
@@ -262,6 +283,8 @@ impl Config {
         Ok(Config {
             environment,
             database_url,
+            pool,
+            connect_retry,
             data_dir,
             jwt_secret,
             access_token_ttl: Duration::from_secs(access_minutes * 60),

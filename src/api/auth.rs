@@ -10,7 +10,7 @@ use crate::error::AppError;
 use crate::{
     app::AppState,
     auth::{
-        ClientInfo, REFRESH_GRACE, SignIn, SignUpError, create_session, sign_in,
+        ClientInfo, REFRESH_GRACE, SignIn, SignUpError, create_session, record_event, sign_in,
         tokens::{hash_refresh_token, random_token},
     },
     db::{
@@ -180,8 +180,13 @@ pub async fn refresh(
 /// Revoke the session of the presented token, at once.
 #[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth", security(("bearer" = [])),
     responses((status = 204, description = "Signed out"), (status = 401, body = ErrorBody)))]
-pub async fn logout(State(state): State<AppState>, ApiUser(user): ApiUser) -> ApiResult<StatusCode> {
+pub async fn logout(
+    State(state): State<AppState>,
+    client: ClientInfo,
+    ApiUser(user): ApiUser,
+) -> ApiResult<StatusCode> {
     sessions::revoke(&state.db, user.id, user.session_id).await?;
+    record_event(&state, user.id, "signout", &client).await?;
     tracing::info!(event = "auth.signout", via = "api", user_id = %user.id, session_id = %user.session_id, "signed out");
     Ok(StatusCode::NO_CONTENT)
 }

@@ -10,7 +10,11 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::{ApiError, ApiResult, ApiUser, ErrorBody, rfc3339};
-use crate::{app::AppState, db::sessions};
+use crate::{
+    app::AppState,
+    auth::{ClientInfo, record_event},
+    db::sessions,
+};
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct SessionJson {
@@ -54,6 +58,7 @@ pub async fn list(State(state): State<AppState>, ApiUser(user): ApiUser) -> ApiR
     responses((status = 204, description = "Revoked"), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn revoke(
     State(state): State<AppState>,
+    client: ClientInfo,
     ApiUser(user): ApiUser,
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
@@ -61,6 +66,7 @@ pub async fn revoke(
     if !sessions::revoke(&state.db, user.id, id).await? {
         return Err(ApiError::not_found());
     }
+    record_event(&state, user.id, "session.revoked", &client).await?;
     tracing::info!(event = "session.revoked", via = "api", user_id = %user.id, session_id = %id, "session revoked");
     Ok(StatusCode::NO_CONTENT)
 }

@@ -77,7 +77,21 @@ pub enum DbError {
 impl From<sqlx::Error> for DbError {
     fn from(err: sqlx::Error) -> Self {
         match &err {
-            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) | sqlx::Error::Tls(_) => {
+            // Can't reach a healthy server: a socket error, TLS, a peer that
+            // hangs up mid-handshake (Protocol), or no connection free in time.
+            sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::Protocol(_)
+            | sqlx::Error::WorkerCrashed => DbError::Unavailable(err),
+            // PostgreSQL: connection exceptions (class 08), shutting down or
+            // not yet accepting connections (57P01–57P03).
+            sqlx::Error::Database(db)
+                if db
+                    .code()
+                    .is_some_and(|code| code.starts_with("08") || matches!(&*code, "57P01" | "57P02" | "57P03")) =>
+            {
                 DbError::Unavailable(err)
             }
             sqlx::Error::Database(db) if db.is_unique_violation() => DbError::Conflict(err),
@@ -106,9 +120,36 @@ pub fn now() -> OffsetDateTime {
     now.replace_nanosecond(0).unwrap_or(now)
 }
 
+/// How the pool behaves; from `DATABASE_*` settings.
+#[derive(Clone, Copy, Debug)]
+pub struct PoolSettings {
+    pub max_connections: u32,
+    /// How long a request waits for a free connection before answering 503.
+    pub acquire_timeout: Duration,
+    /// PostgreSQL cancels any statement running longer (SQLite has none).
+    pub statement_timeout: Duration,
+}
+
+impl Default for PoolSettings {
+    fn default() -> Self {
+        PoolSettings {
+            max_connections: 10,
+            acquire_timeout: Duration::from_secs(5),
+            statement_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
 impl Db {
-    /// Connects and applies the embedded migrations of the chosen backend.
+    /// Connects with default pool settings and applies the migrations.
     pub async fn connect(url: &DatabaseUrl) -> Result<Self, sqlx::Error> {
+        Self::connect_with(url, &PoolSettings::default()).await
+    }
+
+    /// Connects and applies the embedded migrations of the chosen backend.
+    /// (sqlx takes a database-wide lock while migrating, so instances
+    /// starting together apply each migration once.)
+    pub async fn connect_with(url: &DatabaseUrl, settings: &PoolSettings) -> Result<Self, sqlx::Error> {
         match url {
             DatabaseUrl::Sqlite(options) => {
                 if let Some(dir) = options.get_filename().parent()
@@ -124,18 +165,22 @@ impl Db {
                     .busy_timeout(Duration::from_secs(5))
                     .log_statements(tracing::log::LevelFilter::Trace);
                 let pool = SqlitePoolOptions::new()
-                    .max_connections(8)
-                    .acquire_timeout(Duration::from_secs(5))
+                    .max_connections(settings.max_connections)
+                    .acquire_timeout(settings.acquire_timeout)
                     .connect_with(options)
                     .await?;
                 sqlx::migrate!("migrations/sqlite").run(&pool).await?;
                 Ok(Db::Sqlite(pool))
             }
             DatabaseUrl::Postgres(options) => {
-                let options = options.clone().log_statements(tracing::log::LevelFilter::Trace);
+                let timeout = format!("{}ms", settings.statement_timeout.as_millis());
+                let options = options
+                    .clone()
+                    .options([("statement_timeout", timeout.as_str())])
+                    .log_statements(tracing::log::LevelFilter::Trace);
                 let pool = PgPoolOptions::new()
-                    .max_connections(10)
-                    .acquire_timeout(Duration::from_secs(5))
+                    .max_connections(settings.max_connections)
+                    .acquire_timeout(settings.acquire_timeout)
                     .connect_with(options)
                     .await?;
                 sqlx::migrate!("migrations/postgres").run(&pool).await?;

@@ -14,8 +14,8 @@ use super::extract::{Form, Query};
 use crate::{
     app::AppState,
     auth::{
-        ClientInfo, MaybeSignedIn, SignIn, SignUpError, SignedIn, csrf::CsrfToken, end_session, safe_next, sign_in,
-        sign_up, start_session,
+        ClientInfo, MaybeSignedIn, SignIn, SignUpError, SignedIn, csrf::CsrfToken, end_session, record_event,
+        safe_next, sign_in, sign_up, start_session,
     },
     error::AppError,
 };
@@ -157,9 +157,11 @@ pub async fn signin(
 pub async fn signout(
     State(state): State<AppState>,
     cookies: Cookies,
+    client: ClientInfo,
     SignedIn(user): SignedIn,
 ) -> Result<Redirect, AppError> {
     end_session(&state, &cookies, &user).await?;
+    record_event(&state, user.id, "signout", &client).await?;
     tracing::info!(event = "auth.signout", user_id = %user.id, session_id = %user.session_id, "signed out");
     Ok(Redirect::to("/signin"))
 }

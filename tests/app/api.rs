@@ -18,6 +18,7 @@ crate::on_both_backends!(
     parallel_patches_on_one_task_never_fail,
     sessions_are_listed_and_revoked,
     the_openapi_document_is_served,
+    fifty_concurrent_creations_and_toggles_lose_nothing,
 );
 
 pub struct Api {
@@ -416,4 +417,22 @@ async fn cors_allows_exactly_the_listed_origins_without_credentials() {
     let vars = [("CORS_ALLOWED_ORIGINS", "*"), ("JWT_SECRET", crate::common::SECRET)];
     let wildcard = doable::Config::from_vars(&vars.map(|(k, v)| (k.to_owned(), v.to_owned())).into());
     assert_eq!(wildcard.unwrap_err().variable, "CORS_ALLOWED_ORIGINS");
+}
+
+async fn fifty_concurrent_creations_and_toggles_lose_nothing(app: TestApp) {
+    let (api, _) = Api::signed_up(&app).await;
+    let creations = (0..50).map(|n| api.post("/tasks", json!({ "title": format!("parallel {n}") })));
+    for reply in futures::future::join_all(creations).await {
+        assert_eq!(reply.status, StatusCode::CREATED, "{:?}", reply.body);
+    }
+    let page = api.get("/tasks?limit=100").await;
+    assert_eq!(page.body["items"].as_array().unwrap().len(), 50);
+
+    let id = page.body["items"][0]["id"].as_i64().unwrap();
+    let path = format!("/tasks/{id}");
+    let toggles = (0..50).map(|n| api.send(Method::PATCH, &path, Some(json!({ "completed": n % 2 == 0 }))));
+    for reply in futures::future::join_all(toggles).await {
+        assert_eq!(reply.status, StatusCode::OK, "{:?}", reply.body);
+    }
+    assert_eq!(api.get("/tasks?limit=100").await.body["items"].as_array().unwrap().len(), 50);
 }

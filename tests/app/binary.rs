@@ -85,3 +85,18 @@ fn stops_cleanly_on(signal: &str) {
     let rest: Vec<String> = lines.map_while(Result::ok).collect();
     assert!(rest.iter().any(|l| l.contains("shut down cleanly")), "{rest:?}");
 }
+
+#[test]
+fn an_unreachable_database_is_retried_then_exits_2() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let started = std::time::Instant::now();
+    fails_with(
+        doable()
+            .env("DATABASE_URL", format!("postgres://postgres@127.0.0.1:{port}/nothing"))
+            .env("DATABASE_CONNECT_RETRY_SECONDS", "2"),
+        "DATABASE_URL",
+    );
+    let took = started.elapsed();
+    assert!(took >= std::time::Duration::from_millis(1500), "retried for a while: {took:?}");
+    assert!(took < std::time::Duration::from_secs(10), "then gave up: {took:?}");
+}

@@ -9,6 +9,7 @@ mod auth;
 mod binary;
 mod csrf;
 mod pages;
+mod postgres;
 mod readme;
 mod sessions;
 mod tasks;

@@ -1,0 +1,158 @@
+//! PostgreSQL as the backend of several instances: shared revocation,
+//! concurrent migrations, outages and recovery.
+
+use std::{
+    net::SocketAddr,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::Duration,
+};
+
+use doable::db::{DatabaseUrl, Db};
+use reqwest::StatusCode;
+use tokio::{net::TcpListener, sync::Mutex, task::JoinHandle};
+
+use crate::common::{Backend, PASSWORD, TestApp, postgres_url, unique_email};
+
+#[tokio::test]
+async fn a_sign_out_in_one_instance_is_refused_by_the_other_at_once() {
+    let Some(url) = postgres_url() else { return };
+    let one = TestApp::spawn(Backend::Postgres).await.unwrap();
+    let two = TestApp::boot(Backend::Postgres, tempfile::tempdir().unwrap(), &url, &[]).await;
+
+    let browser = one.signed_in().await;
+    let cookies = browser.cookie_header();
+    let on_two = |cookies: String| {
+        let base = two.base.clone();
+        async move {
+            let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+            client.get(format!("{base}/tasks")).header("cookie", cookies).send().await.unwrap()
+        }
+    };
+    assert_eq!(on_two(cookies.clone()).await.status(), StatusCode::OK, "one session, both instances");
+    browser.get("/tasks").await;
+    browser.post("/signout", &[]).await;
+    assert_eq!(on_two(cookies).await.status(), StatusCode::SEE_OTHER, "refused by the other instance at once");
+
+    // "Sign out everywhere" on one instance reaches sessions used on the other.
+    let email = unique_email();
+    let laptop = one.browser();
+    laptop.sign_up(&email, PASSWORD).await;
+    let phone = two.browser();
+    phone.sign_in(&email, PASSWORD).await;
+    laptop.get("/account").await;
+    laptop.post("/account/signout-everywhere", &[]).await;
+    assert!(phone.get("/tasks").await.location().starts_with("/signin"));
+}
+
+#[tokio::test]
+async fn instances_starting_together_migrate_once() {
+    let Some(url) = postgres_url() else { return };
+    let admin = sqlx::PgPool::connect(&url).await.unwrap();
+    let name = format!("doable_migrate_{}", uuid::Uuid::new_v4().simple());
+    sqlx::query(&format!("CREATE DATABASE {name}")).execute(&admin).await.unwrap();
+    let fresh = match url.rsplit_once('/') {
+        Some((server, _)) => format!("{server}/{name}"),
+        None => panic!("{url} has no database name"),
+    };
+    let parsed = DatabaseUrl::parse(&fresh).unwrap();
+    let (a, b, c) = tokio::join!(Db::connect(&parsed), Db::connect(&parsed), Db::connect(&parsed));
+    for db in [a, b, c] {
+        let db = db.expect("every instance starts");
+        assert!(db.ping().await);
+        db.close().await;
+    }
+    sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)")).execute(&admin).await.unwrap();
+}
+
+/// A TCP proxy to PostgreSQL that the test can cut and restore.
+struct Proxy {
+    addr: SocketAddr,
+    up: Arc<AtomicBool>,
+    links: Arc<Mutex<Vec<JoinHandle<()>>>>,
+}
+
+impl Proxy {
+    async fn start(target: SocketAddr) -> Proxy {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let up = Arc::new(AtomicBool::new(true));
+        let links: Arc<Mutex<Vec<JoinHandle<()>>>> = Arc::default();
+        let (up2, links2) = (up.clone(), links.clone());
+        tokio::spawn(async move {
+            loop {
+                let Ok((mut client, _)) = listener.accept().await else { return };
+                if !up2.load(Ordering::SeqCst) {
+                    continue; // dropped: the connection is refused
+                }
+                links2.lock().await.push(tokio::spawn(async move {
+                    if let Ok(mut server) = tokio::net::TcpStream::connect(target).await {
+                        let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                    }
+                }));
+            }
+        });
+        Proxy { addr, up, links }
+    }
+
+    async fn cut(&self) {
+        self.up.store(false, Ordering::SeqCst);
+        for link in self.links.lock().await.drain(..) {
+            link.abort();
+        }
+    }
+
+    fn restore(&self) {
+        self.up.store(true, Ordering::SeqCst);
+    }
+}
+
+#[tokio::test]
+async fn a_database_outage_is_a_friendly_503_and_recovery_needs_no_restart() {
+    let Some(url) = postgres_url() else { return };
+    let options: sqlx::postgres::PgConnectOptions = url.parse().unwrap();
+    let target: SocketAddr = tokio::net::lookup_host((options.get_host(), options.get_port()))
+        .await
+        .unwrap()
+        .find(SocketAddr::is_ipv4)
+        .unwrap();
+    let proxy = Proxy::start(target).await;
+    let through_proxy = options.host("127.0.0.1").port(proxy.addr.port());
+    let proxied_url = format!(
+        "postgres://{}@127.0.0.1:{}/{}",
+        through_proxy.get_username(),
+        proxy.addr.port(),
+        through_proxy.get_database().unwrap_or("postgres")
+    );
+    let app = TestApp::boot(
+        Backend::Postgres,
+        tempfile::tempdir().unwrap(),
+        &proxied_url,
+        &[("DATABASE_ACQUIRE_TIMEOUT_SECONDS", "1")],
+    )
+    .await;
+    let browser = app.signed_in().await;
+    assert_eq!(browser.get("/tasks").await.status, StatusCode::OK);
+
+    proxy.cut().await;
+    let ready = browser.get("/readyz").await;
+    assert_eq!(ready.status, StatusCode::SERVICE_UNAVAILABLE);
+    let page = browser.get("/tasks").await;
+    assert_eq!(page.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(page.body.contains("briefly unavailable"), "{}", page.body);
+    assert_eq!(browser.get("/healthz").await.status, StatusCode::OK, "the process keeps serving");
+
+    proxy.restore();
+    let mut recovered = false;
+    for _ in 0..50 {
+        if browser.get("/readyz").await.status == StatusCode::OK {
+            recovered = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(recovered, "readyz recovers without a restart");
+    assert_eq!(browser.get("/tasks").await.status, StatusCode::OK, "and so do pages, same session");
+}
