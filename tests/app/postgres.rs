@@ -156,3 +156,126 @@ async fn a_database_outage_is_a_friendly_503_and_recovery_needs_no_restart() {
     assert!(recovered, "readyz recovers without a restart");
     assert_eq!(browser.get("/tasks").await.status, StatusCode::OK, "and so do pages, same session");
 }
+
+/// A throwaway PostgreSQL server that accepts only TLS connections, with a
+/// self-signed certificate made for it. Stopped when dropped.
+struct TlsOnlyServer {
+    dir: tempfile::TempDir,
+    pg_ctl: std::path::PathBuf,
+    port: u16,
+}
+
+impl Drop for TlsOnlyServer {
+    fn drop(&mut self) {
+        let data = self.dir.path().join("data");
+        let _ = std::process::Command::new("runuser")
+            .args(["-u", "postgres", "--"])
+            .arg(&self.pg_ctl)
+            .args(["-D", data.to_str().unwrap(), "-m", "immediate", "stop"])
+            .output();
+    }
+}
+
+fn run(command: &mut std::process::Command) {
+    let output = command.output().unwrap_or_else(|e| panic!("{command:?}: {e}"));
+    assert!(output.status.success(), "{command:?}: {}", String::from_utf8_lossy(&output.stderr));
+}
+
+impl TlsOnlyServer {
+    /// `None` (with the reason) where PostgreSQL's server binaries or root are missing.
+    fn start() -> Result<TlsOnlyServer, String> {
+        let bin = std::fs::read_dir("/usr/lib/postgresql")
+            .map_err(|_| "no /usr/lib/postgresql".to_string())?
+            .filter_map(Result::ok)
+            .map(|entry| entry.path().join("bin"))
+            .find(|bin| bin.join("initdb").exists())
+            .ok_or("no initdb under /usr/lib/postgresql")?;
+        let whoami = std::process::Command::new("id").arg("-u").output().map_err(|e| e.to_string())?;
+        if String::from_utf8_lossy(&whoami.stdout).trim() != "0" {
+            return Err("starting a PostgreSQL server as the postgres user needs root".into());
+        }
+        let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+        let data = dir.path().join("data");
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        run(std::process::Command::new("chown").args(["postgres:postgres", dir.path().to_str().unwrap()]));
+        run(std::process::Command::new("runuser").args(["-u", "postgres", "--"]).arg(bin.join("initdb")).args([
+            "-D",
+            data.to_str().unwrap(),
+            "-A",
+            "trust",
+            "-U",
+            "postgres",
+            "--no-sync",
+        ]));
+        run(std::process::Command::new("openssl").args([
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=localhost",
+            "-keyout",
+            data.join("server.key").to_str().unwrap(),
+            "-out",
+            data.join("server.crt").to_str().unwrap(),
+        ]));
+        run(std::process::Command::new("chown").args([
+            "postgres:postgres",
+            data.join("server.key").to_str().unwrap(),
+            data.join("server.crt").to_str().unwrap(),
+        ]));
+        run(std::process::Command::new("chmod").args(["600", data.join("server.key").to_str().unwrap()]));
+        let conf = format!(
+            "\nssl = on\nport = {port}\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = '{}'\nfsync = off\n",
+            dir.path().display()
+        );
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(data.join("postgresql.conf"))
+            .and_then(|mut f| std::io::Write::write_all(&mut f, conf.as_bytes()))
+            .map_err(|e| e.to_string())?;
+        // TLS only: no plain `host` line at all.
+        std::fs::write(data.join("pg_hba.conf"), "local all all trust\nhostssl all all 127.0.0.1/32 trust\n")
+            .map_err(|e| e.to_string())?;
+        let pg_ctl = bin.join("pg_ctl");
+        let server = TlsOnlyServer { dir, pg_ctl: pg_ctl.clone(), port };
+        let log = server.dir.path().join("log");
+        run(std::process::Command::new("runuser").args(["-u", "postgres", "--"]).arg(&pg_ctl).args([
+            "-D",
+            data.to_str().unwrap(),
+            "-l",
+            log.to_str().unwrap(),
+            "-w",
+            "start",
+        ]));
+        Ok(server)
+    }
+}
+
+#[tokio::test]
+async fn sslmode_require_connects_over_tls_and_a_tls_only_server_refuses_plain_connections() {
+    if postgres_url().is_none() {
+        return;
+    }
+    let server = match TlsOnlyServer::start() {
+        Ok(server) => server,
+        Err(why) if std::env::var("DOABLE_REQUIRE_POSTGRES").is_ok_and(|v| v == "1") => panic!("{why}"),
+        Err(why) => return eprintln!("skipped: {why}"),
+    };
+    let url = |mode: &str| format!("postgres://postgres@127.0.0.1:{}/postgres?sslmode={mode}", server.port);
+
+    let db = Db::connect(&DatabaseUrl::parse(&url("require")).unwrap()).await.expect("sslmode=require connects");
+    let Db::Postgres(pool) = &db else { unreachable!() };
+    let (ssl,): (bool,) =
+        sqlx::query_as("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()").fetch_one(pool).await.unwrap();
+    assert!(ssl, "the connection is encrypted");
+    db.close().await;
+
+    let refused = Db::connect(&DatabaseUrl::parse(&url("disable")).unwrap()).await.expect_err("plain text refused");
+    let message = doable::StartError::from(refused).to_string();
+    assert!(message.starts_with("DATABASE_URL: cannot open the database"), "{message}");
+    assert!(message.contains("no encryption") || message.contains("pg_hba.conf"), "a clear reason: {message}");
+}

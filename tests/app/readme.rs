@@ -34,11 +34,8 @@ fn the_configuration_table_and_env_example_name_the_same_variables() {
     let root = env!("CARGO_MANIFEST_DIR");
     let readme = std::fs::read_to_string(format!("{root}/README.md")).unwrap();
     let table = &readme[readme.find("## Configure").unwrap()..readme.find("## API").unwrap()];
-    let mut documented: Vec<&str> = table
-        .lines()
-        .filter_map(|l| l.strip_prefix("| `"))
-        .filter_map(|l| l.split('`').next())
-        .collect();
+    let mut documented: Vec<&str> =
+        table.lines().filter_map(|l| l.strip_prefix("| `")).filter_map(|l| l.split('`').next()).collect();
     let example = std::fs::read_to_string(format!("{root}/.env.example")).unwrap();
     let mut listed: Vec<&str> = example
         .lines()
