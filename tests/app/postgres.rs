@@ -279,3 +279,122 @@ async fn sslmode_require_connects_over_tls_and_a_tls_only_server_refuses_plain_c
     assert!(message.starts_with("DATABASE_URL: cannot open the database"), "{message}");
     assert!(message.contains("no encryption") || message.contains("pg_hba.conf"), "a clear reason: {message}");
 }
+
+/// Rows both schemas must accept, and rows both must refuse (the contract's
+/// lengths and types), run against each backend's migrated schema.
+#[tokio::test]
+async fn both_schemas_accept_and_reject_the_same_rows() {
+    let Some(url) = postgres_url() else { return };
+    let sqlite_dir = tempfile::tempdir().unwrap();
+    let sqlite = Db::connect(&DatabaseUrl::parse(&format!("sqlite://{}/s.db", sqlite_dir.path().display())).unwrap())
+        .await
+        .unwrap();
+    let postgres = Db::connect(&DatabaseUrl::parse(&url).unwrap()).await.unwrap();
+
+    for db in [&sqlite, &postgres] {
+        let user = uuid::Uuid::new_v4();
+        let now = time::OffsetDateTime::now_utc().replace_nanosecond(0).unwrap();
+        let email = |local: &str| format!("{local}-{}@example.com", user.simple());
+        let insert_user = |id: uuid::Uuid, email: String, name: Option<String>| {
+            let sql = "INSERT INTO users (id, email, name, password_hash, is_active, created_at, updated_at)
+                       VALUES ($1, $2, $3, 'x', $4, $5, $6)";
+            async move {
+                match db {
+                    Db::Sqlite(p) => sqlx::query(sql)
+                        .bind(id)
+                        .bind(email)
+                        .bind(name)
+                        .bind(true)
+                        .bind(now)
+                        .bind(now)
+                        .execute(p)
+                        .await
+                        .map(|_| ()),
+                    Db::Postgres(p) => sqlx::query(sql)
+                        .bind(id)
+                        .bind(email)
+                        .bind(name)
+                        .bind(true)
+                        .bind(now)
+                        .bind(now)
+                        .execute(p)
+                        .await
+                        .map(|_| ()),
+                }
+            }
+        };
+        let insert_task = |owner: uuid::Uuid, title: String, description: Option<String>| {
+            let sql = "INSERT INTO tasks (user_id, title, description, title_folded, completed, created_at, updated_at)
+                       VALUES ($1, $2, $3, $4, $5, $6, $7)";
+            async move {
+                let folded = title.to_lowercase();
+                match db {
+                    Db::Sqlite(p) => sqlx::query(sql)
+                        .bind(owner)
+                        .bind(title)
+                        .bind(description)
+                        .bind(folded)
+                        .bind(false)
+                        .bind(now)
+                        .bind(now)
+                        .execute(p)
+                        .await
+                        .map(|_| ()),
+                    Db::Postgres(p) => sqlx::query(sql)
+                        .bind(owner)
+                        .bind(title)
+                        .bind(description)
+                        .bind(folded)
+                        .bind(false)
+                        .bind(now)
+                        .bind(now)
+                        .execute(p)
+                        .await
+                        .map(|_| ()),
+                }
+            }
+        };
+
+        assert!(insert_user(user, email("ok"), Some("n".repeat(100))).await.is_ok());
+        assert!(insert_user(uuid::Uuid::new_v4(), email("ok"), None).await.is_err(), "duplicate email");
+        assert!(insert_user(uuid::Uuid::new_v4(), email("long-name"), Some("n".repeat(101))).await.is_err());
+        assert!(
+            insert_user(uuid::Uuid::new_v4(), format!("{}@x.io", "e".repeat(250)), None).await.is_err(),
+            "email over 254"
+        );
+
+        assert!(insert_task(user, "ü".repeat(255), Some("d".repeat(10_000))).await.is_ok(), "lengths count characters");
+        assert!(insert_task(user, "t".repeat(256), None).await.is_err(), "title over 255");
+        assert!(insert_task(user, String::new(), None).await.is_err(), "empty title");
+        assert!(insert_task(user, "t".into(), Some("d".repeat(10_001))).await.is_err(), "description over 10,000");
+        assert!(insert_task(uuid::Uuid::new_v4(), "orphan".into(), None).await.is_err(), "owner must exist");
+
+        // Deleting the user takes the tasks along (ON DELETE CASCADE).
+        let (sql, count) = ("DELETE FROM users WHERE id = $1", "SELECT count(*) FROM tasks WHERE user_id = $1");
+        let left: (i64,) = match db {
+            Db::Sqlite(p) => {
+                sqlx::query(sql).bind(user).execute(p).await.unwrap();
+                sqlx::query_as(count).bind(user).fetch_one(p).await.unwrap()
+            }
+            Db::Postgres(p) => {
+                sqlx::query(sql).bind(user).execute(p).await.unwrap();
+                sqlx::query_as(count).bind(user).fetch_one(p).await.unwrap()
+            }
+        };
+        assert_eq!(left.0, 0);
+    }
+}
+
+#[tokio::test]
+async fn throttling_holds_across_instances() {
+    let Some(url) = postgres_url() else { return };
+    let settings = [("RATE_LIMIT_SIGNIN_PER_ACCOUNT", "2/15m")];
+    let one = TestApp::boot(Backend::Postgres, tempfile::tempdir().unwrap(), &url, &settings).await;
+    let two = TestApp::boot(Backend::Postgres, tempfile::tempdir().unwrap(), &url, &settings).await;
+    let email = unique_email();
+    one.browser().sign_up(&email, PASSWORD).await;
+    assert_eq!(one.browser().sign_in(&email, "wrong one").await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(two.browser().sign_in(&email, "wrong two").await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(one.browser().sign_in(&email, PASSWORD).await.status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(two.browser().sign_in(&email, PASSWORD).await.status, StatusCode::TOO_MANY_REQUESTS);
+}
