@@ -63,3 +63,67 @@ document.addEventListener("htmx:afterSettle", (event) => {
   }
   refocusId = null;
 });
+
+// Screen readers hear what a swap did: the list says it in data-announce,
+// and #announcer (a live region that is never swapped) reads it out.
+document.addEventListener("htmx:afterSettle", (event) => {
+  const message = event.target.dataset?.announce;
+  const announcer = document.getElementById("announcer");
+  if (!message || !announcer) return;
+  // Emptied first, so the same words twice in a row are read twice.
+  announcer.textContent = "";
+  setTimeout(() => { announcer.textContent = message; }, 50);
+});
+
+// Flash messages leave on their own: an Undo offer when its window closes,
+// anything else after a few seconds. They float over the page, so nothing
+// moves when they go.
+function expireFlashes(root) {
+  root.querySelectorAll?.(".flash").forEach((flash) => {
+    const undoable = flash.querySelector("#undo");
+    const seconds = undoable ? Number(flash.dataset.secondsLeft || 0) : 6;
+    setTimeout(() => flash.remove(), seconds * 1000);
+  });
+}
+document.addEventListener("DOMContentLoaded", () => expireFlashes(document));
+document.addEventListener("htmx:afterSettle", (event) => expireFlashes(event.target));
+
+// Keyboard shortcuts: n new task, / search, u undo, ? this list. Never while
+// typing, and never with a modifier (those belong to the browser).
+function isTyping(element) {
+  return element?.isContentEditable ||
+    element?.matches?.("textarea, select, input:not([type=checkbox], [type=radio], [type=button], [type=submit], [type=reset])");
+}
+
+document.addEventListener("keydown", (event) => {
+  if (event.defaultPrevented || event.ctrlKey || event.metaKey || event.altKey || isTyping(event.target)) return;
+  const help = document.getElementById("shortcuts");
+  if (help?.open) return;
+  const focus = (id) => {
+    const element = document.getElementById(id);
+    if (!element) return;
+    event.preventDefault();
+    element.focus();
+  };
+  switch (event.key) {
+    case "n": focus("new-title"); break;
+    case "/": focus("search"); break;
+    case "u": {
+      const undo = document.getElementById("undo");
+      if (undo) { event.preventDefault(); undo.click(); }
+      break;
+    }
+    case "?":
+      if (help) { event.preventDefault(); help.showModal(); }
+      break;
+  }
+});
+
+// The shortcuts button only makes sense with this script, so it starts hidden.
+document.addEventListener("DOMContentLoaded", () => {
+  const button = document.getElementById("show-shortcuts");
+  const help = document.getElementById("shortcuts");
+  if (!button || !help) return;
+  button.hidden = false;
+  button.addEventListener("click", () => help.showModal());
+});

@@ -129,7 +129,7 @@ for (const js of [true, false]) {
       const title = page.locator('li.task.editing input[name=title], form.edit-form input[name=title]').first();
       await title.waitFor();
       if (js) {
-        assert.equal(await page.evaluate(() => document.activeElement?.name), 'title', 'the edit field has focus');
+        await page.waitForFunction(() => document.activeElement?.name === 'title'); // the edit field has focus
         await title.fill('Something else');
         await title.press('Escape');
         await task(page, 'Buy milk').waitFor();
