@@ -67,7 +67,9 @@ document.addEventListener("htmx:afterSettle", (event) => {
 // Screen readers hear what a swap did: the list says it in data-announce,
 // and #announcer (a live region that is never swapped) reads it out.
 document.addEventListener("htmx:afterSettle", (event) => {
-  const message = event.target.dataset?.announce;
+  // A form that came back with errors says what they are.
+  const errors = [...(event.target.querySelectorAll?.(".field-error") ?? [])].map((e) => e.textContent.trim());
+  const message = event.target.dataset?.announce || errors.join(" ");
   const announcer = document.getElementById("announcer");
   if (!message || !announcer) return;
   // Emptied first, so the same words twice in a row are read twice.
