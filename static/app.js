@@ -30,12 +30,13 @@ document.addEventListener("keydown", (event) => {
 
 // Focus after a swap. htmx puts focus back on an element with the same id
 // when the new list still has one (a toggle button, say). When it does not —
-// the edit form closed, the task was deleted — keyboard users would be left
-// at the top of the page, so we choose where they continue.
+// the edit form closed, the task was deleted, the Undo button went — keyboard
+// users would be left at the top of the page, so we choose where they continue:
+// a neighbour, or else the start of the list.
 let refocusId = null;
 
 document.addEventListener("htmx:beforeRequest", (event) => {
-  refocusId = null;
+  refocusId = event.detail.elt.closest?.("#tasks") ? "tasks" : null;
   const item = event.detail.elt.closest?.("li.task");
   if (!item) return;
   const id = item.id.replace("task-", "");
@@ -84,7 +85,11 @@ function expireFlashes(root) {
   root.querySelectorAll?.(".flash").forEach((flash) => {
     const undoable = flash.querySelector("#undo");
     const seconds = undoable ? Number(flash.dataset.secondsLeft || 0) : 6;
-    setTimeout(() => flash.remove(), seconds * 1000);
+    setTimeout(() => {
+      const hadFocus = flash.contains(document.activeElement);
+      flash.remove();
+      if (hadFocus) document.getElementById("tasks")?.focus();
+    }, seconds * 1000);
   });
 }
 document.addEventListener("DOMContentLoaded", () => expireFlashes(document));

@@ -195,6 +195,8 @@ for (const js of [true, false]) {
       await task(page, 'Plan trip').waitFor({ state: 'detached' });
       assert.deepEqual(await titles(page), ['Call the bank', 'Buy oat milk']);
       assert.match(await page.locator('.flash').textContent(), /Deleted “Plan trip”\./);
+      const undoSeconds = Number(await page.locator('.flash').getAttribute('data-seconds-left'));
+      assert.ok(undoSeconds >= 10, `Undo is offered for at least 10 seconds (${undoSeconds})`);
       await page.getByRole('button', { name: 'Undo' }).click();
       await task(page, 'Plan trip').waitFor();
       assert.match(await page.locator('.flash').textContent(), /Restored/);
@@ -301,6 +303,14 @@ describe('keyboard only', { skip }, () => {
     await tabTo(page, '#undo');
     await page.keyboard.press('Enter');
     await task(page, 'Water plants daily').waitFor();
+    await page.waitForFunction(() => document.activeElement?.closest('#tasks'));
+
+    // A filter link keeps focus once the list under it is swapped.
+    await tabTo(page, '#filter-completed');
+    await page.keyboard.press('Enter');
+    await page.waitForURL(/status=completed/);
+    await task(page, 'Pay rent').waitFor({ state: 'detached' });
+    await page.waitForFunction(() => document.activeElement?.id === 'filter-completed');
     await page.context().close();
   });
 
@@ -490,12 +500,19 @@ describe('speed', { skip }, () => {
       const context = await browser.newContext({ baseURL: server.base, storageState: signedIn ? state : undefined });
       const fresh = await context.newPage();
       const sizes = [];
+      const uncached = [];
       fresh.on('requestfinished', (request) => sizes.push(request.sizes().then((s) => [request.url(), s.responseBodySize + s.responseHeadersSize])));
+      fresh.on('response', (response) => {
+        if (response.url().includes('/static/') && !/immutable/.test(response.headers()['cache-control'] ?? '')) {
+          uncached.push(response.url());
+        }
+      });
       await fresh.goto(path, { waitUntil: 'networkidle' });
       const all = await Promise.all(sizes);
       const total = all.reduce((sum, [, bytes]) => sum + bytes, 0);
       t.diagnostic(`${name}: ${(total / 1024).toFixed(1)} KB transferred in ${all.length} responses`);
       assert.ok(total < 50 * 1024, `${name}: ${total} bytes`);
+      assert.deepEqual(uncached, [], 'static files are cached immutably');
       await context.close();
     }
   });
