@@ -18,6 +18,7 @@ crate::on_both_backends!(
     parallel_patches_on_one_task_never_fail,
     sessions_are_listed_and_revoked,
     the_openapi_document_is_served,
+    a_task_deleted_in_the_browser_is_hidden_from_the_api_until_undone,
 );
 
 pub struct Api {
@@ -416,4 +417,31 @@ async fn cors_allows_exactly_the_listed_origins_without_credentials() {
     let vars = [("CORS_ALLOWED_ORIGINS", "*"), ("JWT_SECRET", crate::common::SECRET)];
     let wildcard = doable::Config::from_vars(&vars.map(|(k, v)| (k.to_owned(), v.to_owned())).into());
     assert_eq!(wildcard.unwrap_err().variable, "CORS_ALLOWED_ORIGINS");
+}
+
+async fn a_task_deleted_in_the_browser_is_hidden_from_the_api_until_undone(app: TestApp) {
+    let email = unique_email();
+    let browser = app.browser();
+    browser.sign_up(&email, PASSWORD).await;
+    let id = browser.create_task("Shared").await;
+    let mut api = Api::new(&app);
+    let pair = api.post("/auth/token", json!({"email": email, "password": PASSWORD})).await;
+    api.token = Some(pair.body["access_token"].as_str().unwrap().to_owned());
+
+    let deleted = browser.post_htmx(&format!("/tasks/{id}/delete"), &[]).await;
+    let marker = r#"name="batch" value=""#;
+    let start = deleted.body.find(marker).expect("an Undo form") + marker.len();
+    let batch = deleted.body[start..start + 36].to_owned();
+
+    assert_error(&api.get(&format!("/tasks/{id}")).await, StatusCode::NOT_FOUND, "not_found");
+    assert_eq!(api.get("/tasks").await.body["items"], json!([]));
+    let patched = api.send(Method::PATCH, &format!("/tasks/{id}"), Some(json!({"completed": true}))).await;
+    assert_error(&patched, StatusCode::NOT_FOUND, "not_found");
+    assert_error(&api.send(Method::DELETE, &format!("/tasks/{id}"), None).await, StatusCode::NOT_FOUND, "not_found");
+
+    browser.post("/tasks/undo", &[("batch", &batch)]).await;
+    let back = api.get(&format!("/tasks/{id}")).await;
+    assert_eq!(back.status, StatusCode::OK);
+    assert_eq!(back.body["title"], "Shared");
+    assert_eq!(back.body["completed"], false, "restored unchanged");
 }
