@@ -1,5 +1,8 @@
 // doable in a real browser: the whole journey with JavaScript (htmx, no full
-// page loads for task actions) and without (plain forms and redirects).
+// page loads for task actions) and without (plain forms and redirects);
+// keyboard-only use and shortcuts; axe-core on every page, light and dark;
+// screenshots for review (target/screenshots/); page weight, layout shift
+// and click-to-DOM times.
 //
 //   cargo build && (cd tests/browser && npm ci && npm test)
 //
@@ -7,9 +10,14 @@
 // that a failure (CI).
 
 import assert from 'node:assert/strict';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 
-import { PASSWORD, browserRequired, launchBrowser, missingBrowser, startServer, uniqueEmail } from './harness.mjs';
+import {
+  PASSWORD, SCREENSHOTS, browserRequired, launchBrowser, missingBrowser, startServer, uniqueEmail,
+} from './harness.mjs';
 
 const missing = missingBrowser();
 if (missing && !browserRequired) {
@@ -350,10 +358,6 @@ describe('keyboard only', { skip }, () => {
 
 // ---- Look, accessibility, weight and speed -------------------------------
 
-import { mkdirSync, readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import path from 'node:path';
-import { SCREENSHOTS } from './harness.mjs';
 
 const axeSource = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
 
