@@ -27,3 +27,110 @@ document.addEventListener("keydown", (event) => {
   const form = event.target.closest?.(".task.editing form");
   form?.querySelector("a.cancel")?.click();
 });
+
+// Focus after a swap. htmx puts focus back on an element with the same id
+// when the new list still has one (a toggle button, say). When it does not —
+// the edit form closed, the task was deleted, the Undo button went — keyboard
+// users would be left at the top of the page, so we choose where they continue:
+// a neighbour, or else the start of the list.
+let refocusId = null;
+
+document.addEventListener("htmx:beforeRequest", (event) => {
+  refocusId = event.detail.elt.closest?.("#tasks") ? "tasks" : null;
+  const item = event.detail.elt.closest?.("li.task");
+  if (!item) return;
+  const id = item.id.replace("task-", "");
+  if (item.classList.contains("editing")) {
+    refocusId = `edit-${id}`;
+  } else if (event.detail.elt.matches?.("form.delete")) {
+    const neighbour = item.nextElementSibling ?? item.previousElementSibling;
+    refocusId = neighbour ? `delete-${neighbour.id.replace("task-", "")}` : "new-title";
+  }
+});
+
+document.addEventListener("htmx:afterSettle", (event) => {
+  // The swapped-in element (detail.elt is the one that made the request).
+  const target = event.target;
+  // The inline edit form arrived: start typing at the end of the title.
+  if (target.matches?.("li.task.editing")) {
+    const title = target.querySelector("input[name=title]");
+    title?.focus();
+    title?.setSelectionRange(title.value.length, title.value.length);
+    return;
+  }
+  const lost = !document.activeElement || document.activeElement === document.body;
+  if (refocusId && lost) {
+    (document.getElementById(refocusId) ?? document.getElementById("new-title"))?.focus();
+  }
+  refocusId = null;
+});
+
+// Screen readers hear what a swap did: the list says it in data-announce,
+// and #announcer (a live region that is never swapped) reads it out.
+document.addEventListener("htmx:afterSettle", (event) => {
+  // A form that came back with errors says what they are.
+  const errors = [...(event.target.querySelectorAll?.(".field-error") ?? [])].map((e) => e.textContent.trim());
+  const message = event.target.dataset?.announce || errors.join(" ");
+  const announcer = document.getElementById("announcer");
+  if (!message || !announcer) return;
+  // Emptied first, so the same words twice in a row are read twice.
+  announcer.textContent = "";
+  setTimeout(() => { announcer.textContent = message; }, 50);
+});
+
+// Flash messages leave on their own: an Undo offer when its window closes,
+// anything else after a few seconds. They float over the page, so nothing
+// moves when they go.
+function expireFlashes(root) {
+  root.querySelectorAll?.(".flash").forEach((flash) => {
+    const undoable = flash.querySelector("#undo");
+    const seconds = undoable ? Number(flash.dataset.secondsLeft || 0) : 6;
+    setTimeout(() => {
+      const hadFocus = flash.contains(document.activeElement);
+      flash.remove();
+      if (hadFocus) document.getElementById("tasks")?.focus();
+    }, seconds * 1000);
+  });
+}
+document.addEventListener("DOMContentLoaded", () => expireFlashes(document));
+document.addEventListener("htmx:afterSettle", (event) => expireFlashes(event.target));
+
+// Keyboard shortcuts: n new task, / search, u undo, ? this list. Never while
+// typing, and never with a modifier (those belong to the browser).
+function isTyping(element) {
+  return element?.isContentEditable ||
+    element?.matches?.("textarea, select, input:not([type=checkbox], [type=radio], [type=button], [type=submit], [type=reset])");
+}
+
+document.addEventListener("keydown", (event) => {
+  if (event.defaultPrevented || event.ctrlKey || event.metaKey || event.altKey || isTyping(event.target)) return;
+  const help = document.getElementById("shortcuts");
+  if (help?.open) return;
+  const focus = (id) => {
+    const element = document.getElementById(id);
+    if (!element) return;
+    event.preventDefault();
+    element.focus();
+  };
+  switch (event.key) {
+    case "n": focus("new-title"); break;
+    case "/": focus("search"); break;
+    case "u": {
+      const undo = document.getElementById("undo");
+      if (undo) { event.preventDefault(); undo.click(); }
+      break;
+    }
+    case "?":
+      if (help) { event.preventDefault(); help.showModal(); }
+      break;
+  }
+});
+
+// The shortcuts button only makes sense with this script, so it starts hidden.
+document.addEventListener("DOMContentLoaded", () => {
+  const button = document.getElementById("show-shortcuts");
+  const help = document.getElementById("shortcuts");
+  if (!button || !help) return;
+  button.hidden = false;
+  button.addEventListener("click", () => help.showModal());
+});

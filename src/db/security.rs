@@ -70,13 +70,16 @@ pub async fn throttle_add(db: &Db, bucket: &str) -> DbResult<()> {
     Ok(())
 }
 
-/// Forgets throttle events older than `age`, expired sessions and reset links.
+/// Forgets throttle events older than `age`, expired sessions and reset
+/// links, and deleted tasks whose undo window closed that long ago
+/// (housekeeping across all accounts; it reads no one's data).
 pub async fn purge(db: &Db, age: Duration) -> DbResult<()> {
     let cutoff = now() - age;
     on_pool!(db, pool => {
         sqlx::query("DELETE FROM throttle_events WHERE created_at < $1").bind(cutoff).execute(pool).await?;
         sqlx::query("DELETE FROM password_resets WHERE expires_at < $1").bind(cutoff).execute(pool).await?;
         sqlx::query("DELETE FROM sessions WHERE expires_at < $1").bind(cutoff).execute(pool).await?;
+        sqlx::query("DELETE FROM tasks WHERE deleted_at IS NOT NULL AND deleted_at < $1").bind(cutoff).execute(pool).await?;
     });
     Ok(())
 }

@@ -1,11 +1,19 @@
 //! Tasks. Every statement is scoped by `user_id`, so a task id that belongs
 //! to someone else behaves exactly like one that does not exist.
+//!
+//! Deleting from the pages is undoable: [`trash`] and [`clear_completed`]
+//! only mark tasks deleted (`deleted_at`), every other query sees live tasks
+//! only, [`restore`] brings a deletion back within [`UNDO_WINDOW`], and
+//! marked tasks older than that are purged at the owner's next deletion.
 
 use sqlx::FromRow;
-use time::{Date, OffsetDateTime};
+use time::{Date, Duration, OffsetDateTime};
 use uuid::Uuid;
 
 use super::{Db, DbResult, now, on_pool};
+
+/// How long a deletion can be undone.
+pub const UNDO_WINDOW: Duration = Duration::seconds(30);
 
 #[derive(Clone, Debug, FromRow, PartialEq, Eq)]
 pub struct Task {
@@ -94,7 +102,7 @@ fn like_pattern(search: &str) -> String {
 /// One page of the owner's tasks, by keyset on `id` (offset only for a bare
 /// page number). Fetches one row more than asked to learn whether more exist.
 pub async fn list(db: &Db, owner: Uuid, query: &ListQuery<'_>) -> DbResult<TaskPage> {
-    let mut sql = format!("SELECT {COLUMNS} FROM tasks WHERE user_id = $1");
+    let mut sql = format!("SELECT {COLUMNS} FROM tasks WHERE user_id = $1 AND deleted_at IS NULL");
     let mut next = 2;
     let mut param = |sql: &mut String, clause: &str| {
         // Every `?` in one clause is the same parameter (sqlx numbers `$n`
@@ -154,7 +162,7 @@ pub async fn list(db: &Db, owner: Uuid, query: &ListQuery<'_>) -> DbResult<TaskP
 
 pub async fn counts(db: &Db, owner: Uuid) -> DbResult<Counts> {
     let rows: Vec<(bool, i64)> = on_pool!(db, pool => {
-        sqlx::query_as("SELECT completed, count(*) FROM tasks WHERE user_id = $1 GROUP BY completed")
+        sqlx::query_as("SELECT completed, count(*) FROM tasks WHERE user_id = $1 AND deleted_at IS NULL GROUP BY completed")
             .bind(owner)
             .fetch_all(pool)
             .await?
@@ -167,7 +175,7 @@ pub async fn counts(db: &Db, owner: Uuid) -> DbResult<Counts> {
 }
 
 pub async fn get(db: &Db, owner: Uuid, id: i64) -> DbResult<Option<Task>> {
-    let sql = format!("SELECT {COLUMNS} FROM tasks WHERE id = $1 AND user_id = $2");
+    let sql = format!("SELECT {COLUMNS} FROM tasks WHERE id = $1 AND user_id = $2 AND deleted_at IS NULL");
     let task = on_pool!(db, pool => {
         sqlx::query_as::<_, Task>(&sql).bind(id).bind(owner).fetch_optional(pool).await?
     });
@@ -235,7 +243,7 @@ pub async fn update(db: &Db, owner: Uuid, id: i64, patch: &TaskPatch) -> DbResul
              completed_at = CASE WHEN $9 THEN (CASE WHEN $10 THEN coalesce(completed_at, $11) ELSE NULL END)
                                  ELSE completed_at END,
              updated_at = $12
-         WHERE id = $13 AND user_id = $14 RETURNING {COLUMNS}"
+         WHERE id = $13 AND user_id = $14 AND deleted_at IS NULL RETURNING {COLUMNS}"
     );
     let task = on_pool!(db, pool => {
         sqlx::query_as::<_, Task>(&sql)
@@ -266,7 +274,7 @@ pub async fn toggle(db: &Db, owner: Uuid, id: i64) -> DbResult<Option<Task>> {
         "UPDATE tasks SET completed = NOT completed,
              completed_at = CASE WHEN completed THEN NULL ELSE $1 END,
              updated_at = $2
-         WHERE id = $3 AND user_id = $4 RETURNING {COLUMNS}"
+         WHERE id = $3 AND user_id = $4 AND deleted_at IS NULL RETURNING {COLUMNS}"
     );
     let task = on_pool!(db, pool => {
         sqlx::query_as::<_, Task>(&sql).bind(now).bind(now).bind(id).bind(owner).fetch_optional(pool).await?
@@ -274,10 +282,11 @@ pub async fn toggle(db: &Db, owner: Uuid, id: i64) -> DbResult<Option<Task>> {
     Ok(task)
 }
 
-/// Deletes the owner's task; false when there was none to delete.
+/// Deletes the owner's task for good (the JSON API, where clients keep
+/// their own undo); false when there was none to delete.
 pub async fn delete(db: &Db, owner: Uuid, id: i64) -> DbResult<bool> {
     let result = on_pool!(db, pool => {
-        sqlx::query("DELETE FROM tasks WHERE id = $1 AND user_id = $2")
+        sqlx::query("DELETE FROM tasks WHERE id = $1 AND user_id = $2 AND deleted_at IS NULL")
             .bind(id)
             .bind(owner)
             .execute(pool)
@@ -289,11 +298,149 @@ pub async fn delete(db: &Db, owner: Uuid, id: i64) -> DbResult<bool> {
 
 /// Every task of the owner, oldest first: for "Export my data".
 pub async fn all(db: &Db, owner: Uuid) -> DbResult<Vec<Task>> {
-    let sql = format!("SELECT {COLUMNS} FROM tasks WHERE user_id = $1 ORDER BY id");
+    let sql = format!("SELECT {COLUMNS} FROM tasks WHERE user_id = $1 AND deleted_at IS NULL ORDER BY id");
     let tasks = on_pool!(db, pool => {
         sqlx::query_as::<_, Task>(&sql).bind(owner).fetch_all(pool).await?
     });
     Ok(tasks)
+}
+
+/// Marks every live task completed (or every one active), in one statement.
+/// Returns how many changed.
+pub async fn set_all_completed(db: &Db, owner: Uuid, completed: bool) -> DbResult<u64> {
+    let now = now();
+    let changed = on_pool!(db, pool => {
+        sqlx::query(
+            "UPDATE tasks SET completed = $1,
+                 completed_at = CASE WHEN $1 THEN coalesce(completed_at, $2) ELSE NULL END,
+                 updated_at = $3
+             WHERE user_id = $4 AND deleted_at IS NULL AND completed <> $1",
+        )
+        .bind(completed)
+        .bind(now)
+        .bind(now)
+        .bind(owner)
+        .execute(pool)
+        .await?
+        .rows_affected()
+    });
+    Ok(changed)
+}
+
+/// What one delete or "clear completed" removed, for the Undo offer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Deletion {
+    pub batch: Uuid,
+    pub count: i64,
+    /// The title, when exactly one task was removed.
+    pub title: Option<String>,
+    pub deleted_at: OffsetDateTime,
+}
+
+impl Deletion {
+    fn new(batch: Uuid, titles: Vec<String>, deleted_at: OffsetDateTime) -> Self {
+        let count = titles.len() as i64;
+        let title = if count == 1 { titles.into_iter().next() } else { None };
+        Deletion { batch, count, title, deleted_at }
+    }
+
+    /// Seconds left to undo it, at `now`.
+    pub fn seconds_left(&self, now: OffsetDateTime) -> i64 {
+        (self.deleted_at + UNDO_WINDOW - now).whole_seconds().max(0)
+    }
+}
+
+/// Removes deletions of this owner that can no longer be undone.
+async fn purge(db: &Db, owner: Uuid, now: OffsetDateTime) -> DbResult<()> {
+    on_pool!(db, pool => {
+        sqlx::query("DELETE FROM tasks WHERE user_id = $1 AND deleted_at IS NOT NULL AND deleted_at < $2")
+            .bind(owner)
+            .bind(now - UNDO_WINDOW)
+            .execute(pool)
+            .await?
+            .rows_affected()
+    });
+    Ok(())
+}
+
+/// Deletes the owner's task, undoably; `None` when there was none to delete.
+pub async fn trash(db: &Db, owner: Uuid, id: i64) -> DbResult<Option<Deletion>> {
+    let now = now();
+    purge(db, owner, now).await?;
+    let batch = Uuid::new_v4();
+    let title: Option<String> = on_pool!(db, pool => {
+        sqlx::query_scalar(
+            "UPDATE tasks SET deleted_at = $1, deleted_batch = $2
+             WHERE id = $3 AND user_id = $4 AND deleted_at IS NULL RETURNING title",
+        )
+        .bind(now)
+        .bind(batch)
+        .bind(id)
+        .bind(owner)
+        .fetch_optional(pool)
+        .await?
+    });
+    Ok(title.map(|title| Deletion::new(batch, vec![title], now)))
+}
+
+/// Deletes all the owner's completed tasks, undoably, as one deletion.
+pub async fn clear_completed(db: &Db, owner: Uuid) -> DbResult<Deletion> {
+    let now = now();
+    purge(db, owner, now).await?;
+    let batch = Uuid::new_v4();
+    let titles: Vec<String> = on_pool!(db, pool => {
+        sqlx::query_scalar(
+            "UPDATE tasks SET deleted_at = $1, deleted_batch = $2
+             WHERE user_id = $3 AND completed AND deleted_at IS NULL RETURNING title",
+        )
+        .bind(now)
+        .bind(batch)
+        .bind(owner)
+        .fetch_all(pool)
+        .await?
+    });
+    Ok(Deletion::new(batch, titles, now))
+}
+
+/// The owner's deletion `batch`, while it can still be undone.
+pub async fn deletion(db: &Db, owner: Uuid, batch: Uuid) -> DbResult<Option<Deletion>> {
+    let now = now();
+    let rows: Vec<(String, OffsetDateTime)> = on_pool!(db, pool => {
+        sqlx::query_as(
+            "SELECT title, deleted_at FROM tasks
+             WHERE user_id = $1 AND deleted_batch = $2 AND deleted_at IS NOT NULL AND deleted_at >= $3
+             ORDER BY id DESC",
+        )
+        .bind(owner)
+        .bind(batch)
+        .bind(now - UNDO_WINDOW)
+        .fetch_all(pool)
+        .await?
+    });
+    let deleted_at = match rows.first() {
+        Some((_, at)) => *at,
+        None => return Ok(None),
+    };
+    Ok(Some(Deletion::new(batch, rows.into_iter().map(|(title, _)| title).collect(), deleted_at)))
+}
+
+/// Brings back the owner's deletion `batch` if it is still within the undo
+/// window; the tasks restored (none when too late or not the owner's).
+pub async fn restore(db: &Db, owner: Uuid, batch: Uuid) -> DbResult<Vec<String>> {
+    let now = now();
+    let titles = on_pool!(db, pool => {
+        sqlx::query_scalar(
+            "UPDATE tasks SET deleted_at = NULL, deleted_batch = NULL
+             WHERE user_id = $1 AND deleted_batch = $2 AND deleted_at IS NOT NULL AND deleted_at >= $3
+             RETURNING title",
+        )
+        .bind(owner)
+        .bind(batch)
+        .bind(now - UNDO_WINDOW)
+        .fetch_all(pool)
+        .await?
+    });
+    Ok(titles)
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 mod account;
 pub mod assets;
 mod auth;
+mod flash;
 mod password_reset;
 mod tasks;
 
@@ -59,6 +60,9 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/tasks/{id}/edit", get(tasks::edit_page))
         .route("/tasks/{id}/toggle", post(tasks::toggle))
         .route("/tasks/{id}/delete", post(tasks::delete))
+        .route("/tasks/toggle-all", post(tasks::toggle_all))
+        .route("/tasks/clear-completed", post(tasks::clear_completed))
+        .route("/tasks/undo", post(tasks::undo))
         .fallback(not_found)
         // Layers run bottom-up: the session is known before CSRF is checked.
         .layer(from_fn_with_state(state.clone(), csrf::protect))

@@ -11,9 +11,13 @@ use axum::{
 };
 use serde::{Deserialize, Serialize};
 use time::{Date, OffsetDateTime};
+use tower_cookies::Cookies;
 use uuid::Uuid;
 
-use super::extract::{Form, Query};
+use super::{
+    extract::{Form, Query},
+    flash::{Flash, Notice},
+};
 use crate::{
     app::AppState,
     auth::{SignedIn, csrf::CsrfToken, is_htmx},
@@ -157,6 +161,11 @@ pub struct ListView {
     pub state: ListState,
     pub newer_url: Option<String>,
     pub older_url: Option<String>,
+    /// Shown after an action, with Undo after a deletion.
+    pub notice: Option<Notice>,
+    /// Read out by screen readers after an htmx swap (the page copies it
+    /// into its live region); empty when there is nothing to say.
+    pub announce: String,
 }
 
 impl ListView {
@@ -188,7 +197,7 @@ async fn load_list(state: &AppState, owner: Uuid, view: ListState) -> Result<Lis
         .into_iter()
         .map(|task| TaskView { due: task.due_date.map(|d| Due::new(d, today, task.completed)), task })
         .collect();
-    Ok(ListView { tasks, counts, state: view, newer_url, older_url })
+    Ok(ListView { tasks, counts, state: view, newer_url, older_url, notice: None, announce: String::new() })
 }
 
 /// The fields of the create and edit forms, as typed, with their errors.
@@ -253,6 +262,20 @@ pub struct BackForm {
     back: Option<String>,
 }
 
+#[derive(Debug, Deserialize)]
+pub struct ToggleAllForm {
+    /// `true` marks every task done, `false` every one not done; without it,
+    /// all done unless all already are (TodoMVC's toggle-all).
+    completed: Option<String>,
+    back: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct UndoForm {
+    batch: Option<String>,
+    back: Option<String>,
+}
+
 #[derive(Template, WebTemplate)]
 #[template(path = "tasks/index.html")]
 pub struct TasksPage {
@@ -303,18 +326,51 @@ fn task_id(raw: &str) -> Result<i64, AppError> {
     raw.parse::<i64>().ok().filter(|id| *id > 0).ok_or(AppError::NotFound)
 }
 
+/// What an action tells the user afterwards.
+struct Outcome {
+    /// Said to screen reader users after an htmx swap.
+    announce: String,
+    /// Shown on screen, also after the redirect of a plain form post.
+    flash: Option<Flash>,
+}
+
+impl Outcome {
+    fn say(announce: String) -> Self {
+        Outcome { announce, flash: None }
+    }
+
+    fn show(flash: Flash) -> Self {
+        Outcome { announce: String::new(), flash: Some(flash) }
+    }
+}
+
+fn quoted(title: &str) -> String {
+    format!("“{title}”")
+}
+
 /// After an action: the list fragment for htmx, a redirect to the same view otherwise.
 async fn back_to_list(
     state: &AppState,
     owner: Uuid,
     headers: &HeaderMap,
+    cookies: &Cookies,
     csrf: String,
     view: ListState,
+    outcome: Outcome,
 ) -> Result<Response, AppError> {
     if is_htmx(headers) {
-        let list = load_list(state, owner, view).await?;
+        let mut list = load_list(state, owner, view).await?;
+        list.notice = outcome.flash.as_ref().map(Flash::notice);
+        list.announce = match &list.notice {
+            Some(Notice { text, undo: Some(_), .. }) => format!("{text} Undo is available."),
+            Some(notice) => notice.text.clone(),
+            None => outcome.announce,
+        };
         Ok(ListFragment { csrf, list }.into_response())
     } else {
+        if let Some(flash) = &outcome.flash {
+            flash.store(cookies, state);
+        }
         Ok(Redirect::to(&ListState::url(view.query())).into_response())
     }
 }
@@ -334,13 +390,15 @@ pub async fn index(
     SignedIn(user): SignedIn,
     CsrfToken(csrf): CsrfToken,
     headers: HeaderMap,
+    cookies: Cookies,
     Query(params): Query<ListParams>,
 ) -> Result<Response, AppError> {
-    let list = load_list(&state, user.id, ListState::from_params(params)).await?;
+    let mut list = load_list(&state, user.id, ListState::from_params(params)).await?;
     // htmx asks for the fragment, except when restoring history (a full page).
     if is_htmx(&headers) && headers.get("hx-history-restore-request").is_none() {
         return Ok(ListFragment { csrf, list }.into_response());
     }
+    list.notice = Flash::take(&cookies, &state, user.id).await?.as_ref().map(Flash::notice);
     Ok(TasksPage { csrf, email: user.email, list, form: TaskFields::default() }.into_response())
 }
 
@@ -349,6 +407,7 @@ pub async fn create(
     SignedIn(user): SignedIn,
     CsrfToken(csrf): CsrfToken,
     headers: HeaderMap,
+    cookies: Cookies,
     Form(form): Form<TaskForm>,
 ) -> Result<Response, AppError> {
     let view = ListState::from_back(form.back.as_deref());
@@ -364,8 +423,9 @@ pub async fn create(
             });
         }
     };
-    tasks::create(&state.db, user.id, &input).await?;
-    back_to_list(&state, user.id, &headers, csrf, view).await
+    let task = tasks::create(&state.db, user.id, &input).await?;
+    let outcome = Outcome::say(format!("Added {}.", quoted(&task.title)));
+    back_to_list(&state, user.id, &headers, &cookies, csrf, view, outcome).await
 }
 
 pub async fn edit_page(
@@ -392,6 +452,7 @@ pub async fn update(
     SignedIn(user): SignedIn,
     CsrfToken(csrf): CsrfToken,
     headers: HeaderMap,
+    cookies: Cookies,
     Path(id): Path<String>,
     Form(form): Form<TaskForm>,
 ) -> Result<Response, AppError> {
@@ -414,8 +475,11 @@ pub async fn update(
             });
         }
     };
-    tasks::update(&state.db, user.id, id, &TaskPatch::replace(input, completed)).await?.ok_or(AppError::NotFound)?;
-    back_to_list(&state, user.id, &headers, csrf, view).await
+    let task = tasks::update(&state.db, user.id, id, &TaskPatch::replace(input, completed))
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let outcome = Outcome::say(format!("Saved {}.", quoted(&task.title)));
+    back_to_list(&state, user.id, &headers, &cookies, csrf, view, outcome).await
 }
 
 pub async fn toggle(
@@ -423,12 +487,15 @@ pub async fn toggle(
     SignedIn(user): SignedIn,
     CsrfToken(csrf): CsrfToken,
     headers: HeaderMap,
+    cookies: Cookies,
     Path(id): Path<String>,
     Form(form): Form<BackForm>,
 ) -> Result<Response, AppError> {
     let id = task_id(&id)?;
-    tasks::toggle(&state.db, user.id, id).await?.ok_or(AppError::NotFound)?;
-    back_to_list(&state, user.id, &headers, csrf, ListState::from_back(form.back.as_deref())).await
+    let task = tasks::toggle(&state.db, user.id, id).await?.ok_or(AppError::NotFound)?;
+    let done = if task.completed { "done" } else { "not done" };
+    let outcome = Outcome::say(format!("Marked {} as {done}.", quoted(&task.title)));
+    back_to_list(&state, user.id, &headers, &cookies, csrf, ListState::from_back(form.back.as_deref()), outcome).await
 }
 
 pub async fn delete(
@@ -436,14 +503,78 @@ pub async fn delete(
     SignedIn(user): SignedIn,
     CsrfToken(csrf): CsrfToken,
     headers: HeaderMap,
+    cookies: Cookies,
     Path(id): Path<String>,
     Form(form): Form<BackForm>,
 ) -> Result<Response, AppError> {
     let id = task_id(&id)?;
-    if !tasks::delete(&state.db, user.id, id).await? {
-        return Err(AppError::NotFound);
-    }
-    back_to_list(&state, user.id, &headers, csrf, ListState::from_back(form.back.as_deref())).await
+    let deletion = tasks::trash(&state.db, user.id, id).await?.ok_or(AppError::NotFound)?;
+    let view = ListState::from_back(form.back.as_deref());
+    back_to_list(&state, user.id, &headers, &cookies, csrf, view, Outcome::show(Flash::Deleted(deletion))).await
+}
+
+pub async fn toggle_all(
+    State(state): State<AppState>,
+    SignedIn(user): SignedIn,
+    CsrfToken(csrf): CsrfToken,
+    headers: HeaderMap,
+    cookies: Cookies,
+    Form(form): Form<ToggleAllForm>,
+) -> Result<Response, AppError> {
+    let completed = match form.completed.as_deref() {
+        Some("true" | "on" | "1") => true,
+        Some("false" | "off" | "0") => false,
+        _ => tasks::counts(&state.db, user.id).await?.active > 0,
+    };
+    let changed = tasks::set_all_completed(&state.db, user.id, completed).await?;
+    let done = if completed { "done" } else { "not done" };
+    let outcome = Outcome::say(match changed {
+        0 => "Nothing to change.".into(),
+        1 => format!("Marked 1 task as {done}."),
+        n => format!("Marked {n} tasks as {done}."),
+    });
+    back_to_list(&state, user.id, &headers, &cookies, csrf, ListState::from_back(form.back.as_deref()), outcome).await
+}
+
+pub async fn clear_completed(
+    State(state): State<AppState>,
+    SignedIn(user): SignedIn,
+    CsrfToken(csrf): CsrfToken,
+    headers: HeaderMap,
+    cookies: Cookies,
+    Form(form): Form<BackForm>,
+) -> Result<Response, AppError> {
+    let deletion = tasks::clear_completed(&state.db, user.id).await?;
+    let outcome = if deletion.count == 0 {
+        Outcome::say("There are no completed tasks to clear.".into())
+    } else {
+        Outcome::show(Flash::Deleted(deletion))
+    };
+    back_to_list(&state, user.id, &headers, &cookies, csrf, ListState::from_back(form.back.as_deref()), outcome).await
+}
+
+pub async fn undo(
+    State(state): State<AppState>,
+    SignedIn(user): SignedIn,
+    CsrfToken(csrf): CsrfToken,
+    headers: HeaderMap,
+    cookies: Cookies,
+    Form(form): Form<UndoForm>,
+) -> Result<Response, AppError> {
+    // A malformed id names nothing: the same answer as one that is too old.
+    let restored = match form.batch.as_deref().and_then(|b| Uuid::parse_str(b).ok()) {
+        Some(batch) => tasks::restore(&state.db, user.id, batch).await?,
+        None => Vec::new(),
+    };
+    let flash = match restored.len() {
+        0 => Flash::TooLate,
+        count => {
+            let title = if count == 1 { restored.into_iter().next() } else { None };
+            Flash::Restored { count: count as i64, title }
+        }
+    };
+    let view = ListState::from_back(form.back.as_deref());
+    back_to_list(&state, user.id, &headers, &cookies, csrf, view, Outcome::show(flash)).await
 }
 
 #[cfg(test)]

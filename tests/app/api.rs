@@ -19,6 +19,7 @@ crate::on_both_backends!(
     sessions_are_listed_and_revoked,
     the_openapi_document_is_served,
     fifty_concurrent_creations_and_toggles_lose_nothing,
+    a_task_deleted_in_the_browser_is_hidden_from_the_api_until_undone,
 );
 
 pub struct Api {
@@ -435,4 +436,31 @@ async fn fifty_concurrent_creations_and_toggles_lose_nothing(app: TestApp) {
         assert_eq!(reply.status, StatusCode::OK, "{:?}", reply.body);
     }
     assert_eq!(api.get("/tasks?limit=100").await.body["items"].as_array().unwrap().len(), 50);
+}
+
+async fn a_task_deleted_in_the_browser_is_hidden_from_the_api_until_undone(app: TestApp) {
+    let email = unique_email();
+    let browser = app.browser();
+    browser.sign_up(&email, PASSWORD).await;
+    let id = browser.create_task("Shared").await;
+    let mut api = Api::new(&app);
+    let pair = api.post("/auth/token", json!({"email": email, "password": PASSWORD})).await;
+    api.token = Some(pair.body["access_token"].as_str().unwrap().to_owned());
+
+    let deleted = browser.post_htmx(&format!("/tasks/{id}/delete"), &[]).await;
+    let marker = r#"name="batch" value=""#;
+    let start = deleted.body.find(marker).expect("an Undo form") + marker.len();
+    let batch = deleted.body[start..start + 36].to_owned();
+
+    assert_error(&api.get(&format!("/tasks/{id}")).await, StatusCode::NOT_FOUND, "not_found");
+    assert_eq!(api.get("/tasks").await.body["items"], json!([]));
+    let patched = api.send(Method::PATCH, &format!("/tasks/{id}"), Some(json!({"completed": true}))).await;
+    assert_error(&patched, StatusCode::NOT_FOUND, "not_found");
+    assert_error(&api.send(Method::DELETE, &format!("/tasks/{id}"), None).await, StatusCode::NOT_FOUND, "not_found");
+
+    browser.post("/tasks/undo", &[("batch", &batch)]).await;
+    let back = api.get(&format!("/tasks/{id}")).await;
+    assert_eq!(back.status, StatusCode::OK);
+    assert_eq!(back.body["title"], "Shared");
+    assert_eq!(back.body["completed"], false, "restored unchanged");
 }

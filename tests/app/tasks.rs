@@ -1,5 +1,6 @@
 //! The task pages, with and without htmx, and isolation between users.
 
+use doable::db::Db;
 use reqwest::StatusCode;
 
 use crate::common::{Browser, TestApp};
@@ -19,6 +20,14 @@ crate::on_both_backends!(
     dates_outside_years_1_to_9999_are_refused,
     unreadable_forms_and_queries_get_a_friendly_400,
     the_full_edit_page_posts_as_a_plain_form,
+    toggle_all_marks_every_task_done_then_every_task_not_done,
+    a_deleted_task_can_be_undone_after_a_plain_form_post,
+    a_deleted_task_can_be_undone_with_htmx,
+    clear_completed_removes_only_completed_tasks_and_undo_brings_them_all_back,
+    a_deleted_task_is_hidden_everywhere_until_undone,
+    a_deletion_past_the_undo_window_is_final_and_purged,
+    nobody_can_undo_another_users_deletion,
+    the_new_actions_refuse_a_missing_csrf_token,
 );
 
 async fn a_task_is_created_listed_edited_toggled_and_deleted_without_javascript(app: TestApp) {
@@ -287,4 +296,208 @@ async fn the_full_edit_page_posts_as_a_plain_form(app: TestApp) {
     assert!(!page.body.contains("hx-target=\"#tasks\""), "{}", page.body);
     let inline = browser.get_htmx(&format!("/tasks/{id}/edit")).await;
     assert!(inline.body.contains("hx-target=\"#tasks\""));
+}
+
+/// The Undo form's deletion id on a page, if it offers one.
+fn undo_batch(html: &str) -> Option<String> {
+    let marker = r#"name="batch" value=""#;
+    let start = html.find(marker)? + marker.len();
+    let end = html[start..].find('"')? + start;
+    Some(html[start..end].to_owned())
+}
+
+async fn toggle_all_marks_every_task_done_then_every_task_not_done(app: TestApp) {
+    let browser = app.signed_in().await;
+    let first = browser.create_task("First").await;
+    browser.create_task("Second").await;
+    browser.post(&format!("/tasks/{first}/toggle"), &[]).await;
+
+    let page = browser.get("/tasks").await;
+    assert!(page.body.contains("Mark all as done"), "{}", page.body);
+    let done = browser.post("/tasks/toggle-all", &[("completed", "true"), ("back", "status=active")]).await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER);
+    assert_eq!(done.location(), "/tasks?status=active");
+    let page = browser.get("/tasks").await;
+    assert!(page.body.contains("<strong>0</strong> items left") && page.body.contains("<strong>2</strong> completed"));
+    assert!(page.body.contains("Mark all as not done"));
+
+    let fragment = browser.post_htmx("/tasks/toggle-all", &[("completed", "false")]).await;
+    assert_eq!(fragment.status, StatusCode::OK);
+    assert!(fragment.body.starts_with(r#"<section id="tasks""#), "{}", fragment.body);
+    assert!(fragment.body.contains("<strong>2</strong> items left"));
+    assert!(fragment.body.contains(r#"data-announce="Marked 2 tasks as not done.""#), "{}", fragment.body);
+
+    // Without a choice it behaves like TodoMVC's toggle: all done unless all are.
+    browser.post("/tasks/toggle-all", &[]).await;
+    assert!(browser.get("/tasks").await.body.contains("<strong>2</strong> completed"));
+    browser.post("/tasks/toggle-all", &[]).await;
+    assert!(browser.get("/tasks").await.body.contains("<strong>2</strong> items left"));
+}
+
+async fn a_deleted_task_can_be_undone_after_a_plain_form_post(app: TestApp) {
+    let browser = app.signed_in().await;
+    let id = browser.create_task("Water plants").await;
+    let deleted = browser.post(&format!("/tasks/{id}/delete"), &[("back", "status=active")]).await;
+    assert_eq!(deleted.status, StatusCode::SEE_OTHER);
+    assert_eq!(deleted.location(), "/tasks?status=active");
+
+    let page = browser.get("/tasks?status=active").await;
+    assert!(page.task_ids().is_empty());
+    assert!(page.body.contains("Deleted “Water plants”."), "the flash follows the redirect: {}", page.body);
+    let batch = undo_batch(&page.body).expect("an Undo form");
+    assert!(undo_batch(&browser.get("/tasks").await.body).is_none(), "the flash is shown once");
+
+    let undone = browser.post("/tasks/undo", &[("batch", &batch), ("back", "status=active")]).await;
+    assert_eq!(undone.status, StatusCode::SEE_OTHER);
+    assert_eq!(undone.location(), "/tasks?status=active");
+    let page = browser.get("/tasks").await;
+    assert_eq!(page.task_ids(), vec![id], "the same task is back");
+    assert!(page.body.contains("Restored the task."), "{}", page.body);
+
+    browser.post("/tasks/undo", &[("batch", &batch)]).await;
+    let page = browser.get("/tasks").await;
+    assert!(page.body.contains("Too late to undo"), "an undo works once: {}", page.body);
+    assert_eq!(page.task_ids(), vec![id]);
+}
+
+async fn a_deleted_task_can_be_undone_with_htmx(app: TestApp) {
+    let browser = app.signed_in().await;
+    let id = browser.create_task("Call mum").await;
+    let deleted = browser.post_htmx(&format!("/tasks/{id}/delete"), &[]).await;
+    assert_eq!(deleted.status, StatusCode::OK);
+    assert!(deleted.task_ids().is_empty());
+    assert!(deleted.body.contains("Deleted “Call mum”."));
+    assert!(deleted.body.contains(r#"data-announce="Deleted “Call mum”. Undo is available.""#), "{}", deleted.body);
+    let batch = undo_batch(&deleted.body).expect("an Undo form");
+
+    let undone = browser.post_htmx("/tasks/undo", &[("batch", &batch)]).await;
+    assert_eq!(undone.status, StatusCode::OK);
+    assert_eq!(undone.task_ids(), vec![id]);
+    assert!(undone.body.contains("Restored “Call mum”."));
+}
+
+async fn clear_completed_removes_only_completed_tasks_and_undo_brings_them_all_back(app: TestApp) {
+    let browser = app.signed_in().await;
+    let a = browser.create_task("A").await;
+    let b = browser.create_task("B").await;
+    let c = browser.create_task("C").await;
+    browser.post(&format!("/tasks/{a}/toggle"), &[]).await;
+    browser.post(&format!("/tasks/{c}/toggle"), &[]).await;
+    assert!(browser.get("/tasks").await.body.contains("Clear completed (2)"));
+
+    let cleared = browser.post("/tasks/clear-completed", &[("back", "q=x")]).await;
+    assert_eq!(cleared.status, StatusCode::SEE_OTHER);
+    assert_eq!(cleared.location(), "/tasks?q=x");
+    let page = browser.get("/tasks").await;
+    assert_eq!(page.task_ids(), vec![b]);
+    assert!(page.body.contains("Deleted 2 tasks."), "{}", page.body);
+    assert!(!page.body.contains("Clear completed"), "nothing left to clear");
+
+    let batch = undo_batch(&page.body).unwrap();
+    let undone = browser.post_htmx("/tasks/undo", &[("batch", &batch)]).await;
+    assert_eq!(undone.task_ids(), vec![c, b, a]);
+    assert!(undone.body.contains("Restored 2 tasks."));
+    assert!(undone.body.contains("<strong>2</strong> completed"));
+
+    let nothing = browser.post_htmx("/tasks/toggle-all", &[("completed", "false")]).await;
+    assert_eq!(nothing.status, StatusCode::OK);
+    let none = browser.post_htmx("/tasks/clear-completed", &[]).await;
+    assert_eq!(none.status, StatusCode::OK);
+    assert_eq!(none.task_ids(), vec![c, b, a]);
+    assert!(undo_batch(&none.body).is_none(), "no Undo for nothing");
+}
+
+async fn a_deleted_task_is_hidden_everywhere_until_undone(app: TestApp) {
+    let browser = app.signed_in().await;
+    let id = browser.create_task("Hidden").await;
+    browser.post(&format!("/tasks/{id}/toggle"), &[]).await;
+    let deleted = browser.post_htmx(&format!("/tasks/{id}/delete"), &[]).await;
+    let batch = undo_batch(&deleted.body).unwrap();
+
+    assert!(browser.get("/tasks?status=completed&q=hidden").await.task_ids().is_empty());
+    let page = browser.get("/tasks").await;
+    assert!(page.body.contains("<strong>0</strong> completed"), "not counted");
+    assert_eq!(browser.get(&format!("/tasks/{id}/edit")).await.status, StatusCode::NOT_FOUND);
+    for path in [format!("/tasks/{id}"), format!("/tasks/{id}/toggle"), format!("/tasks/{id}/delete")] {
+        assert_eq!(browser.post(&path, &[("title", "changed")]).await.status, StatusCode::NOT_FOUND, "{path}");
+    }
+    // Toggle all and clear completed leave it alone too.
+    browser.post("/tasks/toggle-all", &[("completed", "false")]).await;
+    browser.post("/tasks/clear-completed", &[]).await;
+
+    browser.post("/tasks/undo", &[("batch", &batch)]).await;
+    let page = browser.get("/tasks?status=completed").await;
+    assert_eq!(page.task_ids(), vec![id], "restored as it was: completed, titled Hidden");
+    assert!(page.body.contains("Hidden"));
+}
+
+/// Moves the deletion of the task with this (unique) title back in time, as
+/// if the undo window had passed. Only that row: other tests share the database.
+async fn age_deletion(db: &Db, title: &str, seconds: i64) {
+    let then = time::OffsetDateTime::now_utc().replace_nanosecond(0).unwrap() - time::Duration::seconds(seconds);
+    let sql = "UPDATE tasks SET deleted_at = $1 WHERE deleted_at IS NOT NULL AND title = $2";
+    let aged = match db {
+        Db::Sqlite(pool) => sqlx::query(sql).bind(then).bind(title).execute(pool).await.unwrap().rows_affected(),
+        Db::Postgres(pool) => sqlx::query(sql).bind(then).bind(title).execute(pool).await.unwrap().rows_affected(),
+    };
+    assert!(aged > 0, "nothing deleted to age");
+}
+
+async fn count_rows(db: &Db, title: &str) -> i64 {
+    let sql = "SELECT count(*) FROM tasks WHERE title = $1";
+    match db {
+        Db::Sqlite(pool) => sqlx::query_scalar(sql).bind(title).fetch_one(pool).await.unwrap(),
+        Db::Postgres(pool) => sqlx::query_scalar(sql).bind(title).fetch_one(pool).await.unwrap(),
+    }
+}
+
+async fn a_deletion_past_the_undo_window_is_final_and_purged(app: TestApp) {
+    let browser = app.signed_in().await;
+    let title = format!("Old {}", uuid::Uuid::new_v4());
+    let id = browser.create_task(&title).await;
+    let deleted = browser.post_htmx(&format!("/tasks/{id}/delete"), &[]).await;
+    let batch = undo_batch(&deleted.body).unwrap();
+    assert_eq!(count_rows(&app.db, &title).await, 1, "kept, hidden, while it can be undone");
+
+    age_deletion(&app.db, &title, 31).await;
+    let late = browser.post_htmx("/tasks/undo", &[("batch", &batch)]).await;
+    assert_eq!(late.status, StatusCode::OK);
+    assert!(late.task_ids().is_empty());
+    assert!(late.body.contains("Too late to undo"));
+
+    // The owner's next deletion purges what can no longer be undone.
+    let other = browser.create_task("Another").await;
+    browser.post(&format!("/tasks/{other}/delete"), &[]).await;
+    assert_eq!(count_rows(&app.db, &title).await, 0, "purged");
+}
+
+async fn nobody_can_undo_another_users_deletion(app: TestApp) {
+    let alice = app.signed_in().await;
+    let id = alice.create_task("Alice's plan").await;
+    let deleted = alice.post_htmx(&format!("/tasks/{id}/delete"), &[]).await;
+    let batch = undo_batch(&deleted.body).unwrap();
+
+    let bob = app.signed_in().await;
+    bob.get("/tasks").await;
+    let attempt = bob.post_htmx("/tasks/undo", &[("batch", &batch)]).await;
+    assert_eq!(attempt.status, StatusCode::OK, "the same answer as a batch that never existed");
+    assert!(attempt.body.contains("Too late to undo") && !attempt.body.contains("Alice"));
+    assert!(bob.get("/tasks").await.task_ids().is_empty());
+    let garbage = bob.post("/tasks/undo", &[("batch", "not-a-uuid")]).await;
+    assert_eq!(garbage.status, StatusCode::SEE_OTHER);
+
+    assert!(alice.get("/tasks").await.task_ids().is_empty(), "still deleted");
+    alice.post("/tasks/undo", &[("batch", &batch)]).await;
+    assert_eq!(alice.get("/tasks").await.task_ids(), vec![id]);
+}
+
+async fn the_new_actions_refuse_a_missing_csrf_token(app: TestApp) {
+    let browser = app.signed_in().await;
+    let id = browser.create_task("Guarded").await;
+    browser.post(&format!("/tasks/{id}/toggle"), &[]).await;
+    for path in ["/tasks/toggle-all", "/tasks/clear-completed", "/tasks/undo"] {
+        let page = browser.post_raw(path, &[("completed", "false")], &[]).await;
+        assert_eq!(page.status, StatusCode::FORBIDDEN, "{path}");
+    }
+    assert_eq!(browser.get("/tasks?status=completed").await.task_ids(), vec![id], "nothing changed");
 }
