@@ -445,6 +445,9 @@ describe('look and accessibility', { skip }, () => {
         { name: 'shortcuts', path: '/tasks', state,
           act: async (p) => { await p.keyboard.press('?'); await p.locator('#shortcuts[open]').waitFor(); } },
         { name: 'edit', path: `/tasks/${editId}/edit`, state },
+        { name: 'account', path: '/account', state },
+        { name: 'forgot-password', path: '/forgot-password' },
+        { name: 'reset-password-expired', path: '/reset-password?token=not-a-live-token' },
         { name: 'not-found', path: '/no-such-page', state },
       ];
       for (const view of views) {
