@@ -54,6 +54,8 @@ pub enum Db {
 
 /// Runs `$body` with `$pool` bound to whichever pool `$db` holds. The body is
 /// compiled once per backend, so each arm is type-checked against its driver.
+/// Exported for the integration tests, which inspect the database directly.
+#[macro_export]
 macro_rules! on_pool {
     ($db:expr, $pool:ident => $body:expr) => {
         match $db {
@@ -62,7 +64,7 @@ macro_rules! on_pool {
         }
     };
 }
-pub(crate) use on_pool;
+pub use crate::on_pool;
 
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {

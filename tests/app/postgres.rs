@@ -299,28 +299,9 @@ async fn both_schemas_accept_and_reject_the_same_rows() {
             let sql = "INSERT INTO users (id, email, name, password_hash, is_active, created_at, updated_at)
                        VALUES ($1, $2, $3, 'x', $4, $5, $6)";
             async move {
-                match db {
-                    Db::Sqlite(p) => sqlx::query(sql)
-                        .bind(id)
-                        .bind(email)
-                        .bind(name)
-                        .bind(true)
-                        .bind(now)
-                        .bind(now)
-                        .execute(p)
-                        .await
-                        .map(|_| ()),
-                    Db::Postgres(p) => sqlx::query(sql)
-                        .bind(id)
-                        .bind(email)
-                        .bind(name)
-                        .bind(true)
-                        .bind(now)
-                        .bind(now)
-                        .execute(p)
-                        .await
-                        .map(|_| ()),
-                }
+                doable::on_pool!(db, pool => {
+                    sqlx::query(sql).bind(id).bind(email).bind(name).bind(true).bind(now).bind(now).execute(pool).await.map(|_| ())
+                })
             }
         };
         let insert_task = |owner: uuid::Uuid, title: String, description: Option<String>| {
@@ -328,8 +309,8 @@ async fn both_schemas_accept_and_reject_the_same_rows() {
                        VALUES ($1, $2, $3, $4, $5, $6, $7)";
             async move {
                 let folded = title.to_lowercase();
-                match db {
-                    Db::Sqlite(p) => sqlx::query(sql)
+                doable::on_pool!(db, pool => {
+                    sqlx::query(sql)
                         .bind(owner)
                         .bind(title)
                         .bind(description)
@@ -337,21 +318,10 @@ async fn both_schemas_accept_and_reject_the_same_rows() {
                         .bind(false)
                         .bind(now)
                         .bind(now)
-                        .execute(p)
+                        .execute(pool)
                         .await
-                        .map(|_| ()),
-                    Db::Postgres(p) => sqlx::query(sql)
-                        .bind(owner)
-                        .bind(title)
-                        .bind(description)
-                        .bind(folded)
-                        .bind(false)
-                        .bind(now)
-                        .bind(now)
-                        .execute(p)
-                        .await
-                        .map(|_| ()),
-                }
+                        .map(|_| ())
+                })
             }
         };
 
@@ -371,16 +341,10 @@ async fn both_schemas_accept_and_reject_the_same_rows() {
 
         // Deleting the user takes the tasks along (ON DELETE CASCADE).
         let (sql, count) = ("DELETE FROM users WHERE id = $1", "SELECT count(*) FROM tasks WHERE user_id = $1");
-        let left: (i64,) = match db {
-            Db::Sqlite(p) => {
-                sqlx::query(sql).bind(user).execute(p).await.unwrap();
-                sqlx::query_as(count).bind(user).fetch_one(p).await.unwrap()
-            }
-            Db::Postgres(p) => {
-                sqlx::query(sql).bind(user).execute(p).await.unwrap();
-                sqlx::query_as(count).bind(user).fetch_one(p).await.unwrap()
-            }
-        };
+        let left: (i64,) = doable::on_pool!(db, pool => {
+            sqlx::query(sql).bind(user).execute(pool).await.unwrap();
+            sqlx::query_as(count).bind(user).fetch_one(pool).await.unwrap()
+        });
         assert_eq!(left.0, 0);
     }
 }

@@ -128,10 +128,7 @@ pub async fn age_spent_token(db: &Db, refresh_token: &str, seconds: i64) {
     let then = time::OffsetDateTime::now_utc().replace_nanosecond(0).unwrap() - time::Duration::seconds(seconds);
     let hash = doable::auth::tokens::hash_refresh_token(refresh_token);
     let sql = "UPDATE spent_refresh_tokens SET spent_at = $1 WHERE hash = $2";
-    let affected = match db {
-        Db::Sqlite(pool) => sqlx::query(sql).bind(then).bind(&hash).execute(pool).await.unwrap().rows_affected(),
-        Db::Postgres(pool) => sqlx::query(sql).bind(then).bind(&hash).execute(pool).await.unwrap().rows_affected(),
-    };
+    let affected = doable::on_pool!(db, pool => sqlx::query(sql).bind(then).bind(&hash).execute(pool).await.unwrap().rows_affected());
     assert_eq!(affected, 1, "the token was spent");
 }
 

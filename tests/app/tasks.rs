@@ -436,19 +436,13 @@ async fn a_deleted_task_is_hidden_everywhere_until_undone(app: TestApp) {
 async fn age_deletion(db: &Db, title: &str, seconds: i64) {
     let then = time::OffsetDateTime::now_utc().replace_nanosecond(0).unwrap() - time::Duration::seconds(seconds);
     let sql = "UPDATE tasks SET deleted_at = $1 WHERE deleted_at IS NOT NULL AND title = $2";
-    let aged = match db {
-        Db::Sqlite(pool) => sqlx::query(sql).bind(then).bind(title).execute(pool).await.unwrap().rows_affected(),
-        Db::Postgres(pool) => sqlx::query(sql).bind(then).bind(title).execute(pool).await.unwrap().rows_affected(),
-    };
+    let aged = doable::on_pool!(db, pool => sqlx::query(sql).bind(then).bind(title).execute(pool).await.unwrap().rows_affected());
     assert!(aged > 0, "nothing deleted to age");
 }
 
 async fn count_rows(db: &Db, title: &str) -> i64 {
     let sql = "SELECT count(*) FROM tasks WHERE title = $1";
-    match db {
-        Db::Sqlite(pool) => sqlx::query_scalar(sql).bind(title).fetch_one(pool).await.unwrap(),
-        Db::Postgres(pool) => sqlx::query_scalar(sql).bind(title).fetch_one(pool).await.unwrap(),
-    }
+    doable::on_pool!(db, pool => sqlx::query_scalar(sql).bind(title).fetch_one(pool).await.unwrap())
 }
 
 async fn a_deletion_past_the_undo_window_is_final_and_purged(app: TestApp) {
