@@ -5,8 +5,8 @@
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::{
-    extract::{Path, State},
-    http::{HeaderMap, StatusCode},
+    extract::{FromRequestParts, Path, State},
+    http::{HeaderMap, StatusCode, request::Parts},
     response::{IntoResponse, Redirect, Response},
 };
 use serde::{Deserialize, Serialize};
@@ -20,7 +20,7 @@ use super::{
 };
 use crate::{
     app::AppState,
-    auth::{SignedIn, csrf::CsrfToken, is_htmx},
+    auth::{CurrentUser, SignedIn, csrf::CsrfToken, is_htmx},
     db::tasks::{self, Counts, ListQuery, Position, StatusFilter, Task, TaskInput, TaskPatch},
     domain::{TaskTitle, parse_description, parse_due_date},
     error::AppError,
@@ -348,30 +348,45 @@ fn quoted(title: &str) -> String {
     format!("“{title}”")
 }
 
-/// After an action: the list fragment for htmx, a redirect to the same view otherwise.
-async fn back_to_list(
-    state: &AppState,
-    owner: Uuid,
-    headers: &HeaderMap,
-    cookies: &Cookies,
+/// What every task action needs: the app, who is asking, the CSRF token for
+/// the forms it renders, whether htmx asked, and the cookie jar for flashes.
+pub struct ListAction {
+    state: AppState,
+    user: CurrentUser,
     csrf: String,
-    view: ListState,
-    outcome: Outcome,
-) -> Result<Response, AppError> {
-    if is_htmx(headers) {
-        let mut list = load_list(state, owner, view).await?;
-        list.notice = outcome.flash.as_ref().map(Flash::notice);
-        list.announce = match &list.notice {
-            Some(Notice { text, undo: Some(_), .. }) => format!("{text} Undo is available."),
-            Some(notice) => notice.text.clone(),
-            None => outcome.announce,
-        };
-        Ok(ListFragment { csrf, list }.into_response())
-    } else {
-        if let Some(flash) = &outcome.flash {
-            flash.store(cookies, state);
+    htmx: bool,
+    cookies: Cookies,
+}
+
+impl FromRequestParts<AppState> for ListAction {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let SignedIn(user) = SignedIn::from_request_parts(parts, state).await?;
+        let CsrfToken(csrf) = CsrfToken::from_request_parts(parts, state).await.map_err(IntoResponse::into_response)?;
+        let cookies = Cookies::from_request_parts(parts, state).await.map_err(IntoResponse::into_response)?;
+        Ok(ListAction { state: state.clone(), user, csrf, htmx: is_htmx(&parts.headers), cookies })
+    }
+}
+
+impl ListAction {
+    /// After the action: the list fragment for htmx, a redirect to the same view otherwise.
+    async fn back_to_list(self, view: ListState, outcome: Outcome) -> Result<Response, AppError> {
+        if self.htmx {
+            let mut list = load_list(&self.state, self.user.id, view).await?;
+            list.notice = outcome.flash.as_ref().map(Flash::notice);
+            list.announce = match &list.notice {
+                Some(Notice { text, undo: Some(_), .. }) => format!("{text} Undo is available."),
+                Some(notice) => notice.text.clone(),
+                None => outcome.announce,
+            };
+            Ok(ListFragment { csrf: self.csrf, list }.into_response())
+        } else {
+            if let Some(flash) = &outcome.flash {
+                flash.store(&self.cookies, &self.state);
+            }
+            Ok(Redirect::to(&ListState::url(view.query())).into_response())
         }
-        Ok(Redirect::to(&ListState::url(view.query())).into_response())
     }
 }
 
@@ -402,30 +417,24 @@ pub async fn index(
     Ok(TasksPage { csrf, email: user.email, list, form: TaskFields::default() }.into_response())
 }
 
-pub async fn create(
-    State(state): State<AppState>,
-    SignedIn(user): SignedIn,
-    CsrfToken(csrf): CsrfToken,
-    headers: HeaderMap,
-    cookies: Cookies,
-    Form(form): Form<TaskForm>,
-) -> Result<Response, AppError> {
+pub async fn create(action: ListAction, Form(form): Form<TaskForm>) -> Result<Response, AppError> {
     let view = ListState::from_back(form.back.as_deref());
     let input = match form.parse() {
         Ok((input, _)) => input,
         Err(fields) => {
-            let list = load_list(&state, user.id, view).await?;
-            return Ok(if is_htmx(&headers) {
+            let list = load_list(&action.state, action.user.id, view).await?;
+            let csrf = action.csrf;
+            return Ok(if action.htmx {
                 retarget(NewFormFragment { csrf, list, form: *fields }, "#new-task")
             } else {
-                (StatusCode::UNPROCESSABLE_ENTITY, TasksPage { csrf, email: user.email, list, form: *fields })
-                    .into_response()
+                let page = TasksPage { csrf, email: action.user.email, list, form: *fields };
+                (StatusCode::UNPROCESSABLE_ENTITY, page).into_response()
             });
         }
     };
-    let task = tasks::create(&state.db, user.id, &input).await?;
+    let task = tasks::create(&action.state.db, action.user.id, &input).await?;
     let outcome = Outcome::say(format!("Added {}.", quoted(&task.title)));
-    back_to_list(&state, user.id, &headers, &cookies, csrf, view, outcome).await
+    action.back_to_list(view, outcome).await
 }
 
 pub async fn edit_page(
@@ -448,11 +457,7 @@ pub async fn edit_page(
 }
 
 pub async fn update(
-    State(state): State<AppState>,
-    SignedIn(user): SignedIn,
-    CsrfToken(csrf): CsrfToken,
-    headers: HeaderMap,
-    cookies: Cookies,
+    action: ListAction,
     Path(id): Path<String>,
     Form(form): Form<TaskForm>,
 ) -> Result<Response, AppError> {
@@ -462,108 +467,75 @@ pub async fn update(
         Ok(parsed) => parsed,
         Err(fields) => {
             // Someone else's task is not found, whatever the input.
-            tasks::get(&state.db, user.id, id).await?.ok_or(AppError::NotFound)?;
-            let back = view.query();
-            return Ok(if is_htmx(&headers) {
-                retarget(EditFragment { csrf, inline: true, id, back, form: *fields }, &format!("#task-{id}"))
+            tasks::get(&action.state.db, action.user.id, id).await?.ok_or(AppError::NotFound)?;
+            let (csrf, back, form) = (action.csrf, view.query(), *fields);
+            return Ok(if action.htmx {
+                retarget(EditFragment { csrf, inline: true, id, back, form }, &format!("#task-{id}"))
             } else {
-                (
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    EditPage { csrf, email: user.email, inline: false, id, back, form: *fields },
-                )
-                    .into_response()
+                let page = EditPage { csrf, email: action.user.email, inline: false, id, back, form };
+                (StatusCode::UNPROCESSABLE_ENTITY, page).into_response()
             });
         }
     };
-    let task = tasks::update(&state.db, user.id, id, &TaskPatch::replace(input, completed))
-        .await?
-        .ok_or(AppError::NotFound)?;
+    let patch = TaskPatch::replace(input, completed);
+    let task = tasks::update(&action.state.db, action.user.id, id, &patch).await?.ok_or(AppError::NotFound)?;
     let outcome = Outcome::say(format!("Saved {}.", quoted(&task.title)));
-    back_to_list(&state, user.id, &headers, &cookies, csrf, view, outcome).await
+    action.back_to_list(view, outcome).await
 }
 
 pub async fn toggle(
-    State(state): State<AppState>,
-    SignedIn(user): SignedIn,
-    CsrfToken(csrf): CsrfToken,
-    headers: HeaderMap,
-    cookies: Cookies,
+    action: ListAction,
     Path(id): Path<String>,
     Form(form): Form<BackForm>,
 ) -> Result<Response, AppError> {
     let id = task_id(&id)?;
-    let task = tasks::toggle(&state.db, user.id, id).await?.ok_or(AppError::NotFound)?;
+    let task = tasks::toggle(&action.state.db, action.user.id, id).await?.ok_or(AppError::NotFound)?;
     let done = if task.completed { "done" } else { "not done" };
     let outcome = Outcome::say(format!("Marked {} as {done}.", quoted(&task.title)));
-    back_to_list(&state, user.id, &headers, &cookies, csrf, ListState::from_back(form.back.as_deref()), outcome).await
+    action.back_to_list(ListState::from_back(form.back.as_deref()), outcome).await
 }
 
 pub async fn delete(
-    State(state): State<AppState>,
-    SignedIn(user): SignedIn,
-    CsrfToken(csrf): CsrfToken,
-    headers: HeaderMap,
-    cookies: Cookies,
+    action: ListAction,
     Path(id): Path<String>,
     Form(form): Form<BackForm>,
 ) -> Result<Response, AppError> {
     let id = task_id(&id)?;
-    let deletion = tasks::trash(&state.db, user.id, id).await?.ok_or(AppError::NotFound)?;
-    let view = ListState::from_back(form.back.as_deref());
-    back_to_list(&state, user.id, &headers, &cookies, csrf, view, Outcome::show(Flash::Deleted(deletion))).await
+    let deletion = tasks::trash(&action.state.db, action.user.id, id).await?.ok_or(AppError::NotFound)?;
+    action.back_to_list(ListState::from_back(form.back.as_deref()), Outcome::show(Flash::Deleted(deletion))).await
 }
 
-pub async fn toggle_all(
-    State(state): State<AppState>,
-    SignedIn(user): SignedIn,
-    CsrfToken(csrf): CsrfToken,
-    headers: HeaderMap,
-    cookies: Cookies,
-    Form(form): Form<ToggleAllForm>,
-) -> Result<Response, AppError> {
+pub async fn toggle_all(action: ListAction, Form(form): Form<ToggleAllForm>) -> Result<Response, AppError> {
+    let (db, owner) = (&action.state.db, action.user.id);
     let completed = match form.completed.as_deref() {
         Some("true" | "on" | "1") => true,
         Some("false" | "off" | "0") => false,
-        _ => tasks::counts(&state.db, user.id).await?.active > 0,
+        _ => tasks::counts(db, owner).await?.active > 0,
     };
-    let changed = tasks::set_all_completed(&state.db, user.id, completed).await?;
+    let changed = tasks::set_all_completed(db, owner, completed).await?;
     let done = if completed { "done" } else { "not done" };
     let outcome = Outcome::say(match changed {
         0 => "Nothing to change.".into(),
         1 => format!("Marked 1 task as {done}."),
         n => format!("Marked {n} tasks as {done}."),
     });
-    back_to_list(&state, user.id, &headers, &cookies, csrf, ListState::from_back(form.back.as_deref()), outcome).await
+    action.back_to_list(ListState::from_back(form.back.as_deref()), outcome).await
 }
 
-pub async fn clear_completed(
-    State(state): State<AppState>,
-    SignedIn(user): SignedIn,
-    CsrfToken(csrf): CsrfToken,
-    headers: HeaderMap,
-    cookies: Cookies,
-    Form(form): Form<BackForm>,
-) -> Result<Response, AppError> {
-    let deletion = tasks::clear_completed(&state.db, user.id).await?;
+pub async fn clear_completed(action: ListAction, Form(form): Form<BackForm>) -> Result<Response, AppError> {
+    let deletion = tasks::clear_completed(&action.state.db, action.user.id).await?;
     let outcome = if deletion.count == 0 {
         Outcome::say("There are no completed tasks to clear.".into())
     } else {
         Outcome::show(Flash::Deleted(deletion))
     };
-    back_to_list(&state, user.id, &headers, &cookies, csrf, ListState::from_back(form.back.as_deref()), outcome).await
+    action.back_to_list(ListState::from_back(form.back.as_deref()), outcome).await
 }
 
-pub async fn undo(
-    State(state): State<AppState>,
-    SignedIn(user): SignedIn,
-    CsrfToken(csrf): CsrfToken,
-    headers: HeaderMap,
-    cookies: Cookies,
-    Form(form): Form<UndoForm>,
-) -> Result<Response, AppError> {
+pub async fn undo(action: ListAction, Form(form): Form<UndoForm>) -> Result<Response, AppError> {
     // A malformed id names nothing: the same answer as one that is too old.
     let restored = match form.batch.as_deref().and_then(|b| Uuid::parse_str(b).ok()) {
-        Some(batch) => tasks::restore(&state.db, user.id, batch).await?,
+        Some(batch) => tasks::restore(&action.state.db, action.user.id, batch).await?,
         None => Vec::new(),
     };
     let flash = match restored.len() {
@@ -573,8 +545,7 @@ pub async fn undo(
             Flash::Restored { count: count as i64, title }
         }
     };
-    let view = ListState::from_back(form.back.as_deref());
-    back_to_list(&state, user.id, &headers, &cookies, csrf, view, Outcome::show(flash)).await
+    action.back_to_list(ListState::from_back(form.back.as_deref()), Outcome::show(flash)).await
 }
 
 #[cfg(test)]
