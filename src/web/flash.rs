@@ -29,6 +29,45 @@ pub enum Flash {
     Restored { count: i64, title: Option<String> },
     /// An Undo came after the window closed (or named nothing of theirs).
     TooLate,
+    /// Any other action: what was done, in words that hold no task's title
+    /// (with htmx the list shows the fuller sentence instead).
+    Done(Done),
+}
+
+/// The plain actions, for their on-screen confirmation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Done {
+    Added,
+    Saved,
+    Completed,
+    Reopened,
+    MarkedAll,
+    NothingToChange,
+    NothingToClear,
+}
+
+impl Done {
+    const ALL: [(Done, &'static str, &'static str); 7] = [
+        (Done::Added, "added", "Task added."),
+        (Done::Saved, "saved", "Task saved."),
+        (Done::Completed, "done", "Marked as done."),
+        (Done::Reopened, "undone", "Marked as not done."),
+        (Done::MarkedAll, "all", "Tasks updated."),
+        (Done::NothingToChange, "nothing", "Nothing to change."),
+        (Done::NothingToClear, "noclear", "There are no completed tasks to clear."),
+    ];
+
+    fn key(self) -> &'static str {
+        Self::ALL.iter().find(|(done, ..)| *done == self).map_or("nothing", |(_, key, _)| key)
+    }
+
+    fn text(self) -> &'static str {
+        Self::ALL.iter().find(|(done, ..)| *done == self).map_or("Done.", |(.., text)| text)
+    }
+
+    fn from_key(key: &str) -> Option<Done> {
+        Self::ALL.iter().find(|(_, k, _)| *k == key).map(|(done, ..)| *done)
+    }
 }
 
 /// A flash as the list shows it.
@@ -68,6 +107,7 @@ impl Flash {
             Flash::TooLate => {
                 Notice { text: "Too late to undo: that deletion is final.".into(), undo: None, seconds_left: 0 }
             }
+            Flash::Done(done) => Notice { text: done.text().into(), undo: None, seconds_left: 0 },
         }
     }
 
@@ -78,6 +118,7 @@ impl Flash {
             // The title stays out of the cookie; the restored task is in plain sight.
             Flash::Restored { count, .. } => format!("restored:{count}"),
             Flash::TooLate => "late".into(),
+            Flash::Done(done) => format!("done:{}", done.key()),
         };
         cookies.add(
             Cookie::build((FLASH_COOKIE, value))
@@ -103,6 +144,7 @@ impl Flash {
             Some(("restored", count)) => {
                 count.parse().ok().filter(|n| *n > 0).map(|count| Flash::Restored { count, title: None })
             }
+            Some(("done", key)) => Done::from_key(key).map(Flash::Done),
             _ if value == "late" => Some(Flash::TooLate),
             _ => None,
         })

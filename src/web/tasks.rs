@@ -16,7 +16,7 @@ use uuid::Uuid;
 
 use super::{
     extract::{Form, Query},
-    flash::{Flash, Notice},
+    flash::{Done, Flash, Notice},
 };
 use crate::{
     app::AppState,
@@ -335,8 +335,10 @@ struct Outcome {
 }
 
 impl Outcome {
-    fn say(announce: String) -> Self {
-        Outcome { announce, flash: None }
+    /// A plain action: `announce` is the full sentence (with the title) that
+    /// htmx shows and screen readers hear; `done` is what survives a redirect.
+    fn say(announce: String, done: Done) -> Self {
+        Outcome { announce, flash: Some(Flash::Done(done)) }
     }
 
     fn show(flash: Flash) -> Self {
@@ -375,6 +377,9 @@ impl ListAction {
         if self.htmx {
             let mut list = load_list(&self.state, self.user.id, view).await?;
             list.notice = outcome.flash.as_ref().map(Flash::notice);
+            if let (Some(notice), Some(Flash::Done(_))) = (&mut list.notice, &outcome.flash) {
+                notice.text.clone_from(&outcome.announce);
+            }
             list.announce = match &list.notice {
                 Some(Notice { text, undo: Some(_), .. }) => format!("{text} Undo is available."),
                 Some(notice) => notice.text.clone(),
@@ -433,7 +438,7 @@ pub async fn create(action: ListAction, Form(form): Form<TaskForm>) -> Result<Re
         }
     };
     let task = tasks::create(&action.state.db, action.user.id, &input).await?;
-    let outcome = Outcome::say(format!("Added {}.", quoted(&task.title)));
+    let outcome = Outcome::say(format!("Added {}.", quoted(&task.title)), Done::Added);
     action.back_to_list(view, outcome).await
 }
 
@@ -479,7 +484,7 @@ pub async fn update(
     };
     let patch = TaskPatch::replace(input, completed);
     let task = tasks::update(&action.state.db, action.user.id, id, &patch).await?.ok_or(AppError::NotFound)?;
-    let outcome = Outcome::say(format!("Saved {}.", quoted(&task.title)));
+    let outcome = Outcome::say(format!("Saved {}.", quoted(&task.title)), Done::Saved);
     action.back_to_list(view, outcome).await
 }
 
@@ -490,8 +495,8 @@ pub async fn toggle(
 ) -> Result<Response, AppError> {
     let id = task_id(&id)?;
     let task = tasks::toggle(&action.state.db, action.user.id, id).await?.ok_or(AppError::NotFound)?;
-    let done = if task.completed { "done" } else { "not done" };
-    let outcome = Outcome::say(format!("Marked {} as {done}.", quoted(&task.title)));
+    let (done, kind) = if task.completed { ("done", Done::Completed) } else { ("not done", Done::Reopened) };
+    let outcome = Outcome::say(format!("Marked {} as {done}.", quoted(&task.title)), kind);
     action.back_to_list(ListState::from_back(form.back.as_deref()), outcome).await
 }
 
@@ -514,18 +519,18 @@ pub async fn toggle_all(action: ListAction, Form(form): Form<ToggleAllForm>) -> 
     };
     let changed = tasks::set_all_completed(db, owner, completed).await?;
     let done = if completed { "done" } else { "not done" };
-    let outcome = Outcome::say(match changed {
-        0 => "Nothing to change.".into(),
-        1 => format!("Marked 1 task as {done}."),
-        n => format!("Marked {n} tasks as {done}."),
-    });
+    let outcome = match changed {
+        0 => Outcome::say("Nothing to change.".into(), Done::NothingToChange),
+        1 => Outcome::say(format!("Marked 1 task as {done}."), Done::MarkedAll),
+        n => Outcome::say(format!("Marked {n} tasks as {done}."), Done::MarkedAll),
+    };
     action.back_to_list(ListState::from_back(form.back.as_deref()), outcome).await
 }
 
 pub async fn clear_completed(action: ListAction, Form(form): Form<BackForm>) -> Result<Response, AppError> {
     let deletion = tasks::clear_completed(&action.state.db, action.user.id).await?;
     let outcome = if deletion.count == 0 {
-        Outcome::say("There are no completed tasks to clear.".into())
+        Outcome::say("There are no completed tasks to clear.".into(), Done::NothingToClear)
     } else {
         Outcome::show(Flash::Deleted(deletion))
     };

@@ -16,6 +16,7 @@ crate::on_both_backends!(
     a_script_in_a_title_is_shown_as_text,
     another_users_task_is_not_found_on_every_route_and_stays_unchanged,
     a_task_id_that_is_not_a_number_is_not_found,
+    every_action_is_confirmed_on_screen_with_and_without_javascript,
     search_folds_unicode_and_survives_control_characters,
     dates_outside_years_1_to_9999_are_refused,
     unreadable_forms_and_queries_get_a_friendly_400,
@@ -494,4 +495,31 @@ async fn the_new_actions_refuse_a_missing_csrf_token(app: TestApp) {
         assert_eq!(page.status, StatusCode::FORBIDDEN, "{path}");
     }
     assert_eq!(browser.get("/tasks?status=completed").await.task_ids(), vec![id], "nothing changed");
+}
+
+async fn every_action_is_confirmed_on_screen_with_and_without_javascript(app: TestApp) {
+    let browser = app.signed_in().await;
+    browser.get("/tasks").await;
+    let flash = |body: &str| {
+        let start = body.find(r#"<span class="flash-text">"#)? + r#"<span class="flash-text">"#.len();
+        Some(body[start..start + body[start..].find('<')?].to_owned())
+    };
+
+    // Without JavaScript: the redirect's page shows it once.
+    browser.post("/tasks", &[("title", "Water plants")]).await;
+    let page = browser.get("/tasks").await;
+    assert_eq!(flash(&page.body).as_deref(), Some("Task added."));
+    assert_eq!(flash(&browser.get("/tasks").await.body), None, "shown once");
+    let id = page.task_ids()[0];
+    browser.post(&format!("/tasks/{id}/toggle"), &[]).await;
+    assert_eq!(flash(&browser.get("/tasks").await.body).as_deref(), Some("Marked as done."));
+    browser.post(&format!("/tasks/{id}"), &[("title", "Water all plants")]).await;
+    assert_eq!(flash(&browser.get("/tasks").await.body).as_deref(), Some("Task saved."));
+
+    // With htmx: the fragment carries the full sentence. (The edit above sent
+    // no `completed`, so the task is active again.)
+    let added = browser.post_htmx("/tasks", &[("title", "Feed the cat")]).await;
+    assert_eq!(flash(&added.body).as_deref(), Some("Added “Feed the cat”."));
+    let toggled = browser.post_htmx(&format!("/tasks/{id}/toggle"), &[]).await;
+    assert_eq!(flash(&toggled.body).as_deref(), Some("Marked “Water all plants” as done."));
 }
