@@ -360,7 +360,7 @@ fn development_secret(data_dir: &Path) -> Result<Secret, ConfigError> {
 }
 
 /// The data directory holds the key and the database: owner only.
-fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+pub(crate) fn create_private_dir(dir: &Path) -> std::io::Result<()> {
     let mut builder = std::fs::DirBuilder::new();
     builder.recursive(true);
     #[cfg(unix)]

@@ -306,11 +306,10 @@ pub async fn sign_up(
 ) -> Result<users::User, SignUpError> {
     // Every attempt counts, so probing which emails have accounts is slow.
     let bucket = throttle::ip_bucket("signup", client.ip.as_deref());
-    if let Some(wait) = throttle::check(state, &bucket, state.config.limits.signup_per_ip).await? {
+    if let Some(wait) = throttle::attempt(state, &bucket, state.config.limits.signup_per_ip).await? {
         tracing::warn!(event = "auth.signup_throttled", ip = client.ip.as_deref().unwrap_or("-"), "sign-up throttled");
         return Err(SignUpError::Throttled(wait));
     }
-    throttle::hit(state, &bucket).await?;
     let email = Email::parse(email);
     let password = Password::parse(password);
     let name = parse_name(name);

@@ -35,6 +35,16 @@ pub async fn check(state: &AppState, bucket: &str, limit: Limit) -> Result<Optio
     Ok(Some((frees_at - now).whole_seconds().max(1) as u64))
 }
 
+/// An attempt that counts whatever its outcome (sign-ups, reset requests):
+/// `Some(seconds to wait)` when `bucket` is at its limit, else it is counted.
+pub async fn attempt(state: &AppState, bucket: &str, limit: Limit) -> Result<Option<u64>, AppError> {
+    if let Some(wait) = check(state, bucket, limit).await? {
+        return Ok(Some(wait));
+    }
+    hit(state, bucket).await?;
+    Ok(None)
+}
+
 /// Counts one event against `bucket`.
 pub async fn hit(state: &AppState, bucket: &str) -> Result<(), AppError> {
     Ok(security::throttle_add(&state.db, bucket).await?)

@@ -157,7 +157,8 @@ impl Db {
                 if let Some(dir) = options.get_filename().parent()
                     && !dir.as_os_str().is_empty()
                 {
-                    std::fs::create_dir_all(dir)?;
+                    // Owner only, like the rest of the data directory.
+                    crate::config::create_private_dir(dir)?;
                 }
                 let options = options
                     .clone()

@@ -62,10 +62,9 @@ pub async fn forgot(
     Form(form): Form<ForgotForm>,
 ) -> Result<Response, AppError> {
     let bucket = throttle::ip_bucket("reset", client.ip.as_deref());
-    if let Some(wait) = throttle::check(&state, &bucket, state.config.limits.reset_per_ip).await? {
+    if let Some(wait) = throttle::attempt(&state, &bucket, state.config.limits.reset_per_ip).await? {
         return Err(AppError::TooManyRequests(wait));
     }
-    throttle::hit(&state, &bucket).await?;
 
     if let Ok(email) = Email::parse(form.email.as_deref().unwrap_or_default())
         && let Some(user) = users::credentials_by_email(&state.db, &email).await?

@@ -390,3 +390,29 @@ async fn a_deactivated_user_cannot_sign_in_or_use_a_session() {
         .unwrap();
     assert_eq!(unknown.status.code(), Some(1));
 }
+
+#[tokio::test]
+async fn password_reset_requests_are_throttled_per_ip() {
+    let app = TestApp::spawn_with(Backend::Sqlite, &[("RATE_LIMIT_SIGNUP_PER_IP", "2/1h")]).await.unwrap();
+    let browser = app.browser();
+    browser.get("/forgot-password").await;
+    for _ in 0..2 {
+        assert_eq!(browser.post("/forgot-password", &[("email", &unique_email())]).await.status, StatusCode::OK);
+    }
+    let third = browser.post("/forgot-password", &[("email", &unique_email())]).await;
+    assert_eq!(third.status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(third.headers.get("retry-after").is_some());
+}
+
+#[tokio::test]
+async fn the_sqlite_data_directory_is_created_owner_only() {
+    let app = TestApp::spawn(Backend::Sqlite).await.unwrap();
+    let fresh = app.data_dir.path().join("made-by-doable");
+    let url = format!("sqlite://{}/doable.db", fresh.display());
+    doable::db::Db::connect(&doable::db::DatabaseUrl::parse(&url).unwrap()).await.unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(std::fs::metadata(&fresh).unwrap().permissions().mode() & 0o777, 0o700);
+    }
+}
