@@ -2,10 +2,18 @@
 //! list: keyset pages (what the API's `cursor` and the pages' next/previous
 //! links use) against OFFSET pages (what a bare `page=N` falls back to).
 //!
+//! On PostgreSQL it also measures what row-level security costs one call:
+//! the first page through the app (a transaction naming the user, under the
+//! policies, as the role `doable_app`) against the same statement sent bare
+//! by the tables' owner, and in a plain transaction.
+//!
 //! `cargo bench --bench pagination` — SQLite in a temp directory; set
 //! `DOABLE_BENCH_POSTGRES_URL` to measure PostgreSQL too.
 
-use std::time::{Duration, Instant};
+use std::{
+    future::Future,
+    time::{Duration, Instant},
+};
 
 use doable::{
     db::{
@@ -63,18 +71,52 @@ async fn bench(name: &str, url: &str) {
             offset_time
         );
     }
+    if let Db::Postgres(_) = db {
+        row_level_security(&db, url, owner).await;
+    }
     db.close().await;
 }
 
 async fn median(db: &Db, owner: uuid::Uuid, position: Position) -> Duration {
     let query = ListQuery { status: StatusFilter::All, search: None, position, limit: PAGE };
+    median_of(|| async {
+        let page = tasks::list(db, owner, &query).await.expect("list");
+        assert_eq!(page.tasks.len() as i64, PAGE);
+    })
+    .await
+}
+
+async fn median_of<F: Future<Output = ()>>(mut run: impl FnMut() -> F) -> Duration {
     let mut times = Vec::with_capacity(RUNS);
     for _ in 0..RUNS {
         let started = Instant::now();
-        let page = tasks::list(db, owner, &query).await.expect("list");
+        run().await;
         times.push(started.elapsed());
-        assert_eq!(page.tasks.len() as i64, PAGE);
     }
     times.sort();
     times[RUNS / 2]
+}
+
+async fn row_level_security(db: &Db, url: &str, owner: uuid::Uuid) {
+    const FIRST_PAGE: &str = "SELECT id, title, description, completed, completed_at, due_date, created_at, updated_at
+         FROM tasks WHERE user_id = $1 AND deleted_at IS NULL ORDER BY id DESC LIMIT $2";
+    let as_owner = sqlx::PgPool::connect(url).await.expect("connect as the owner");
+    let first_page = || sqlx::query(FIRST_PAGE).bind(owner).bind(PAGE + 1);
+
+    let bare = median_of(|| async {
+        assert_eq!(first_page().fetch_all(&as_owner).await.expect("page").len() as i64, PAGE + 1);
+    })
+    .await;
+    let in_transaction = median_of(|| async {
+        let mut tx = as_owner.begin().await.expect("begin");
+        assert_eq!(first_page().fetch_all(&mut *tx).await.expect("page").len() as i64, PAGE + 1);
+        tx.commit().await.expect("commit");
+    })
+    .await;
+    let through_the_app = median(db, owner, Position::Offset(0)).await;
+    println!("\nrow-level security, first page (p50):");
+    println!("  bare statement, as the tables' owner      {bare:>10.1?}");
+    println!("  in a transaction, as the tables' owner    {in_transaction:>10.1?}");
+    println!("  the app: user's transaction, policies on  {through_the_app:>10.1?}");
+    as_owner.close().await;
 }

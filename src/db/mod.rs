@@ -8,7 +8,12 @@
 //! ascending order, `lower(..) LIKE`, `RETURNING`).
 //!
 //! Every function that touches a user's rows takes the owner's id, which
-//! callers get only from the authenticated session.
+//! callers get only from the authenticated session, and filters by it. On
+//! PostgreSQL the database enforces that too: the pool works as the role
+//! [`APP_ROLE`], which owns no table, and row-level security (migration
+//! 0003) shows it only the rows of the user named in the transaction by
+//! [`as_user!`]. A statement that forgot its owner filter still sees nothing
+//! of anyone else's.
 
 pub mod security;
 pub mod sessions;
@@ -18,7 +23,7 @@ pub mod users;
 use std::{str::FromStr, time::Duration};
 
 use sqlx::{
-    ConnectOptions,
+    ConnectOptions, Connection, Executor,
     postgres::{PgConnectOptions, PgPool, PgPoolOptions},
     sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions},
 };
@@ -65,6 +70,44 @@ macro_rules! on_pool {
     };
 }
 pub use crate::on_pool;
+
+/// The PostgreSQL role the pool works as (`SET ROLE` on every connection):
+/// it may read and write the tables but owns none, so row-level security
+/// applies to it. Migrations run as the `DATABASE_URL` user, which owns them.
+pub const APP_ROLE: &str = "doable_app";
+
+/// Runs `$body` in a transaction on behalf of user `$user`, with `$conn` the
+/// transaction's connection (use it as `&mut *$conn`). On PostgreSQL the
+/// transaction starts by naming the user in `app.user_id`, the setting the
+/// row-level security policies compare with, so the body sees and writes
+/// only that user's tasks, sessions and events; on SQLite it is a plain
+/// transaction. Commits when the body finishes; a `?` inside returns early
+/// and the transaction rolls back.
+macro_rules! as_user {
+    ($db:expr, $user:expr, $conn:ident => $body:expr) => {{
+        let user: ::uuid::Uuid = $user;
+        match $db {
+            $crate::db::Db::Sqlite(pool) => {
+                let mut tx = pool.begin().await?;
+                let $conn = &mut *tx;
+                let out = $body;
+                tx.commit().await?;
+                out
+            }
+            $crate::db::Db::Postgres(pool) => {
+                // One round trip for BEGIN and the setting. A Uuid prints as
+                // hex digits and hyphens only, so formatting it is safe here.
+                let begin = format!("BEGIN; SELECT set_config('app.user_id', '{user}', true)");
+                let mut tx = pool.begin_with(begin).await?;
+                let $conn = &mut *tx;
+                let out = $body;
+                tx.commit().await?;
+                out
+            }
+        }
+    }};
+}
+pub(crate) use as_user;
 
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
@@ -181,12 +224,35 @@ impl Db {
                     .clone()
                     .options([("statement_timeout", timeout.as_str())])
                     .log_statements(tracing::log::LevelFilter::Trace);
+                // Migrate as the DATABASE_URL user, who owns the tables...
+                let mut owner = options.connect().await?;
+                sqlx::migrate!("migrations/postgres").run(&mut owner).await?;
+                owner.close().await?;
+                // ...and serve as the role that owns none of them.
                 let pool = PgPoolOptions::new()
                     .max_connections(settings.max_connections)
                     .acquire_timeout(settings.acquire_timeout)
+                    .after_connect(|conn, _| {
+                        Box::pin(async move {
+                            conn.execute(format!("SET ROLE {APP_ROLE}").as_str()).await?;
+                            Ok(())
+                        })
+                    })
                     .connect_with(options)
                     .await?;
-                sqlx::migrate!("migrations/postgres").run(&pool).await?;
+                // Fail closed: a role that skips the policies (made by hand
+                // before us, say) would quietly turn them off.
+                let (role, bypasses): (String, bool) = sqlx::query_as(
+                    "SELECT rolname::text, rolsuper OR rolbypassrls FROM pg_roles WHERE rolname = current_user",
+                )
+                .fetch_one(&pool)
+                .await?;
+                if bypasses {
+                    return Err(sqlx::Error::Configuration(
+                        format!("the role {role} bypasses row-level security; remove SUPERUSER and BYPASSRLS from it")
+                            .into(),
+                    ));
+                }
                 Ok(Db::Postgres(pool))
             }
         }

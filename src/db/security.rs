@@ -5,7 +5,7 @@ use sqlx::FromRow;
 use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
 
-use super::{Db, DbResult, now, on_pool};
+use super::{Db, DbResult, as_user, now, on_pool};
 
 #[derive(Clone, Debug, FromRow)]
 pub struct SecurityEvent {
@@ -17,7 +17,7 @@ pub struct SecurityEvent {
 
 /// Records `event` for the user; never secrets, only what and from where.
 pub async fn record(db: &Db, user_id: Uuid, event: &str, ip: Option<&str>, user_agent: Option<&str>) -> DbResult<()> {
-    on_pool!(db, pool => {
+    as_user!(db, user_id, conn => {
         sqlx::query(
             "INSERT INTO security_events (user_id, event, ip, user_agent, created_at) VALUES ($1, $2, $3, $4, $5)",
         )
@@ -26,7 +26,7 @@ pub async fn record(db: &Db, user_id: Uuid, event: &str, ip: Option<&str>, user_
         .bind(ip)
         .bind(user_agent)
         .bind(now())
-        .execute(pool)
+        .execute(&mut *conn)
         .await?;
     });
     Ok(())
@@ -34,14 +34,14 @@ pub async fn record(db: &Db, user_id: Uuid, event: &str, ip: Option<&str>, user_
 
 /// The user's most recent events, newest first.
 pub async fn recent(db: &Db, user_id: Uuid, limit: i64) -> DbResult<Vec<SecurityEvent>> {
-    let events = on_pool!(db, pool => {
+    let events = as_user!(db, user_id, conn => {
         sqlx::query_as::<_, SecurityEvent>(
             "SELECT event, ip, user_agent, created_at FROM security_events
              WHERE user_id = $1 ORDER BY id DESC LIMIT $2",
         )
         .bind(user_id)
         .bind(limit)
-        .fetch_all(pool)
+        .fetch_all(&mut *conn)
         .await?
     });
     Ok(events)
@@ -72,15 +72,28 @@ pub async fn throttle_add(db: &Db, bucket: &str) -> DbResult<()> {
 
 /// Forgets throttle events older than `age`, expired sessions and reset
 /// links, and deleted tasks whose undo window closed that long ago
-/// (housekeeping across all accounts; it reads no one's data).
+/// (housekeeping across all accounts; it reads no one's data). On
+/// PostgreSQL sessions and tasks are out of the pool role's reach but for
+/// the one signed-in user, so their part runs in a function of migration
+/// 0003 as the tables' owner.
 pub async fn purge(db: &Db, age: Duration) -> DbResult<()> {
     let cutoff = now() - age;
     on_pool!(db, pool => {
         sqlx::query("DELETE FROM throttle_events WHERE created_at < $1").bind(cutoff).execute(pool).await?;
         sqlx::query("DELETE FROM password_resets WHERE expires_at < $1").bind(cutoff).execute(pool).await?;
-        sqlx::query("DELETE FROM sessions WHERE expires_at < $1").bind(cutoff).execute(pool).await?;
-        sqlx::query("DELETE FROM tasks WHERE deleted_at IS NOT NULL AND deleted_at < $1").bind(cutoff).execute(pool).await?;
     });
+    match db {
+        Db::Sqlite(pool) => {
+            sqlx::query("DELETE FROM sessions WHERE expires_at < $1").bind(cutoff).execute(pool).await?;
+            sqlx::query("DELETE FROM tasks WHERE deleted_at IS NOT NULL AND deleted_at < $1")
+                .bind(cutoff)
+                .execute(pool)
+                .await?;
+        }
+        Db::Postgres(pool) => {
+            sqlx::query("SELECT doable_purge($1)").bind(cutoff).execute(pool).await?;
+        }
+    }
     Ok(())
 }
 

@@ -6,7 +6,7 @@ use sqlx::FromRow;
 use time::Duration;
 use uuid::Uuid;
 
-use super::{Db, DbResult, now, on_pool};
+use super::{Db, DbResult, as_user, now};
 
 /// The signed-in user behind a live session.
 #[derive(Clone, Debug, FromRow)]
@@ -27,7 +27,7 @@ pub struct NewSession<'a> {
 pub async fn create(db: &Db, new: &NewSession<'_>) -> DbResult<Uuid> {
     let id = Uuid::new_v4();
     let now = now();
-    on_pool!(db, pool => {
+    as_user!(db, new.user_id, conn => {
         sqlx::query(
             "INSERT INTO sessions (id, user_id, refresh_hash, created_at, last_seen_at, expires_at, user_agent, ip)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
@@ -40,7 +40,7 @@ pub async fn create(db: &Db, new: &NewSession<'_>) -> DbResult<Uuid> {
         .bind(now + new.lifetime)
         .bind(new.user_agent)
         .bind(new.ip)
-        .execute(pool)
+        .execute(&mut *conn)
         .await?;
     });
     Ok(id)
@@ -48,7 +48,7 @@ pub async fn create(db: &Db, new: &NewSession<'_>) -> DbResult<Uuid> {
 
 /// The user of session `id` if it is theirs, live, and the account active.
 pub async fn live_user(db: &Db, id: Uuid, user_id: Uuid) -> DbResult<Option<SessionUser>> {
-    let found = on_pool!(db, pool => {
+    let found = as_user!(db, user_id, conn => {
         sqlx::query_as::<_, SessionUser>(
             "SELECT u.id AS user_id, u.email, u.name
              FROM sessions s JOIN users u ON u.id = s.user_id
@@ -57,7 +57,7 @@ pub async fn live_user(db: &Db, id: Uuid, user_id: Uuid) -> DbResult<Option<Sess
         .bind(id)
         .bind(user_id)
         .bind(now())
-        .fetch_optional(pool)
+        .fetch_optional(&mut *conn)
         .await?
     });
     Ok(found)
@@ -95,8 +95,10 @@ struct Spent {
 /// recognises tokens this session spent before.
 pub async fn refresh(db: &Db, presented_hash: &str, new_hash: &str, grace: Duration) -> DbResult<Refresh> {
     let now = now();
-    let outcome = on_pool!(db, pool => {
-        let mut tx = pool.begin().await?;
+    let Some(token_owner) = refresh_token_owner(db, presented_hash).await? else {
+        return Ok(Refresh::Invalid);
+    };
+    let outcome = as_user!(db, token_owner, tx => {
         let rotated = sqlx::query_as::<_, Owner>(
             "UPDATE sessions SET refresh_hash = $1, last_seen_at = $2
              WHERE refresh_hash = $3 AND revoked_at IS NULL AND expires_at > $4
@@ -109,7 +111,7 @@ pub async fn refresh(db: &Db, presented_hash: &str, new_hash: &str, grace: Durat
         .bind(now)
         .fetch_optional(&mut *tx)
         .await?;
-        let outcome = if let Some(owner) = rotated {
+        if let Some(owner) = rotated {
             sqlx::query("INSERT INTO spent_refresh_tokens (hash, session_id, spent_at) VALUES ($1, $2, $3)")
                 .bind(presented_hash)
                 .bind(owner.id)
@@ -143,21 +145,42 @@ pub async fn refresh(db: &Db, presented_hash: &str, new_hash: &str, grace: Durat
                     Refresh::Reused { session_id: spent.id, user_id: spent.user_id }
                 }
             }
-        };
-        tx.commit().await?;
-        outcome
+        }
     });
     Ok(outcome)
 }
 
+/// Whose session a refresh token, current or spent, belongs to: the one
+/// lookup made before the user is known. On PostgreSQL it runs past
+/// row-level security in a function that answers only this (migration 0003).
+async fn refresh_token_owner(db: &Db, token_hash: &str) -> DbResult<Option<Uuid>> {
+    let owner = match db {
+        Db::Sqlite(pool) => {
+            sqlx::query_scalar(
+                "SELECT user_id FROM sessions WHERE refresh_hash = $1
+                 UNION ALL
+                 SELECT s.user_id FROM spent_refresh_tokens t JOIN sessions s ON s.id = t.session_id WHERE t.hash = $1
+                 LIMIT 1",
+            )
+            .bind(token_hash)
+            .fetch_optional(pool)
+            .await?
+        }
+        Db::Postgres(pool) => {
+            sqlx::query_scalar("SELECT doable_refresh_token_owner($1)").bind(token_hash).fetch_one(pool).await?
+        }
+    };
+    Ok(owner)
+}
+
 /// Revokes one of the user's sessions; false when it was not theirs or not live.
 pub async fn revoke(db: &Db, user_id: Uuid, id: Uuid) -> DbResult<bool> {
-    let affected = on_pool!(db, pool => {
+    let affected = as_user!(db, user_id, conn => {
         sqlx::query("UPDATE sessions SET revoked_at = $1 WHERE id = $2 AND user_id = $3 AND revoked_at IS NULL")
             .bind(now())
             .bind(id)
             .bind(user_id)
-            .execute(pool)
+            .execute(&mut *conn)
             .await?
             .rows_affected()
     });
@@ -169,8 +192,7 @@ pub async fn revoke(db: &Db, user_id: Uuid, id: Uuid) -> DbResult<bool> {
 /// needs a usable token back.
 pub async fn rotate(db: &Db, user_id: Uuid, id: Uuid, new_hash: &str) -> DbResult<bool> {
     let now = now();
-    let rotated = on_pool!(db, pool => {
-        let mut tx = pool.begin().await?;
+    let rotated = as_user!(db, user_id, tx => {
         sqlx::query(
             "INSERT INTO spent_refresh_tokens (hash, session_id, spent_at)
              SELECT refresh_hash, id, $1 FROM sessions
@@ -194,7 +216,6 @@ pub async fn rotate(db: &Db, user_id: Uuid, id: Uuid, new_hash: &str) -> DbResul
         .execute(&mut *tx)
         .await?
         .rows_affected();
-        tx.commit().await?;
         affected == 1
     });
     Ok(rotated)
@@ -213,7 +234,7 @@ pub struct SessionInfo {
 
 /// The user's live sessions, newest first.
 pub async fn list(db: &Db, user_id: Uuid) -> DbResult<Vec<SessionInfo>> {
-    let sessions = on_pool!(db, pool => {
+    let sessions = as_user!(db, user_id, conn => {
         sqlx::query_as::<_, SessionInfo>(
             "SELECT id, created_at, last_seen_at, expires_at, user_agent, ip FROM sessions
              WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $2
@@ -221,7 +242,7 @@ pub async fn list(db: &Db, user_id: Uuid) -> DbResult<Vec<SessionInfo>> {
         )
         .bind(user_id)
         .bind(now())
-        .fetch_all(pool)
+        .fetch_all(&mut *conn)
         .await?
     });
     Ok(sessions)
@@ -231,12 +252,12 @@ pub async fn list(db: &Db, user_id: Uuid) -> DbResult<Vec<SessionInfo>> {
 pub async fn revoke_all(db: &Db, user_id: Uuid, keep: Option<Uuid>) -> DbResult<u64> {
     // A nil id matches no session: "keep none".
     let keep = keep.unwrap_or(Uuid::nil());
-    let affected = on_pool!(db, pool => {
+    let affected = as_user!(db, user_id, conn => {
         sqlx::query("UPDATE sessions SET revoked_at = $1 WHERE user_id = $2 AND id <> $3 AND revoked_at IS NULL")
             .bind(now())
             .bind(user_id)
             .bind(keep)
-            .execute(pool)
+            .execute(&mut *conn)
             .await?
             .rows_affected()
     });

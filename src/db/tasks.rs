@@ -1,5 +1,6 @@
-//! Tasks. Every statement is scoped by `user_id`, so a task id that belongs
-//! to someone else behaves exactly like one that does not exist.
+//! Tasks. Every statement is scoped by `user_id` and runs [`as_user!`] (so on
+//! PostgreSQL row-level security scopes it too): a task id that belongs to
+//! someone else behaves exactly like one that does not exist.
 //!
 //! Deleting from the pages is undoable: [`trash`] and [`clear_completed`]
 //! only mark tasks deleted (`deleted_at`), every other query sees live tasks
@@ -10,7 +11,7 @@ use sqlx::FromRow;
 use time::{Date, Duration, OffsetDateTime};
 use uuid::Uuid;
 
-use super::{Db, DbResult, now, on_pool};
+use super::{Db, DbResult, as_user, now};
 
 /// How long a deletion can be undone.
 pub const UNDO_WINDOW: Duration = Duration::seconds(30);
@@ -129,7 +130,7 @@ pub async fn list(db: &Db, owner: Uuid, query: &ListQuery<'_>) -> DbResult<TaskP
     }
 
     let pattern = query.search.map(like_pattern);
-    let mut tasks: Vec<Task> = on_pool!(db, pool => {
+    let mut tasks: Vec<Task> = as_user!(db, owner, conn => {
         let mut q = sqlx::query_as::<_, Task>(&sql).bind(owner);
         if query.status != StatusFilter::All {
             q = q.bind(query.status == StatusFilter::Completed);
@@ -145,7 +146,7 @@ pub async fn list(db: &Db, owner: Uuid, query: &ListQuery<'_>) -> DbResult<TaskP
         if let Position::Offset(offset) = query.position {
             q = q.bind(offset);
         }
-        q.fetch_all(pool).await?
+        q.fetch_all(&mut *conn).await?
     });
 
     let more = tasks.len() as i64 > query.limit;
@@ -161,10 +162,10 @@ pub async fn list(db: &Db, owner: Uuid, query: &ListQuery<'_>) -> DbResult<TaskP
 }
 
 pub async fn counts(db: &Db, owner: Uuid) -> DbResult<Counts> {
-    let rows: Vec<(bool, i64)> = on_pool!(db, pool => {
+    let rows: Vec<(bool, i64)> = as_user!(db, owner, conn => {
         sqlx::query_as("SELECT completed, count(*) FROM tasks WHERE user_id = $1 AND deleted_at IS NULL GROUP BY completed")
             .bind(owner)
-            .fetch_all(pool)
+            .fetch_all(&mut *conn)
             .await?
     });
     let mut counts = Counts::default();
@@ -176,8 +177,8 @@ pub async fn counts(db: &Db, owner: Uuid) -> DbResult<Counts> {
 
 pub async fn get(db: &Db, owner: Uuid, id: i64) -> DbResult<Option<Task>> {
     let sql = format!("SELECT {COLUMNS} FROM tasks WHERE id = $1 AND user_id = $2 AND deleted_at IS NULL");
-    let task = on_pool!(db, pool => {
-        sqlx::query_as::<_, Task>(&sql).bind(id).bind(owner).fetch_optional(pool).await?
+    let task = as_user!(db, owner, conn => {
+        sqlx::query_as::<_, Task>(&sql).bind(id).bind(owner).fetch_optional(&mut *conn).await?
     });
     Ok(task)
 }
@@ -189,7 +190,7 @@ pub async fn create(db: &Db, owner: Uuid, input: &TaskInput) -> DbResult<Task> {
                             created_at, updated_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING {COLUMNS}"
     );
-    let task = on_pool!(db, pool => {
+    let task = as_user!(db, owner, conn => {
         sqlx::query_as::<_, Task>(&sql)
             .bind(owner)
             .bind(&input.title)
@@ -200,7 +201,7 @@ pub async fn create(db: &Db, owner: Uuid, input: &TaskInput) -> DbResult<Task> {
             .bind(input.due_date)
             .bind(now)
             .bind(now)
-            .fetch_one(pool)
+            .fetch_one(&mut *conn)
             .await?
     });
     Ok(task)
@@ -245,7 +246,7 @@ pub async fn update(db: &Db, owner: Uuid, id: i64, patch: &TaskPatch) -> DbResul
              updated_at = $12
          WHERE id = $13 AND user_id = $14 AND deleted_at IS NULL RETURNING {COLUMNS}"
     );
-    let task = on_pool!(db, pool => {
+    let task = as_user!(db, owner, conn => {
         sqlx::query_as::<_, Task>(&sql)
             .bind(patch.title.is_some())
             .bind(patch.title.as_deref())
@@ -261,7 +262,7 @@ pub async fn update(db: &Db, owner: Uuid, id: i64, patch: &TaskPatch) -> DbResul
             .bind(now)
             .bind(id)
             .bind(owner)
-            .fetch_optional(pool)
+            .fetch_optional(&mut *conn)
             .await?
     });
     Ok(task)
@@ -276,8 +277,8 @@ pub async fn toggle(db: &Db, owner: Uuid, id: i64) -> DbResult<Option<Task>> {
              updated_at = $2
          WHERE id = $3 AND user_id = $4 AND deleted_at IS NULL RETURNING {COLUMNS}"
     );
-    let task = on_pool!(db, pool => {
-        sqlx::query_as::<_, Task>(&sql).bind(now).bind(now).bind(id).bind(owner).fetch_optional(pool).await?
+    let task = as_user!(db, owner, conn => {
+        sqlx::query_as::<_, Task>(&sql).bind(now).bind(now).bind(id).bind(owner).fetch_optional(&mut *conn).await?
     });
     Ok(task)
 }
@@ -285,11 +286,11 @@ pub async fn toggle(db: &Db, owner: Uuid, id: i64) -> DbResult<Option<Task>> {
 /// Deletes the owner's task for good (the JSON API, where clients keep
 /// their own undo); false when there was none to delete.
 pub async fn delete(db: &Db, owner: Uuid, id: i64) -> DbResult<bool> {
-    let result = on_pool!(db, pool => {
+    let result = as_user!(db, owner, conn => {
         sqlx::query("DELETE FROM tasks WHERE id = $1 AND user_id = $2 AND deleted_at IS NULL")
             .bind(id)
             .bind(owner)
-            .execute(pool)
+            .execute(&mut *conn)
             .await?
             .rows_affected()
     });
@@ -299,8 +300,8 @@ pub async fn delete(db: &Db, owner: Uuid, id: i64) -> DbResult<bool> {
 /// Every task of the owner, oldest first: for "Export my data".
 pub async fn all(db: &Db, owner: Uuid) -> DbResult<Vec<Task>> {
     let sql = format!("SELECT {COLUMNS} FROM tasks WHERE user_id = $1 AND deleted_at IS NULL ORDER BY id");
-    let tasks = on_pool!(db, pool => {
-        sqlx::query_as::<_, Task>(&sql).bind(owner).fetch_all(pool).await?
+    let tasks = as_user!(db, owner, conn => {
+        sqlx::query_as::<_, Task>(&sql).bind(owner).fetch_all(&mut *conn).await?
     });
     Ok(tasks)
 }
@@ -309,7 +310,7 @@ pub async fn all(db: &Db, owner: Uuid) -> DbResult<Vec<Task>> {
 /// Returns how many changed.
 pub async fn set_all_completed(db: &Db, owner: Uuid, completed: bool) -> DbResult<u64> {
     let now = now();
-    let changed = on_pool!(db, pool => {
+    let changed = as_user!(db, owner, conn => {
         sqlx::query(
             "UPDATE tasks SET completed = $1,
                  completed_at = CASE WHEN $1 THEN coalesce(completed_at, $2) ELSE NULL END,
@@ -320,7 +321,7 @@ pub async fn set_all_completed(db: &Db, owner: Uuid, completed: bool) -> DbResul
         .bind(now)
         .bind(now)
         .bind(owner)
-        .execute(pool)
+        .execute(&mut *conn)
         .await?
         .rows_affected()
     });
@@ -350,25 +351,16 @@ impl Deletion {
     }
 }
 
-/// Removes deletions of this owner that can no longer be undone.
-async fn purge(db: &Db, owner: Uuid, now: OffsetDateTime) -> DbResult<()> {
-    on_pool!(db, pool => {
-        sqlx::query("DELETE FROM tasks WHERE user_id = $1 AND deleted_at IS NOT NULL AND deleted_at < $2")
-            .bind(owner)
-            .bind(now - UNDO_WINDOW)
-            .execute(pool)
-            .await?
-            .rows_affected()
-    });
-    Ok(())
-}
+/// Removes deletions of the owner (`$1`) that can no longer be undone
+/// (deleted before `$2`); each new deletion runs it first.
+const PURGE_UNDONE: &str = "DELETE FROM tasks WHERE user_id = $1 AND deleted_at IS NOT NULL AND deleted_at < $2";
 
 /// Deletes the owner's task, undoably; `None` when there was none to delete.
 pub async fn trash(db: &Db, owner: Uuid, id: i64) -> DbResult<Option<Deletion>> {
     let now = now();
-    purge(db, owner, now).await?;
     let batch = Uuid::new_v4();
-    let title: Option<String> = on_pool!(db, pool => {
+    let title: Option<String> = as_user!(db, owner, conn => {
+        sqlx::query(PURGE_UNDONE).bind(owner).bind(now - UNDO_WINDOW).execute(&mut *conn).await?;
         sqlx::query_scalar(
             "UPDATE tasks SET deleted_at = $1, deleted_batch = $2
              WHERE id = $3 AND user_id = $4 AND deleted_at IS NULL RETURNING title",
@@ -377,7 +369,7 @@ pub async fn trash(db: &Db, owner: Uuid, id: i64) -> DbResult<Option<Deletion>> 
         .bind(batch)
         .bind(id)
         .bind(owner)
-        .fetch_optional(pool)
+        .fetch_optional(&mut *conn)
         .await?
     });
     Ok(title.map(|title| Deletion::new(batch, vec![title], now)))
@@ -386,9 +378,9 @@ pub async fn trash(db: &Db, owner: Uuid, id: i64) -> DbResult<Option<Deletion>> 
 /// Deletes all the owner's completed tasks, undoably, as one deletion.
 pub async fn clear_completed(db: &Db, owner: Uuid) -> DbResult<Deletion> {
     let now = now();
-    purge(db, owner, now).await?;
     let batch = Uuid::new_v4();
-    let titles: Vec<String> = on_pool!(db, pool => {
+    let titles: Vec<String> = as_user!(db, owner, conn => {
+        sqlx::query(PURGE_UNDONE).bind(owner).bind(now - UNDO_WINDOW).execute(&mut *conn).await?;
         sqlx::query_scalar(
             "UPDATE tasks SET deleted_at = $1, deleted_batch = $2
              WHERE user_id = $3 AND completed AND deleted_at IS NULL RETURNING title",
@@ -396,7 +388,7 @@ pub async fn clear_completed(db: &Db, owner: Uuid) -> DbResult<Deletion> {
         .bind(now)
         .bind(batch)
         .bind(owner)
-        .fetch_all(pool)
+        .fetch_all(&mut *conn)
         .await?
     });
     Ok(Deletion::new(batch, titles, now))
@@ -405,7 +397,7 @@ pub async fn clear_completed(db: &Db, owner: Uuid) -> DbResult<Deletion> {
 /// The owner's deletion `batch`, while it can still be undone.
 pub async fn deletion(db: &Db, owner: Uuid, batch: Uuid) -> DbResult<Option<Deletion>> {
     let now = now();
-    let rows: Vec<(String, OffsetDateTime)> = on_pool!(db, pool => {
+    let rows: Vec<(String, OffsetDateTime)> = as_user!(db, owner, conn => {
         sqlx::query_as(
             "SELECT title, deleted_at FROM tasks
              WHERE user_id = $1 AND deleted_batch = $2 AND deleted_at IS NOT NULL AND deleted_at >= $3
@@ -414,7 +406,7 @@ pub async fn deletion(db: &Db, owner: Uuid, batch: Uuid) -> DbResult<Option<Dele
         .bind(owner)
         .bind(batch)
         .bind(now - UNDO_WINDOW)
-        .fetch_all(pool)
+        .fetch_all(&mut *conn)
         .await?
     });
     let deleted_at = match rows.first() {
@@ -428,7 +420,7 @@ pub async fn deletion(db: &Db, owner: Uuid, batch: Uuid) -> DbResult<Option<Dele
 /// window; the tasks restored (none when too late or not the owner's).
 pub async fn restore(db: &Db, owner: Uuid, batch: Uuid) -> DbResult<Vec<String>> {
     let now = now();
-    let titles = on_pool!(db, pool => {
+    let titles = as_user!(db, owner, conn => {
         sqlx::query_scalar(
             "UPDATE tasks SET deleted_at = NULL, deleted_batch = NULL
              WHERE user_id = $1 AND deleted_batch = $2 AND deleted_at IS NOT NULL AND deleted_at >= $3
@@ -437,7 +429,7 @@ pub async fn restore(db: &Db, owner: Uuid, batch: Uuid) -> DbResult<Vec<String>>
         .bind(owner)
         .bind(batch)
         .bind(now - UNDO_WINDOW)
-        .fetch_all(pool)
+        .fetch_all(&mut *conn)
         .await?
     });
     Ok(titles)

@@ -3,13 +3,17 @@
 
 use std::{collections::HashMap, net::SocketAddr, sync::Arc};
 
-use doable::{AppState, Config, build_app, db::Db};
+use doable::{
+    AppState, Config, build_app,
+    db::{DatabaseUrl, Db},
+};
 use reqwest::{
     Client, StatusCode,
     cookie::{CookieStore, Jar},
     header::HeaderMap,
     redirect::Policy,
 };
+use sqlx::{postgres::PgPoolOptions, sqlite::SqlitePoolOptions};
 use tempfile::TempDir;
 
 pub const SECRET: &str = "test-secret-that-is-long-enough-for-hs256";
@@ -39,7 +43,10 @@ pub fn postgres_url() -> Option<String> {
 
 pub struct TestApp {
     pub base: String,
+    /// The app's own pool (on PostgreSQL: subject to row-level security).
     pub db: Db,
+    /// The same database as its owner sees it: see [`unrestricted`].
+    pub unrestricted: Db,
     pub data_dir: TempDir,
 }
 
@@ -85,7 +92,7 @@ impl TestApp {
         tokio::spawn(async move {
             axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>()).await.expect("serve");
         });
-        TestApp { base, db, data_dir }
+        TestApp { base, db, unrestricted: unrestricted(database_url), data_dir }
     }
 
     pub fn browser(&self) -> Browser {
@@ -98,6 +105,21 @@ impl TestApp {
         let response = browser.sign_up(&unique_email(), PASSWORD).await;
         assert_eq!(response.status, StatusCode::SEE_OTHER, "sign-up failed: {}", response.body);
         browser
+    }
+}
+
+/// The database at `url` as the tables' owner sees it, past the row-level
+/// security that the app's own pool is subject to on PostgreSQL: for tests
+/// that inspect or age rows behind the app's back. Connects on first use;
+/// the app (`Db::connect`) must have migrated the database.
+pub fn unrestricted(url: &str) -> Db {
+    match DatabaseUrl::parse(url).expect("database url") {
+        DatabaseUrl::Sqlite(options) => {
+            Db::Sqlite(SqlitePoolOptions::new().max_connections(2).connect_lazy_with(options))
+        }
+        DatabaseUrl::Postgres(options) => {
+            Db::Postgres(PgPoolOptions::new().max_connections(2).connect_lazy_with(options))
+        }
     }
 }
 

@@ -14,7 +14,7 @@ use doable::db::{DatabaseUrl, Db};
 use reqwest::StatusCode;
 use tokio::{net::TcpListener, sync::Mutex, task::JoinHandle};
 
-use crate::common::{Backend, PASSWORD, TestApp, postgres_url, unique_email};
+use crate::common::{Backend, PASSWORD, TestApp, postgres_url, unique_email, unrestricted};
 
 #[tokio::test]
 async fn a_sign_out_in_one_instance_is_refused_by_the_other_at_once() {
@@ -269,9 +269,14 @@ async fn sslmode_require_connects_over_tls_and_a_tls_only_server_refuses_plain_c
 
     let db = Db::connect(&DatabaseUrl::parse(&url("require")).unwrap()).await.expect("sslmode=require connects");
     let Db::Postgres(pool) = &db else { unreachable!() };
+    // Back to the login role on one of the app's connections: the app's
+    // role may not see the login's statistics. Then drop that connection.
+    let mut conn = pool.acquire().await.unwrap();
+    sqlx::query("RESET ROLE").execute(&mut *conn).await.unwrap();
     let (ssl,): (bool,) =
-        sqlx::query_as("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()").fetch_one(pool).await.unwrap();
+        sqlx::query_as("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()").fetch_one(&mut *conn).await.unwrap();
     assert!(ssl, "the connection is encrypted");
+    drop(conn.detach());
     db.close().await;
 
     let refused = Db::connect(&DatabaseUrl::parse(&url("disable")).unwrap()).await.expect_err("plain text refused");
@@ -289,7 +294,10 @@ async fn both_schemas_accept_and_reject_the_same_rows() {
     let sqlite = Db::connect(&DatabaseUrl::parse(&format!("sqlite://{}/s.db", sqlite_dir.path().display())).unwrap())
         .await
         .unwrap();
-    let postgres = Db::connect(&DatabaseUrl::parse(&url).unwrap()).await.unwrap();
+    // Migrated by the app's connect; written to as the owner, since the
+    // app's own role may write tasks only for the user it acts for.
+    Db::connect(&DatabaseUrl::parse(&url).unwrap()).await.unwrap().close().await;
+    let postgres = unrestricted(&url);
 
     for db in [&sqlite, &postgres] {
         let user = uuid::Uuid::new_v4();
@@ -361,4 +369,101 @@ async fn throttling_holds_across_instances() {
     assert_eq!(two.browser().sign_in(&email, "wrong two").await.status, StatusCode::UNAUTHORIZED);
     assert_eq!(one.browser().sign_in(&email, PASSWORD).await.status, StatusCode::TOO_MANY_REQUESTS);
     assert_eq!(two.browser().sign_in(&email, PASSWORD).await.status, StatusCode::TOO_MANY_REQUESTS);
+}
+
+/// Row-level security: the app's pool works as a role that owns no table and
+/// sees a user's tasks, sessions and security events only inside a
+/// transaction that names that user. So a statement with no owner filter at
+/// all, the bug this is here to contain, still touches nobody else's rows.
+#[tokio::test]
+async fn a_statement_without_an_owner_filter_reaches_only_the_named_users_rows() {
+    let Some(_) = postgres_url() else { return };
+    let app = TestApp::spawn(Backend::Postgres).await.unwrap();
+    let (alice_email, bob_email) = (unique_email(), unique_email());
+    let alice = app.browser();
+    alice.sign_up(&alice_email, PASSWORD).await;
+    alice.create_task("Plan of Alice").await;
+    let bob = app.browser();
+    bob.sign_up(&bob_email, PASSWORD).await;
+    let bobs_task = bob.create_task("Plan of Bob").await;
+    // A refresh token spent through the API, so spent_refresh_tokens has a row.
+    let (api, pair) = crate::api::Api::signed_up(&app).await;
+    let refreshed = api.post("/auth/refresh", serde_json::json!({"refresh_token": pair["refresh_token"]})).await;
+    assert_eq!(refreshed.status, StatusCode::OK);
+
+    let (Db::Postgres(pool), Db::Postgres(owner)) = (&app.db, &app.unrestricted) else { unreachable!() };
+    let id_of = |email: String| async move {
+        sqlx::query_scalar::<_, uuid::Uuid>("SELECT id FROM users WHERE email = $1")
+            .bind(email)
+            .fetch_one(owner)
+            .await
+            .unwrap()
+    };
+    let (alice_id, bob_id) = (id_of(alice_email).await, id_of(bob_email).await);
+
+    // The pool's role owns no table and cannot skip the policies.
+    let (role, tasks_owner, bypasses): (String, String, bool) = sqlx::query_as(
+        "SELECT current_user::text, (SELECT tableowner::text FROM pg_tables WHERE tablename = 'tasks'),
+                (SELECT rolsuper OR rolbypassrls FROM pg_roles WHERE rolname = current_user)",
+    )
+    .fetch_one(pool)
+    .await
+    .unwrap();
+    assert_eq!(role, "doable_app");
+    assert_ne!(tasks_owner, role);
+    assert!(!bypasses);
+    assert!(sqlx::query("SELECT * FROM _sqlx_migrations").fetch_all(pool).await.is_err(), "owner's bookkeeping");
+
+    let tables = ["tasks", "sessions", "spent_refresh_tokens", "security_events"];
+    for table in tables {
+        let count = |pool| async move {
+            let sql = format!("SELECT count(*) FROM {table}");
+            sqlx::query_scalar::<_, i64>(&sql).fetch_one(pool).await.unwrap()
+        };
+        assert!(count(owner).await > 0, "{table} has rows");
+        assert_eq!(count(pool).await, 0, "{table}: no user named, no rows");
+    }
+
+    // In Alice's transaction, unfiltered statements reach Alice's rows only.
+    let mut tx = pool.begin().await.unwrap();
+    sqlx::query("SELECT set_config('app.user_id', $1, true)")
+        .bind(alice_id.to_string())
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    let titles: Vec<String> = sqlx::query_scalar("SELECT title FROM tasks").fetch_all(&mut *tx).await.unwrap();
+    assert!(titles.contains(&"Plan of Alice".to_owned()));
+    assert!(!titles.contains(&"Plan of Bob".to_owned()), "{titles:?}");
+    for table in tables {
+        let sql = format!("SELECT count(*) FROM {table} WHERE NOT {}", owned_by(table));
+        let others: i64 = sqlx::query_scalar(&sql).bind(alice_id).fetch_one(&mut *tx).await.unwrap();
+        assert_eq!(others, 0, "{table}: nobody else's rows");
+    }
+    sqlx::query("UPDATE tasks SET title = 'overwritten'").execute(&mut *tx).await.unwrap();
+    sqlx::query("DELETE FROM sessions").execute(&mut *tx).await.unwrap();
+    let planted = sqlx::query(
+        "INSERT INTO tasks (user_id, title, title_folded, completed, created_at, updated_at)
+         VALUES ($1, 'planted', 'planted', false, now(), now())",
+    )
+    .bind(bob_id)
+    .execute(&mut *tx)
+    .await;
+    assert!(planted.is_err(), "a row for someone else is refused");
+    drop(tx); // rolls back; the planted row would have gone with it anyway
+
+    // Bob's task and session came through untouched.
+    let page = bob.get("/tasks").await;
+    assert_eq!(page.status, StatusCode::OK, "Bob is still signed in");
+    assert!(page.body.contains("Plan of Bob"), "Bob's title unchanged");
+    assert_eq!(bob.get(&format!("/tasks/{bobs_task}/edit")).await.status, StatusCode::OK);
+}
+
+/// The predicate that says a row of `table` is the user `$1`'s.
+fn owned_by(table: &str) -> &'static str {
+    match table {
+        "spent_refresh_tokens" => "(session_id IN (SELECT id FROM sessions WHERE user_id = $1))",
+        "tasks" => "(tasks.user_id = $1)",
+        "sessions" => "(sessions.user_id = $1)",
+        _ => "(security_events.user_id = $1)",
+    }
 }

@@ -452,9 +452,9 @@ async fn a_deletion_past_the_undo_window_is_final_and_purged(app: TestApp) {
     let id = browser.create_task(&title).await;
     let deleted = browser.post_htmx(&format!("/tasks/{id}/delete"), &[]).await;
     let batch = undo_batch(&deleted.body).unwrap();
-    assert_eq!(count_rows(&app.db, &title).await, 1, "kept, hidden, while it can be undone");
+    assert_eq!(count_rows(&app.unrestricted, &title).await, 1, "kept, hidden, while it can be undone");
 
-    age_deletion(&app.db, &title, 31).await;
+    age_deletion(&app.unrestricted, &title, 31).await;
     let late = browser.post_htmx("/tasks/undo", &[("batch", &batch)]).await;
     assert_eq!(late.status, StatusCode::OK);
     assert!(late.task_ids().is_empty());
@@ -463,7 +463,7 @@ async fn a_deletion_past_the_undo_window_is_final_and_purged(app: TestApp) {
     // The owner's next deletion purges what can no longer be undone.
     let other = browser.create_task("Another").await;
     browser.post(&format!("/tasks/{other}/delete"), &[]).await;
-    assert_eq!(count_rows(&app.db, &title).await, 0, "purged");
+    assert_eq!(count_rows(&app.unrestricted, &title).await, 0, "purged");
 }
 
 async fn nobody_can_undo_another_users_deletion(app: TestApp) {
