@@ -66,6 +66,11 @@ pub struct Config {
     pub trusted_proxies: Vec<ipnet::IpNet>,
     /// Outgoing mail server; `None`: messages go to `DATA_DIR/outbox/`.
     pub smtp_url: Option<Secret>,
+    /// `SIGNUP_CONFIRMATION=email`: a new account is created only from the
+    /// link in a confirmation mail, and sign-up answers the same whether or
+    /// not the email has an account. Off (the contract's default): sign-up
+    /// signs in at once, and a taken email is refused.
+    pub confirm_signup_by_email: bool,
 }
 
 /// At most `count` events per `window`.
@@ -280,6 +285,12 @@ impl Config {
             Some(_) => return Err(invalid("SMTP_URL", "expected smtps://user:password@host:465 or smtp://…")),
         };
 
+        let confirm_signup_by_email = match get("SIGNUP_CONFIRMATION") {
+            None | Some("off") => false,
+            Some("email") => true,
+            Some(_) => return Err(invalid("SIGNUP_CONFIRMATION", "expected off or email")),
+        };
+
         Ok(Config {
             environment,
             database_url,
@@ -296,6 +307,7 @@ impl Config {
             limits,
             trusted_proxies,
             smtp_url,
+            confirm_signup_by_email,
         })
     }
 }
@@ -445,6 +457,17 @@ mod tests {
         for bad in ["10", "0/1m", "10/0m", "10/15", "ten/15m", "10/15y"] {
             assert!(bad.parse::<Limit>().is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn signup_confirmation_is_off_or_email() {
+        let secret = "b".repeat(40);
+        let with = |value: &str| Config::from_vars(&vars(&[("JWT_SECRET", &secret), ("SIGNUP_CONFIRMATION", value)]));
+        assert!(!with("").unwrap().confirm_signup_by_email);
+        assert!(!with("off").unwrap().confirm_signup_by_email);
+        assert!(with("email").unwrap().confirm_signup_by_email);
+        let err = with("yes").unwrap_err();
+        assert_eq!(err.to_string(), "SIGNUP_CONFIRMATION: expected off or email");
     }
 
     #[test]

@@ -54,6 +54,17 @@ impl Mailer {
         }
     }
 
+    /// Sends from a background task, so no request's timing depends on
+    /// whether, or how slowly, a message went out; failures are logged.
+    pub fn send_in_background(&self, to: String, subject: &'static str, body: String) {
+        let mailer = self.clone();
+        tokio::spawn(async move {
+            if let Err(err) = mailer.send(&to, subject, body).await {
+                tracing::error!(error = %err, subject, "mail not sent");
+            }
+        });
+    }
+
     pub async fn send(&self, to: &str, subject: &str, body: String) -> Result<(), MailError> {
         let to: Mailbox = to.parse().map_err(|e: lettre::address::AddressError| MailError::Build(e.to_string()))?;
         let from: Mailbox = FROM.parse().map_err(|e: lettre::address::AddressError| MailError::Build(e.to_string()))?;

@@ -1,6 +1,10 @@
 //! Accounts and tokens.
 
-use axum::{extract::State, http::StatusCode, response::IntoResponse};
+use axum::{
+    extract::State,
+    http::StatusCode,
+    response::{IntoResponse, Response},
+};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -10,7 +14,8 @@ use crate::error::AppError;
 use crate::{
     app::AppState,
     auth::{
-        ClientInfo, REFRESH_GRACE, SignIn, SignUpError, create_session, record_event, sign_in,
+        ClientInfo, REFRESH_GRACE, SignIn, SignUpError, create_session, record_event, request_sign_up, sign_in,
+        sign_up,
         tokens::{hash_refresh_token, random_token},
     },
     db::{
@@ -85,10 +90,24 @@ fn pair(state: &AppState, access: String, refresh: String) -> TokenPair {
     }
 }
 
+/// What a sign-up that waits for confirmation answers, for every address.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SignUpAccepted {
+    #[schema(example = "Check your inbox to finish signing up.")]
+    pub message: &'static str,
+}
+
 /// Create an account.
+///
+/// By default the account exists at once (201) and a taken email is 409.
+/// When the server runs with `SIGNUP_CONFIRMATION=email`, every valid
+/// sign-up answers 202 instead, whether or not the email has an account: the
+/// address is sent a link that creates the account (or a note that it has
+/// one), so this answer tells nobody which addresses are registered.
 #[utoipa::path(post, path = "/api/v1/auth/signup", tag = "auth", request_body = SignUpRequest,
     responses(
         (status = 201, description = "Account created", body = SignedUp),
+        (status = 202, description = "With SIGNUP_CONFIRMATION=email: a mail is on its way", body = SignUpAccepted),
         (status = 400, description = "Malformed JSON", body = ErrorBody),
         (status = 409, description = "The email has an account", body = ErrorBody),
         (status = 429, description = "Too many sign-ups from this address; see Retry-After", body = ErrorBody),
@@ -99,9 +118,18 @@ pub async fn signup(
     State(state): State<AppState>,
     client: ClientInfo,
     ApiJson(body): ApiJson<SignUpRequest>,
-) -> ApiResult<impl IntoResponse> {
-    match crate::auth::sign_up(&state, &body.email, &body.password, body.name.as_deref(), &client).await {
-        Ok(user) => Ok((StatusCode::CREATED, axum::Json(SignedUp { user: user.into() }))),
+) -> ApiResult<Response> {
+    let outcome = if state.config.confirm_signup_by_email {
+        request_sign_up(&state, &body.email, &body.password, body.name.as_deref(), &client).await.map(|()| None)
+    } else {
+        sign_up(&state, &body.email, &body.password, body.name.as_deref(), &client).await.map(Some)
+    };
+    match outcome {
+        Ok(Some(user)) => Ok((StatusCode::CREATED, axum::Json(SignedUp { user: user.into() })).into_response()),
+        Ok(None) => {
+            let accepted = SignUpAccepted { message: "Check your inbox to finish signing up." };
+            Ok((StatusCode::ACCEPTED, axum::Json(accepted)).into_response())
+        }
         Err(SignUpError::Invalid(fields)) => Err(ApiError::validation(fields)),
         Err(SignUpError::EmailTaken) => {
             Err(ApiError::new(StatusCode::CONFLICT, "email_taken", "An account with this email already exists."))

@@ -7,8 +7,11 @@
 
 pub mod csrf;
 pub mod password;
+mod signup;
 pub mod throttle;
 pub mod tokens;
+
+pub use signup::{Confirmation, SignUpError, confirm_sign_up, request_sign_up, sign_up, signup_request_is_live};
 
 use axum::{
     extract::{ConnectInfo, FromRequestParts, Request, State},
@@ -24,11 +27,10 @@ use crate::{
     app::AppState,
     config::Config,
     db::{
-        DbError,
         sessions::{self, NewSession, Refresh},
         users,
     },
-    domain::{Email, GUESSABLE_PASSWORD, Password, parse_name},
+    domain::Email,
     error::AppError,
 };
 use tokens::{hash_refresh_token, random_token};
@@ -277,64 +279,6 @@ pub async fn sign_in(state: &AppState, email: &str, password: &str, client: &Cli
 pub async fn record_event(state: &AppState, user_id: Uuid, event: &str, client: &ClientInfo) -> Result<(), AppError> {
     Ok(crate::db::security::record(&state.db, user_id, event, client.ip.as_deref(), client.user_agent.as_deref())
         .await?)
-}
-
-/// Why a sign-up did not create an account.
-#[derive(Debug)]
-pub enum SignUpError {
-    /// Field name and message for each field that is wrong.
-    Invalid(Vec<(&'static str, &'static str)>),
-    EmailTaken,
-    /// Too many sign-ups from this address lately.
-    Throttled(u64),
-    Failed(AppError),
-}
-
-impl<E: Into<AppError>> From<E> for SignUpError {
-    fn from(err: E) -> Self {
-        SignUpError::Failed(err.into())
-    }
-}
-
-/// Checks the input and creates an account (no session).
-pub async fn sign_up(
-    state: &AppState,
-    email: &str,
-    password: &str,
-    name: Option<&str>,
-    client: &ClientInfo,
-) -> Result<users::User, SignUpError> {
-    // Every attempt counts, so probing which emails have accounts is slow.
-    let bucket = throttle::ip_bucket("signup", client.ip.as_deref());
-    if let Some(wait) = throttle::attempt(state, &bucket, state.config.limits.signup_per_ip).await? {
-        tracing::warn!(event = "auth.signup_throttled", ip = client.ip.as_deref().unwrap_or("-"), "sign-up throttled");
-        return Err(SignUpError::Throttled(wait));
-    }
-    let email = Email::parse(email);
-    let password = Password::parse(password);
-    let name = parse_name(name);
-    let (Ok(email), Ok(password), Ok(name)) = (&email, &password, &name) else {
-        let errors = [("email", email.err()), ("password", password.err()), ("name", name.err())]
-            .into_iter()
-            .filter_map(|(field, error)| error.map(|e| (field, e)))
-            .collect();
-        return Err(SignUpError::Invalid(errors));
-    };
-    let mut inputs = vec![email.as_str()];
-    inputs.extend(name.as_deref());
-    if !state.passwords.strong_enough(password, &inputs).await? {
-        return Err(SignUpError::Invalid(vec![("password", GUESSABLE_PASSWORD)]));
-    }
-    let hash = state.passwords.hash(password).await?;
-    match users::create(&state.db, email, name.as_deref(), &hash).await {
-        Ok(user) => {
-            record_event(state, user.id, "signup", client).await?;
-            tracing::info!(event = "auth.signup", user_id = %user.id, "account created");
-            Ok(user)
-        }
-        Err(DbError::Conflict(_)) => Err(SignUpError::EmailTaken),
-        Err(err) => Err(err.into()),
-    }
 }
 
 /// The user behind an API bearer token: a genuine, unexpired JWT whose

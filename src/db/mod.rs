@@ -17,6 +17,7 @@
 
 pub mod security;
 pub mod sessions;
+pub mod signups;
 pub mod tasks;
 pub mod users;
 

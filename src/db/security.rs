@@ -70,8 +70,8 @@ pub async fn throttle_add(db: &Db, bucket: &str) -> DbResult<()> {
     Ok(())
 }
 
-/// Forgets throttle events older than `age`, expired sessions and reset
-/// links, and deleted tasks whose undo window closed that long ago
+/// Forgets throttle events older than `age`, expired sessions, reset links
+/// and sign-up requests, and deleted tasks whose undo window closed that long ago
 /// (housekeeping across all accounts; it reads no one's data). On
 /// PostgreSQL sessions and tasks are out of the pool role's reach but for
 /// the one signed-in user, so their part runs in a function of migration
@@ -81,6 +81,7 @@ pub async fn purge(db: &Db, age: Duration) -> DbResult<()> {
     on_pool!(db, pool => {
         sqlx::query("DELETE FROM throttle_events WHERE created_at < $1").bind(cutoff).execute(pool).await?;
         sqlx::query("DELETE FROM password_resets WHERE expires_at < $1").bind(cutoff).execute(pool).await?;
+        sqlx::query("DELETE FROM signup_requests WHERE expires_at < $1").bind(cutoff).execute(pool).await?;
     });
     match db {
         Db::Sqlite(pool) => {

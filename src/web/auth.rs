@@ -14,8 +14,8 @@ use super::extract::{Form, Query};
 use crate::{
     app::AppState,
     auth::{
-        ClientInfo, MaybeSignedIn, SignIn, SignUpError, SignedIn, csrf::CsrfToken, end_session, record_event,
-        safe_next, sign_in, sign_up, start_session,
+        ClientInfo, Confirmation, MaybeSignedIn, SignIn, SignUpError, SignedIn, confirm_sign_up, csrf::CsrfToken,
+        end_session, record_event, request_sign_up, safe_next, sign_in, sign_up, signup_request_is_live, start_session,
     },
     error::AppError,
 };
@@ -77,11 +77,19 @@ pub async fn signup(
     let email = form.email.unwrap_or_default();
     let name = form.name.unwrap_or_default();
     let mut page = SignupPage { csrf, email: email.trim().to_owned(), name: name.clone(), ..Default::default() };
-    match sign_up(&state, &email, form.password.as_deref().unwrap_or_default(), Some(&name), &client).await {
-        Ok(user) => {
+    let password = form.password.as_deref().unwrap_or_default();
+    let outcome = if state.config.confirm_signup_by_email {
+        request_sign_up(&state, &email, password, Some(&name), &client).await.map(|()| None)
+    } else {
+        sign_up(&state, &email, password, Some(&name), &client).await.map(Some)
+    };
+    match outcome {
+        Ok(Some(user)) => {
             start_session(&state, &cookies, user.id, &client, previous.as_ref()).await?;
             Ok(Redirect::to("/tasks").into_response())
         }
+        // The same for every address, taken or not: the mail tells them apart.
+        Ok(None) => Ok(Redirect::to("/signup/sent").into_response()),
         Err(SignUpError::Invalid(errors)) => {
             for (field, message) in errors {
                 match field {
@@ -98,6 +106,67 @@ pub async fn signup(
         }
         Err(SignUpError::Throttled(wait)) => Err(AppError::TooManyRequests(wait)),
         Err(SignUpError::Failed(err)) => Err(err),
+    }
+}
+
+/// "Check your inbox", after a sign-up that waits for confirmation.
+#[derive(Template, WebTemplate)]
+#[template(path = "auth/signup_sent.html")]
+pub struct SignupSentPage;
+
+pub async fn signup_sent_page() -> SignupSentPage {
+    SignupSentPage
+}
+
+/// Where a confirmation link leads: a button that creates the account (a
+/// POST, so a mail scanner fetching the link creates nothing).
+#[derive(Template, WebTemplate, Default)]
+#[template(path = "auth/signup_confirm.html")]
+pub struct ConfirmPage {
+    csrf: String,
+    token: String,
+    /// The address the link creates an account for; `None`: the link is dead
+    /// (or, with `taken`, the address got an account since).
+    email: Option<String>,
+    taken: bool,
+}
+
+#[derive(Deserialize)]
+pub struct ConfirmParams {
+    token: Option<String>,
+}
+
+pub async fn confirm_page(
+    State(state): State<AppState>,
+    CsrfToken(csrf): CsrfToken,
+    Query(query): Query<ConfirmParams>,
+) -> Result<Response, AppError> {
+    let token = query.token.unwrap_or_default();
+    let email = signup_request_is_live(&state, &token).await?;
+    let status = if email.is_some() { StatusCode::OK } else { StatusCode::BAD_REQUEST };
+    Ok((status, ConfirmPage { csrf, token, email, taken: false }).into_response())
+}
+
+pub async fn confirm(
+    State(state): State<AppState>,
+    MaybeSignedIn(previous): MaybeSignedIn,
+    cookies: Cookies,
+    client: ClientInfo,
+    CsrfToken(csrf): CsrfToken,
+    Form(form): Form<ConfirmParams>,
+) -> Result<Response, AppError> {
+    let token = form.token.unwrap_or_default();
+    match confirm_sign_up(&state, &token, &client).await? {
+        Confirmation::Created(user) => {
+            start_session(&state, &cookies, user.id, &client, previous.as_ref()).await?;
+            Ok(Redirect::to("/tasks").into_response())
+        }
+        Confirmation::LinkDead => {
+            Ok((StatusCode::BAD_REQUEST, ConfirmPage { csrf, token, email: None, taken: false }).into_response())
+        }
+        Confirmation::EmailTaken => {
+            Ok((StatusCode::CONFLICT, ConfirmPage { csrf, token, email: None, taken: true }).into_response())
+        }
     }
 }
 

@@ -44,6 +44,8 @@ pub fn router(state: &AppState) -> Router<AppState> {
     Router::new()
         .route("/", get(root))
         .route("/signup", get(auth::signup_page).post(auth::signup))
+        .route("/signup/sent", get(auth::signup_sent_page))
+        .route("/signup/confirm", get(auth::confirm_page).post(auth::confirm))
         .route("/signin", get(auth::signin_page).post(auth::signin))
         .route("/signout", post(auth::signout))
         .route("/forgot-password", get(password_reset::forgot_page).post(password_reset::forgot))

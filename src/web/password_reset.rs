@@ -74,18 +74,13 @@ pub async fn forgot(
         security::create_reset(&state.db, user.id, &hash_refresh_token(&token), RESET_LIFETIME).await?;
         record_event(&state, user.id, "password.reset_requested", &client).await?;
         let link = format!("{}/reset-password?token={token}", state.config.public_url());
-        let mailer = state.mailer.clone();
+        let body = format!(
+            "Someone (hopefully you) asked to reset the password of your doable account.\n\n\
+             To choose a new password, open this link within 30 minutes:\n\n{link}\n\n\
+             If you did not ask for this, ignore this message; your password stays as it is.\n"
+        );
         // In the background: an SMTP round trip must not tell this case apart.
-        tokio::spawn(async move {
-            let body = format!(
-                "Someone (hopefully you) asked to reset the password of your doable account.\n\n\
-                 To choose a new password, open this link within 30 minutes:\n\n{link}\n\n\
-                 If you did not ask for this, ignore this message; your password stays as it is.\n"
-            );
-            if let Err(err) = mailer.send(email.as_str(), "Reset your doable password", body).await {
-                tracing::error!(error = %err, "password reset mail not sent");
-            }
-        });
+        state.mailer.send_in_background(email.as_str().to_owned(), "Reset your doable password", body);
     }
     Ok(ForgotPage { csrf, sent: true }.into_response())
 }

@@ -7,7 +7,7 @@ use reqwest::StatusCode;
 
 use crate::{
     api::Api,
-    common::{Backend, Browser, PASSWORD, TestApp, unique_email},
+    common::{Backend, Browser, PASSWORD, TestApp, link_in_mail, unique_email},
 };
 
 crate::on_both_backends!(
@@ -219,29 +219,6 @@ async fn the_name_can_be_changed_and_activity_is_recorded(app: TestApp) {
     assert_eq!(browser.post("/account/profile", &[("name", &too_long)]).await.status, StatusCode::UNPROCESSABLE_ENTITY);
 }
 
-/// The reset link in the newest message of the outbox for `email`.
-async fn reset_link_for(app: &TestApp, email: &str) -> String {
-    let outbox = app.data_dir.path().join("outbox");
-    for _ in 0..100 {
-        if let Ok(entries) = std::fs::read_dir(&outbox) {
-            let mut messages: Vec<_> = entries.filter_map(Result::ok).map(|e| e.path()).collect();
-            messages.sort();
-            for path in messages.iter().rev() {
-                let text = std::fs::read_to_string(path).unwrap();
-                if text.contains(email) {
-                    let unfolded = text.replace("=\r\n", "").replace("=3D", "=");
-                    let start = unfolded.find("/reset-password?token=").unwrap();
-                    let end = unfolded[start..].find(char::is_whitespace).unwrap() + start;
-                    return unfolded[start..end].to_owned();
-                }
-            }
-        }
-        // The mail is sent in the background: give it a moment.
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    panic!("no mail for {email} in {}", outbox.display());
-}
-
 async fn a_reset_link_from_the_outbox_sets_a_new_password_once(app: TestApp) {
     let email = unique_email();
     let old_device = app.browser();
@@ -253,7 +230,7 @@ async fn a_reset_link_from_the_outbox_sets_a_new_password_once(app: TestApp) {
     assert_eq!(sent.status, StatusCode::OK);
     assert!(sent.body.contains("If an account exists for that address"));
 
-    let link = reset_link_for(&app, &email).await;
+    let link = link_in_mail(&app, "/reset-password?token=", &email).await;
     let form = browser.get(&link).await;
     assert_eq!(form.status, StatusCode::OK);
     let token = link.split_once("token=").unwrap().1;
@@ -281,7 +258,7 @@ async fn an_expired_reset_link_fails_with_a_clear_page(app: TestApp) {
     let browser = app.browser();
     browser.get("/forgot-password").await;
     browser.post("/forgot-password", &[("email", &email)]).await;
-    let link = reset_link_for(&app, &email).await;
+    let link = link_in_mail(&app, "/reset-password?token=", &email).await;
 
     let hash = doable::auth::tokens::hash_refresh_token(link.split_once("token=").unwrap().1);
     let past = time::OffsetDateTime::now_utc().replace_nanosecond(0).unwrap() - time::Duration::minutes(1);

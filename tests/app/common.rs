@@ -123,6 +123,38 @@ pub fn unrestricted(url: &str) -> Db {
     }
 }
 
+/// The messages in the outbox for `email`, oldest first, as plain text
+/// (quoted-printable undone). Waits a moment for at least `count` of them:
+/// mail is sent in the background.
+pub async fn mails_to(app: &TestApp, email: &str, count: usize) -> Vec<String> {
+    let outbox = app.data_dir.path().join("outbox");
+    for _ in 0..100 {
+        if let Ok(entries) = std::fs::read_dir(&outbox) {
+            let mut paths: Vec<_> = entries.filter_map(Result::ok).map(|e| e.path()).collect();
+            paths.sort(); // names are UUIDv7s: in the order written
+            let texts: Vec<String> = paths
+                .iter()
+                .map(|path| std::fs::read_to_string(path).unwrap().replace("=\r\n", "").replace("=3D", "="))
+                .filter(|text| text.contains(email))
+                .collect();
+            if texts.len() >= count {
+                return texts;
+            }
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    panic!("fewer than {count} mails for {email} in {}", outbox.display());
+}
+
+/// The link starting with `path` (such as `/reset-password?token=`) in the
+/// newest message to `email`.
+pub async fn link_in_mail(app: &TestApp, path: &str, email: &str) -> String {
+    let newest = mails_to(app, email, 1).await.pop().unwrap();
+    let start = newest.find(path).unwrap_or_else(|| panic!("no {path} link in {newest}"));
+    let end = newest[start..].find(char::is_whitespace).unwrap() + start;
+    newest[start..end].to_owned()
+}
+
 /// A new address for every call, so tests sharing a database never collide.
 pub fn unique_email() -> String {
     format!("user-{}@example.com", uuid::Uuid::new_v4().simple())

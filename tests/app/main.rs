@@ -12,4 +12,5 @@ mod pages;
 mod postgres;
 mod readme;
 mod sessions;
+mod signup;
 mod tasks;

@@ -448,6 +448,8 @@ describe('look and accessibility', { skip }, () => {
         { name: 'account', path: '/account', state },
         { name: 'forgot-password', path: '/forgot-password' },
         { name: 'reset-password-expired', path: '/reset-password?token=not-a-live-token' },
+        { name: 'signup-sent', path: '/signup/sent' },
+        { name: 'signup-confirm-expired', path: '/signup/confirm?token=not-a-live-token' },
         { name: 'not-found', path: '/no-such-page', state },
       ];
       for (const view of views) {

@@ -1,0 +1,18 @@
+-- Sign-ups waiting for the link in their confirmation mail (with
+-- SIGNUP_CONFIRMATION=email). The account is created only when the link is
+-- used, so an address nobody confirms is never taken. The same meaning as
+-- migrations/sqlite; keep them in step. No row-level security: a request
+-- belongs to no user yet, and is found only by its token's hash. (doable_app
+-- gets its privileges from the defaults set in 0003.)
+
+CREATE TABLE signup_requests (
+    token_hash    text PRIMARY KEY,
+    email         text NOT NULL CHECK (char_length(email) BETWEEN 3 AND 254),
+    name          text CHECK (name IS NULL OR char_length(name) <= 100),
+    password_hash text NOT NULL,
+    created_at    timestamptz NOT NULL,
+    expires_at    timestamptz NOT NULL
+);
+
+-- The hourly purge of expired requests.
+CREATE INDEX signup_requests_by_expiry ON signup_requests (expires_at);

@@ -1,0 +1,200 @@
+//! Creating accounts, in one of two ways (`SIGNUP_CONFIRMATION`):
+//!
+//! * at once ([`sign_up`], the default and the contract's): the account
+//!   exists and its owner is signed in straight away. A taken email must then
+//!   be refused, which tells the visitor the address has an account; every
+//!   attempt counts against the per-IP limit and spends a full hash, so
+//!   probing is slow and its timing flat.
+//! * by mail ([`request_sign_up`], then [`confirm_sign_up`]): every valid
+//!   sign-up gets the same answer, "check your inbox". A new address is sent a
+//!   link that creates the account; an address that has one is sent a note
+//!   saying so. Only the mailbox's owner learns which.
+
+use time::Duration;
+
+use super::{ClientInfo, record_event, throttle, tokens::hash_refresh_token, tokens::random_token};
+use crate::{
+    app::AppState,
+    db::{DbError, signups, users},
+    domain::{Email, GUESSABLE_PASSWORD, Password, parse_name},
+    error::AppError,
+};
+
+/// How long a confirmation link works.
+pub const CONFIRMATION_LIFETIME: Duration = Duration::hours(24);
+
+/// Why a sign-up did not go ahead.
+#[derive(Debug)]
+pub enum SignUpError {
+    /// Field name and message for each field that is wrong.
+    Invalid(Vec<(&'static str, &'static str)>),
+    EmailTaken,
+    /// Too many sign-ups from this address lately.
+    Throttled(u64),
+    Failed(AppError),
+}
+
+impl<E: Into<AppError>> From<E> for SignUpError {
+    fn from(err: E) -> Self {
+        SignUpError::Failed(err.into())
+    }
+}
+
+/// A sign-up's input, checked, with the password hashed.
+struct NewAccount {
+    email: Email,
+    name: Option<String>,
+    password_hash: String,
+}
+
+/// Throttles, checks the fields and the password's strength, and hashes it:
+/// what either way of signing up does first. Nothing here depends on whether
+/// the email has an account.
+async fn check(
+    state: &AppState,
+    email: &str,
+    password: &str,
+    name: Option<&str>,
+    client: &ClientInfo,
+) -> Result<NewAccount, SignUpError> {
+    // Every attempt counts, so probing which emails have accounts is slow.
+    let bucket = throttle::ip_bucket("signup", client.ip.as_deref());
+    if let Some(wait) = throttle::attempt(state, &bucket, state.config.limits.signup_per_ip).await? {
+        tracing::warn!(event = "auth.signup_throttled", ip = client.ip.as_deref().unwrap_or("-"), "sign-up throttled");
+        return Err(SignUpError::Throttled(wait));
+    }
+    let (email, password, name) = (Email::parse(email), Password::parse(password), parse_name(name));
+    let (Ok(email), Ok(password), Ok(name)) = (email.clone(), &password, name.clone()) else {
+        let errors = [("email", email.err()), ("password", password.err()), ("name", name.err())]
+            .into_iter()
+            .filter_map(|(field, error)| error.map(|e| (field, e)))
+            .collect();
+        return Err(SignUpError::Invalid(errors));
+    };
+    let mut inputs = vec![email.as_str()];
+    inputs.extend(name.as_deref());
+    if !state.passwords.strong_enough(password, &inputs).await? {
+        return Err(SignUpError::Invalid(vec![("password", GUESSABLE_PASSWORD)]));
+    }
+    let password_hash = state.passwords.hash(password).await?;
+    Ok(NewAccount { email, name, password_hash })
+}
+
+/// Checks the input and creates the account at once (no session yet).
+pub async fn sign_up(
+    state: &AppState,
+    email: &str,
+    password: &str,
+    name: Option<&str>,
+    client: &ClientInfo,
+) -> Result<users::User, SignUpError> {
+    let new = check(state, email, password, name, client).await?;
+    create_account(state, &new, client).await?.ok_or(SignUpError::EmailTaken)
+}
+
+/// Stores the account; `None` when the email has one already.
+async fn create_account(
+    state: &AppState,
+    new: &NewAccount,
+    client: &ClientInfo,
+) -> Result<Option<users::User>, AppError> {
+    match users::create(&state.db, &new.email, new.name.as_deref(), &new.password_hash).await {
+        Ok(user) => {
+            record_event(state, user.id, "signup", client).await?;
+            tracing::info!(event = "auth.signup", user_id = %user.id, "account created");
+            Ok(Some(user))
+        }
+        Err(DbError::Conflict(_)) => Ok(None),
+        Err(err) => Err(err.into()),
+    }
+}
+
+/// Checks the input and mails the address: a link that creates the account,
+/// or, when it has one already, a note saying so. The caller answers the
+/// same either way; the mail goes out in the background so the timing is
+/// the same too. Never `EmailTaken`.
+pub async fn request_sign_up(
+    state: &AppState,
+    email: &str,
+    password: &str,
+    name: Option<&str>,
+    client: &ClientInfo,
+) -> Result<(), SignUpError> {
+    let new = check(state, email, password, name, client).await?;
+    let base = state.config.public_url();
+    let (subject, body) = if users::credentials_by_email(&state.db, &new.email).await?.is_some() {
+        tracing::info!(
+            event = "auth.signup_existing",
+            ip = client.ip.as_deref().unwrap_or("-"),
+            "sign-up for a taken email"
+        );
+        (
+            "Your doable account",
+            format!(
+                "Someone (hopefully you) tried to create a doable account with this address, which already has one.\n\n\
+                 To sign in: {base}/signin\n\
+                 Forgot the password? {base}/forgot-password\n\n\
+                 If it was not you, ignore this message; nothing has changed.\n"
+            ),
+        )
+    } else {
+        let token = random_token();
+        let hash = hash_refresh_token(&token);
+        signups::create(&state.db, &hash, &new.email, new.name.as_deref(), &new.password_hash, CONFIRMATION_LIFETIME)
+            .await?;
+        tracing::info!(
+            event = "auth.signup_requested",
+            ip = client.ip.as_deref().unwrap_or("-"),
+            "sign-up awaits confirmation"
+        );
+        (
+            "Confirm your doable account",
+            format!(
+                "Someone (hopefully you) signed up for doable with this address.\n\n\
+                 To create the account, open this link within 24 hours:\n\n{base}/signup/confirm?token={token}\n\n\
+                 If it was not you, ignore this message; no account is created.\n"
+            ),
+        )
+    };
+    state.mailer.send_in_background(new.email.as_str().to_owned(), subject, body);
+    Ok(())
+}
+
+/// The address a confirmation link would create an account for, while it
+/// works.
+pub async fn signup_request_is_live(state: &AppState, token: &str) -> Result<Option<String>, AppError> {
+    if token.is_empty() {
+        return Ok(None);
+    }
+    Ok(signups::find(&state.db, &hash_refresh_token(token)).await?.map(|request| request.email))
+}
+
+/// What following a confirmation link led to.
+#[derive(Debug)]
+pub enum Confirmation {
+    Created(users::User),
+    /// Expired, used or unknown.
+    LinkDead,
+    /// The address got an account since (another link, say).
+    EmailTaken,
+}
+
+/// Creates the account a confirmation link stands for, and spends the link.
+pub async fn confirm_sign_up(state: &AppState, token: &str, client: &ClientInfo) -> Result<Confirmation, AppError> {
+    let hash = hash_refresh_token(token);
+    let Some(request) = (if token.is_empty() { None } else { signups::find(&state.db, &hash).await? }) else {
+        return Ok(Confirmation::LinkDead);
+    };
+    let Ok(email) = Email::parse(&request.email) else {
+        return Ok(Confirmation::LinkDead);
+    };
+    let new = NewAccount { email, name: request.name, password_hash: request.password_hash };
+    // The account first, then the link: if the database fails in between,
+    // the link still works, and a second use finds the address taken.
+    let outcome = match create_account(state, &new, client).await? {
+        Some(user) => Confirmation::Created(user),
+        None => Confirmation::EmailTaken,
+    };
+    signups::remove(&state.db, &hash).await?;
+    Ok(outcome)
+}

@@ -1,0 +1,207 @@
+//! Sign-up by confirmation mail (`SIGNUP_CONFIRMATION=email`): the answer
+//! is the same whether or not the email has an account, and only the link
+//! in the mail creates one.
+
+use std::time::{Duration, Instant};
+
+use reqwest::StatusCode;
+use serde_json::json;
+
+use crate::{
+    api::Api,
+    common::{Backend, Browser, PASSWORD, Page, TestApp, link_in_mail, mails_to, postgres_url, unique_email},
+};
+
+const CONFIRM: &str = "/signup/confirm?token=";
+
+async fn confirming(backend: Backend) -> Option<TestApp> {
+    TestApp::spawn_with(backend, &[("SIGNUP_CONFIRMATION", "email")]).await
+}
+
+/// Signs up and follows the link in the mail; the browser ends signed in.
+async fn confirmed_account(app: &TestApp, email: &str) -> Browser {
+    let browser = app.browser();
+    let sent = browser.sign_up(email, PASSWORD).await;
+    assert_eq!((sent.status, sent.location()), (StatusCode::SEE_OTHER, "/signup/sent"), "{}", sent.body);
+    let link = link_in_mail(app, CONFIRM, email).await;
+    let page = browser.get(&link).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains(email), "the page names the address");
+    let token = link.split_once("token=").unwrap().1;
+    let created = browser.post("/signup/confirm", &[("token", token)]).await;
+    assert_eq!((created.status, created.location()), (StatusCode::SEE_OTHER, "/tasks"), "{}", created.body);
+    browser
+}
+
+async fn the_link_in_the_mail_creates_the_account_once(app: TestApp) {
+    let email = unique_email();
+    let browser = app.browser();
+    browser.sign_up(&email, PASSWORD).await;
+    // Nothing exists until the link is used.
+    assert_eq!(app.browser().sign_in(&email, PASSWORD).await.status, StatusCode::UNAUTHORIZED);
+    let link = link_in_mail(&app, CONFIRM, &email).await;
+    let token = link.split_once("token=").unwrap().1.to_owned();
+
+    // Opening the link (as a mail scanner would) creates nothing by itself.
+    assert_eq!(app.browser().get(&link).await.status, StatusCode::OK);
+    assert_eq!(app.browser().sign_in(&email, PASSWORD).await.status, StatusCode::UNAUTHORIZED);
+
+    browser.get(&link).await;
+    let created = browser.post("/signup/confirm", &[("token", &token)]).await;
+    assert_eq!((created.status, created.location()), (StatusCode::SEE_OTHER, "/tasks"));
+    let tasks = browser.get("/tasks").await;
+    assert_eq!(tasks.status, StatusCode::OK, "signed in");
+    assert!(browser.get("/account").await.body.contains("Account created"), "recorded as a sign-up");
+
+    // Used once; a second use, or a made-up token, is a clear page.
+    let again = app.browser();
+    again.get("/signup").await; // for a CSRF token
+    let page = again.get(&link).await;
+    assert_eq!(page.status, StatusCode::BAD_REQUEST);
+    assert!(page.body.contains("This link no longer works"));
+    let replay = again.post("/signup/confirm", &[("token", &token)]).await;
+    assert_eq!(replay.status, StatusCode::BAD_REQUEST);
+    assert!(replay.body.contains("This link no longer works"));
+    assert_eq!(again.get(&format!("{CONFIRM}made-up")).await.status, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn the_link_in_the_mail_creates_the_account_once_on_sqlite() {
+    the_link_in_the_mail_creates_the_account_once(confirming(Backend::Sqlite).await.unwrap()).await;
+}
+
+#[tokio::test]
+async fn the_link_in_the_mail_creates_the_account_once_on_postgres() {
+    let Some(_) = postgres_url() else { return };
+    the_link_in_the_mail_creates_the_account_once(confirming(Backend::Postgres).await.unwrap()).await;
+}
+
+/// Everything an observer of the response can see, minus the values that
+/// differ on every request anyway.
+fn observable(page: &Page) -> (StatusCode, String, Vec<String>, String) {
+    let cookie_names = page.set_cookies().iter().map(|c| c.split('=').next().unwrap().to_owned()).collect();
+    (page.status, page.location().to_owned(), cookie_names, page.body.clone())
+}
+
+#[tokio::test]
+async fn sign_up_answers_the_same_whether_or_not_the_email_has_an_account() {
+    let app = confirming(Backend::Sqlite).await.unwrap();
+    let taken = unique_email();
+    confirmed_account(&app, &taken).await;
+
+    let (new_browser, taken_browser) = (app.browser(), app.browser());
+    let fresh = unique_email();
+    let for_new = new_browser.sign_up(&fresh, PASSWORD).await;
+    let for_taken = taken_browser.sign_up(&taken, PASSWORD).await;
+    assert_eq!(observable(&for_new), observable(&for_taken));
+    assert_eq!(for_new.location(), "/signup/sent");
+    let (sent_new, sent_taken) = (new_browser.get("/signup/sent").await, taken_browser.get("/signup/sent").await);
+    assert_eq!(observable(&sent_new), observable(&sent_taken));
+    assert!(sent_new.body.contains("Check your inbox"));
+
+    // The mail tells them apart, for the mailbox's owner only.
+    let notice = mails_to(&app, &taken, 2).await.pop().unwrap();
+    assert!(notice.contains("already has one"), "{notice}");
+    assert!(!notice.contains(CONFIRM), "no link that could create a second account");
+    assert!(notice.contains("/forgot-password"));
+    assert!(link_in_mail(&app, CONFIRM, &fresh).await.contains("token="));
+    // The account that exists is untouched: its password still works.
+    assert_eq!(app.browser().sign_in(&taken, PASSWORD).await.status, StatusCode::SEE_OTHER);
+
+    // Invalid input is still refused beside the field, for any address.
+    let short = app.browser().sign_up(&unique_email(), "short").await;
+    assert_eq!(short.status, StatusCode::UNPROCESSABLE_ENTITY);
+}
+
+#[tokio::test]
+async fn sign_up_takes_as_long_for_a_taken_email_as_for_a_new_one() {
+    let app = confirming(Backend::Sqlite).await.unwrap();
+    let taken = unique_email();
+    confirmed_account(&app, &taken).await;
+    let browser = app.browser();
+    browser.get("/signup").await;
+    let token = browser.csrf();
+    let median = |email: Option<String>| {
+        let (browser, token) = (&browser, token.clone());
+        async move {
+            let mut times = Vec::new();
+            for _ in 0..11 {
+                let email = email.clone().unwrap_or_else(unique_email);
+                let started = Instant::now();
+                let page = browser
+                    .post_raw("/signup", &[("email", &email), ("password", PASSWORD), ("csrf_token", &token)], &[])
+                    .await;
+                times.push(started.elapsed());
+                assert_eq!(page.status, StatusCode::SEE_OTHER);
+            }
+            times.sort();
+            times[times.len() / 2]
+        }
+    };
+    let known = median(Some(taken)).await;
+    let unknown = median(None).await;
+    let (fast, slow) = if known < unknown { (known, unknown) } else { (unknown, known) };
+    assert!(slow - fast < slow / 2 + Duration::from_millis(5), "taken {known:?} vs new {unknown:?}");
+}
+
+#[tokio::test]
+async fn a_second_link_for_an_address_that_got_an_account_says_so() {
+    let app = confirming(Backend::Sqlite).await.unwrap();
+    let email = unique_email();
+    let (first, second) = (app.browser(), app.browser());
+    first.sign_up(&email, PASSWORD).await;
+    let first_link = link_in_mail(&app, CONFIRM, &email).await;
+    second.sign_up(&email, "another long passphrase here").await;
+    mails_to(&app, &email, 2).await;
+    let second_link = link_in_mail(&app, CONFIRM, &email).await;
+    assert_ne!(first_link, second_link);
+
+    first.get(&first_link).await;
+    let created = first.post("/signup/confirm", &[("token", first_link.split_once("token=").unwrap().1)]).await;
+    assert_eq!(created.status, StatusCode::SEE_OTHER);
+    second.get(&second_link).await;
+    let late = second.post("/signup/confirm", &[("token", second_link.split_once("token=").unwrap().1)]).await;
+    assert_eq!(late.status, StatusCode::CONFLICT);
+    assert!(late.body.contains("already has an account"));
+    // The first password is the account's.
+    assert_eq!(app.browser().sign_in(&email, PASSWORD).await.status, StatusCode::SEE_OTHER);
+}
+
+#[tokio::test]
+async fn an_expired_sign_up_link_fails_with_a_clear_page() {
+    let app = confirming(Backend::Sqlite).await.unwrap();
+    let email = unique_email();
+    let browser = app.browser();
+    browser.sign_up(&email, PASSWORD).await;
+    let link = link_in_mail(&app, CONFIRM, &email).await;
+    let hash = doable::auth::tokens::hash_refresh_token(link.split_once("token=").unwrap().1);
+    let past = time::OffsetDateTime::now_utc().replace_nanosecond(0).unwrap() - time::Duration::minutes(1);
+    let sql = "UPDATE signup_requests SET expires_at = $1 WHERE token_hash = $2";
+    let aged = doable::on_pool!(&app.unrestricted, pool => sqlx::query(sql).bind(past).bind(&hash).execute(pool).await.unwrap().rows_affected());
+    assert_eq!(aged, 1);
+    let page = browser.get(&link).await;
+    assert_eq!(page.status, StatusCode::BAD_REQUEST);
+    assert!(page.body.contains("This link no longer works"));
+    let post = browser.post("/signup/confirm", &[("token", link.split_once("token=").unwrap().1)]).await;
+    assert_eq!(post.status, StatusCode::BAD_REQUEST);
+    assert_eq!(app.browser().sign_in(&email, PASSWORD).await.status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn the_api_answers_202_for_new_and_taken_emails_alike() {
+    let app = confirming(Backend::Sqlite).await.unwrap();
+    let taken = unique_email();
+    confirmed_account(&app, &taken).await;
+    let api = Api::new(&app);
+    let fresh = unique_email();
+    let for_new = api.post("/auth/signup", json!({"email": fresh, "password": PASSWORD})).await;
+    let for_taken = api.post("/auth/signup", json!({"email": taken, "password": PASSWORD})).await;
+    assert_eq!(for_new.status, StatusCode::ACCEPTED, "{:?}", for_new.body);
+    assert_eq!((for_new.status, &for_new.body), (for_taken.status, &for_taken.body));
+    assert_eq!(for_new.body["message"], "Check your inbox to finish signing up.");
+    // No account, so no token, until the link is used.
+    let token = api.post("/auth/token", json!({"email": fresh, "password": PASSWORD})).await;
+    assert_eq!(token.status, StatusCode::UNAUTHORIZED);
+    let bad = api.post("/auth/signup", json!({"email": "not an email", "password": PASSWORD})).await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+}
