@@ -4,7 +4,7 @@
 //!
 //! On PostgreSQL it also measures what row-level security costs one call:
 //! the first page through the app (a transaction naming the user, under the
-//! policies, as the role `doable_app`) against the same statement sent bare
+//! policies, as the role `doable_app_<database>`) against the same statement sent bare
 //! by the tables' owner, and in a plain transaction.
 //!
 //! `cargo bench --bench pagination` — SQLite in a temp directory; set

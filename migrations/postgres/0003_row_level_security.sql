@@ -5,10 +5,12 @@
 -- the database enforce the same rule, so a statement that forgot its filter
 -- still returns nothing of anyone else's:
 --
--- * The pool works as the role doable_app (`SET ROLE` on every connection,
---   see src/db/mod.rs). It may read and write the tables but owns none, so
---   the policies below apply to it. This migration, like every one, runs as
---   the DATABASE_URL user, which owns the tables and is not subject to them.
+-- * The pool works as the role doable_app_<database> (set on every
+--   connection, see src/db/mod.rs). It may read and write the tables but
+--   owns none, so the policies below apply to it. This migration, like every
+--   one, runs as the DATABASE_URL user, which owns the tables and is not
+--   subject to them. Roles are cluster-wide; one per database keeps a member
+--   of another database's role (another doable on the same server) out.
 -- * Each request's statements run in a transaction that first names its user:
 --   `SELECT set_config('app.user_id', '<uuid>', true)` (`as_user!`). Without
 --   it the setting is NULL or '' and the policies match no row.
@@ -19,42 +21,37 @@
 --
 -- A later migration that adds a table holding a user's rows enables row-level
 -- security on it with the same policy. (Privileges for new tables follow from
--- the default privileges granted at the end.)
+-- the default privileges granted here.)
 
--- The role is cluster-wide, so another database (or a DBA) may have made it
--- already; two databases migrating at once may race to make it.
 DO $$
+DECLARE
+    -- Longer names would be cut to 63 bytes anyway; cut them the same way
+    -- everywhere.
+    app name := ('doable_app_' || current_database())::name;
 BEGIN
-    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'doable_app') THEN
-        CREATE ROLE doable_app NOLOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE;
+    -- A DBA may have made it already (when the DATABASE_URL user may not).
+    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = app) THEN
+        EXECUTE format('CREATE ROLE %I NOLOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE', app);
     END IF;
-EXCEPTION WHEN duplicate_object OR unique_violation THEN
-    NULL;
-END
-$$;
-
--- The migrating user must be able to become doable_app (`SET ROLE`); a
--- superuser, or a user a DBA granted the role to, already can.
-DO $$
-BEGIN
-    IF NOT pg_has_role(current_user, 'doable_app', 'MEMBER') THEN
-        GRANT doable_app TO CURRENT_USER;
+    -- The migrating user must be able to become it; a superuser already can.
+    IF NOT pg_has_role(current_user, app, 'MEMBER') THEN
+        EXECUTE format('GRANT %I TO CURRENT_USER', app);
     END IF;
-END
-$$;
+    -- Which role to become, for the application: fixed now, so that renaming
+    -- the database later cannot silently change it.
+    EXECUTE format('CREATE FUNCTION doable_app_role() RETURNS name LANGUAGE sql IMMUTABLE AS %L',
+                   format('SELECT %L::name', app));
 
-DO $$
-BEGIN
-    EXECUTE format('GRANT USAGE ON SCHEMA %I TO doable_app', current_schema());
-    EXECUTE format('GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA %I TO doable_app', current_schema());
-    EXECUTE format('GRANT USAGE ON ALL SEQUENCES IN SCHEMA %I TO doable_app', current_schema());
-    EXECUTE format('ALTER DEFAULT PRIVILEGES IN SCHEMA %I GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO doable_app',
-                   current_schema());
-    EXECUTE format('ALTER DEFAULT PRIVILEGES IN SCHEMA %I GRANT USAGE ON SEQUENCES TO doable_app', current_schema());
+    EXECUTE format('GRANT USAGE ON SCHEMA %I TO %I', current_schema(), app);
+    EXECUTE format('GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA %I TO %I', current_schema(), app);
+    EXECUTE format('GRANT USAGE ON ALL SEQUENCES IN SCHEMA %I TO %I', current_schema(), app);
+    EXECUTE format('ALTER DEFAULT PRIVILEGES IN SCHEMA %I GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO %I',
+                   current_schema(), app);
+    EXECUTE format('ALTER DEFAULT PRIVILEGES IN SCHEMA %I GRANT USAGE ON SEQUENCES TO %I', current_schema(), app);
+    -- The bookkeeping of migrations is the owner's alone.
+    EXECUTE format('REVOKE ALL ON _sqlx_migrations FROM %I', app);
 END
 $$;
--- The bookkeeping of migrations is the owner's alone.
-REVOKE ALL ON _sqlx_migrations FROM doable_app;
 
 -- The user this transaction acts for; NULL when none was named.
 CREATE FUNCTION doable_current_user_id() RETURNS uuid
@@ -106,12 +103,14 @@ CREATE FUNCTION doable_purge(cutoff timestamptz) RETURNS void
     $$;
 
 -- SECURITY DEFINER functions resolve names only in this schema (temporary
--- tables last, so none can stand in for ours), and only doable_app calls them.
+-- tables last, so none can stand in for ours), and only the app's role calls
+-- them.
 DO $$
 BEGIN
     EXECUTE format('ALTER FUNCTION doable_refresh_token_owner(text) SET search_path = %I, pg_temp', current_schema());
     EXECUTE format('ALTER FUNCTION doable_purge(timestamptz) SET search_path = %I, pg_temp', current_schema());
+    REVOKE ALL ON FUNCTION doable_refresh_token_owner(text), doable_purge(timestamptz) FROM PUBLIC;
+    EXECUTE format('GRANT EXECUTE ON FUNCTION doable_refresh_token_owner(text), doable_purge(timestamptz) TO %I',
+                   doable_app_role());
 END
 $$;
-REVOKE ALL ON FUNCTION doable_refresh_token_owner(text), doable_purge(timestamptz) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION doable_refresh_token_owner(text), doable_purge(timestamptz) TO doable_app;

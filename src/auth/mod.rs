@@ -11,7 +11,7 @@ mod signup;
 pub mod throttle;
 pub mod tokens;
 
-pub use signup::{Confirmation, SignUpError, confirm_sign_up, request_sign_up, sign_up, signup_request_is_live};
+pub use signup::{Confirmation, SignUpError, confirm_sign_up, email_awaiting_confirmation, request_sign_up, sign_up};
 
 use axum::{
     extract::{ConnectInfo, FromRequestParts, Request, State},

@@ -162,7 +162,7 @@ pub async fn request_sign_up(
 
 /// The address a confirmation link would create an account for, while it
 /// works.
-pub async fn signup_request_is_live(state: &AppState, token: &str) -> Result<Option<String>, AppError> {
+pub async fn email_awaiting_confirmation(state: &AppState, token: &str) -> Result<Option<String>, AppError> {
     if token.is_empty() {
         return Ok(None);
     }

@@ -10,7 +10,7 @@
 //! Every function that touches a user's rows takes the owner's id, which
 //! callers get only from the authenticated session, and filters by it. On
 //! PostgreSQL the database enforces that too: the pool works as the role
-//! [`APP_ROLE`], which owns no table, and row-level security (migration
+//! `doable_app_<database>`, which owns no table, and row-level security (migration
 //! 0003) shows it only the rows of the user named in the transaction by
 //! [`as_user!`]. A statement that forgot its owner filter still sees nothing
 //! of anyone else's.
@@ -71,11 +71,6 @@ macro_rules! on_pool {
     };
 }
 pub use crate::on_pool;
-
-/// The PostgreSQL role the pool works as (`SET ROLE` on every connection):
-/// it may read and write the tables but owns none, so row-level security
-/// applies to it. Migrations run as the `DATABASE_URL` user, which owns them.
-pub const APP_ROLE: &str = "doable_app";
 
 /// Runs `$body` in a transaction on behalf of user `$user`, with `$conn` the
 /// transaction's connection (use it as `&mut *$conn`). On PostgreSQL the
@@ -235,7 +230,10 @@ impl Db {
                     .acquire_timeout(settings.acquire_timeout)
                     .after_connect(|conn, _| {
                         Box::pin(async move {
-                            conn.execute(format!("SET ROLE {APP_ROLE}").as_str()).await?;
+                            // `SET ROLE` to the role migration 0003 made for
+                            // this database: it may read and write the tables
+                            // but owns none, so row-level security applies.
+                            conn.execute("SELECT set_config('role', doable_app_role(), false)").await?;
                             Ok(())
                         })
                     })

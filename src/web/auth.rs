@@ -15,7 +15,8 @@ use crate::{
     app::AppState,
     auth::{
         ClientInfo, Confirmation, MaybeSignedIn, SignIn, SignUpError, SignedIn, confirm_sign_up, csrf::CsrfToken,
-        end_session, record_event, request_sign_up, safe_next, sign_in, sign_up, signup_request_is_live, start_session,
+        email_awaiting_confirmation, end_session, record_event, request_sign_up, safe_next, sign_in, sign_up,
+        start_session,
     },
     error::AppError,
 };
@@ -142,7 +143,7 @@ pub async fn confirm_page(
     Query(query): Query<ConfirmParams>,
 ) -> Result<Response, AppError> {
     let token = query.token.unwrap_or_default();
-    let email = signup_request_is_live(&state, &token).await?;
+    let email = email_awaiting_confirmation(&state, &token).await?;
     let status = if email.is_some() { StatusCode::OK } else { StatusCode::BAD_REQUEST };
     Ok((status, ConfirmPage { csrf, token, email, taken: false }).into_response())
 }
