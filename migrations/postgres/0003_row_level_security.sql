@@ -33,8 +33,12 @@ BEGIN
     IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = app) THEN
         EXECUTE format('CREATE ROLE %I NOLOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE', app);
     END IF;
-    -- The migrating user must be able to become it; a superuser already can.
-    IF NOT pg_has_role(current_user, app, 'MEMBER') THEN
+    -- The migrating user must be able to become it (a superuser already can).
+    -- From PostgreSQL 16 the creator of a role holds it WITH ADMIN but not
+    -- SET, which is what `SET ROLE` needs; before 16 membership is enough.
+    IF NOT pg_has_role(current_user, app,
+                       CASE WHEN current_setting('server_version_num')::int >= 160000 THEN 'SET' ELSE 'MEMBER' END)
+    THEN
         EXECUTE format('GRANT %I TO CURRENT_USER', app);
     END IF;
     -- Which role to become, for the application: fixed now, so that renaming

@@ -69,6 +69,40 @@ async fn instances_starting_together_migrate_once() {
     sqlx::query(&format!("DROP ROLE doable_app_{name}")).execute(&admin).await.unwrap();
 }
 
+/// The `DATABASE_URL` user need not be a superuser: an owner with
+/// CREATEROLE (what Neon gives) migrates, and the app then works as the
+/// database's own role, under the policies.
+#[tokio::test]
+async fn an_owner_that_is_not_a_superuser_migrates_and_serves() {
+    let Some(url) = postgres_url() else { return };
+    let admin = sqlx::PgPool::connect(&url).await.unwrap();
+    let suffix = uuid::Uuid::new_v4().simple();
+    let (owner, name) = (format!("doable_owner_{suffix}"), format!("doable_owned_{suffix}"));
+    for sql in [format!("CREATE ROLE {owner} LOGIN CREATEROLE"), format!("CREATE DATABASE {name} OWNER {owner}")] {
+        sqlx::query(&sql).execute(&admin).await.unwrap();
+    }
+    let host = url.split_once('@').and_then(|(_, rest)| rest.split('/').next()).expect("postgres://user@host/db");
+    let owned = format!("postgres://{owner}@{host}/{name}");
+
+    let app = TestApp::boot(Backend::Postgres, tempfile::tempdir().unwrap(), &owned, &[]).await;
+    let browser = app.signed_in().await;
+    browser.create_task("Owned by an ordinary role").await;
+    assert!(browser.get("/tasks").await.body.contains("Owned by an ordinary role"));
+    let Db::Postgres(pool) = &app.db else { unreachable!() };
+    let role: String = sqlx::query_scalar("SELECT current_user::text").fetch_one(pool).await.unwrap();
+    assert_eq!(role, format!("doable_app_{name}"));
+    app.db.close().await;
+    app.unrestricted.close().await;
+
+    for sql in [
+        format!("DROP DATABASE {name} WITH (FORCE)"),
+        format!("DROP ROLE doable_app_{name}"),
+        format!("DROP ROLE {owner}"),
+    ] {
+        sqlx::query(&sql).execute(&admin).await.unwrap();
+    }
+}
+
 /// A TCP proxy to PostgreSQL that the test can cut and restore.
 struct Proxy {
     addr: SocketAddr,
