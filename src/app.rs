@@ -217,7 +217,8 @@ pub async fn run(config: Config) -> Result<(), StartError> {
     Ok(())
 }
 
-/// Hourly: forgets old throttle counters, and expired sessions and reset links.
+/// Hourly: forgets old throttle counters, expired sessions, reset links and
+/// sign-up requests, and deletions long past their undo window.
 async fn purge_periodically(db: Db) {
     let mut every_hour = tokio::time::interval(Duration::from_secs(3600));
     loop {

@@ -19,9 +19,10 @@
 --   doable_refresh_token_owner (whose refresh token is this?) and doable_purge
 --   (hourly housekeeping of expired rows).
 --
--- A later migration that adds a table holding a user's rows enables row-level
--- security on it with the same policy. (Privileges for new tables follow from
--- the default privileges granted here.)
+-- A later migration that adds a table grants the app's role its privileges
+-- (`doable_app_role()` names it; the default privileges set here cover only
+-- tables made by this same owner) and, if the table holds a user's rows,
+-- enables row-level security on it with the same policy.
 
 DO $$
 DECLARE
@@ -98,12 +99,13 @@ CREATE FUNCTION doable_refresh_token_owner(token_hash text) RETURNS uuid
     $$;
 
 -- Housekeeping across all users: sessions expired and deletions past undo
--- before `cutoff`. Reads nothing back.
+-- before `cutoff`, which is never later than a day ago (whoever calls it
+-- cannot sign everyone out). Reads nothing back.
 CREATE FUNCTION doable_purge(cutoff timestamptz) RETURNS void
     LANGUAGE sql VOLATILE SECURITY DEFINER
     AS $$
-        DELETE FROM sessions WHERE expires_at < cutoff;
-        DELETE FROM tasks WHERE deleted_at IS NOT NULL AND deleted_at < cutoff;
+        DELETE FROM sessions WHERE expires_at < least(cutoff, now() - interval '1 day');
+        DELETE FROM tasks WHERE deleted_at IS NOT NULL AND deleted_at < least(cutoff, now() - interval '1 day');
     $$;
 
 -- SECURITY DEFINER functions resolve names only in this schema (temporary

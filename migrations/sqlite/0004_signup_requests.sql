@@ -13,5 +13,7 @@ CREATE TABLE signup_requests (
     expires_at    TEXT NOT NULL
 ) STRICT;
 
--- The hourly purge of expired requests.
+-- The hourly purge of expired requests, and spending every request for an
+-- address once its account exists.
 CREATE INDEX signup_requests_by_expiry ON signup_requests (expires_at);
+CREATE INDEX signup_requests_by_email ON signup_requests (email);

@@ -6,15 +6,17 @@
 //!   attempt counts against the per-IP limit and spends a full hash, so
 //!   probing is slow and its timing flat.
 //! * by mail ([`request_sign_up`], then [`confirm_sign_up`]): every valid
-//!   sign-up gets the same answer, "check your inbox". A new address is sent a
-//!   link that creates the account; an address that has one is sent a note
-//!   saying so. Only the mailbox's owner learns which.
+//!   sign-up gets the same answer, "check your inbox", at once. A new address
+//!   is sent a link that creates the account when opened with the password
+//!   chosen at sign-up; an address that has one is sent a note saying so.
+//!   Only the mailbox's owner learns which.
 
 use time::Duration;
 
 use super::{ClientInfo, record_event, throttle, tokens::hash_refresh_token, tokens::random_token};
 use crate::{
     app::AppState,
+    config::Limit,
     db::{DbError, signups, users},
     domain::{Email, GUESSABLE_PASSWORD, Password, parse_name},
     error::AppError,
@@ -109,10 +111,14 @@ async fn create_account(
     }
 }
 
-/// Checks the input and mails the address: a link that creates the account,
-/// or, when it has one already, a note saying so. The caller answers the
-/// same either way; the mail goes out in the background so the timing is
-/// the same too. Never `EmailTaken`.
+/// Mail a sign-up may send to one address per hour: enough for a person who
+/// lost the first message, too few to flood a stranger's inbox.
+const MAILS_PER_ADDRESS: Limit = Limit { count: 3, window: std::time::Duration::from_secs(3600) };
+
+/// Checks the input, then answers at once: what happens next (a link that
+/// creates the account, or a note that the address has one) happens in the
+/// background, so neither the answer nor its timing depends on whether the
+/// email has an account. Never `EmailTaken`.
 pub async fn request_sign_up(
     state: &AppState,
     email: &str,
@@ -121,13 +127,24 @@ pub async fn request_sign_up(
     client: &ClientInfo,
 ) -> Result<(), SignUpError> {
     let new = check(state, email, password, name, client).await?;
+    let (state, client) = (state.clone(), client.clone());
+    tokio::spawn(async move {
+        if let Err(err) = mail_sign_up(&state, new, &client).await {
+            tracing::error!(error = %err, "sign-up mail not sent");
+        }
+    });
+    Ok(())
+}
+
+async fn mail_sign_up(state: &AppState, new: NewAccount, client: &ClientInfo) -> Result<(), AppError> {
+    let ip = client.ip.as_deref().unwrap_or("-");
+    if throttle::attempt(state, &throttle::recipient_bucket(new.email.as_str()), MAILS_PER_ADDRESS).await?.is_some() {
+        tracing::warn!(event = "auth.signup_mail_throttled", ip, "sign-up mail to one address throttled");
+        return Ok(());
+    }
     let base = state.config.public_url();
     let (subject, body) = if users::credentials_by_email(&state.db, &new.email).await?.is_some() {
-        tracing::info!(
-            event = "auth.signup_existing",
-            ip = client.ip.as_deref().unwrap_or("-"),
-            "sign-up for a taken email"
-        );
+        tracing::info!(event = "auth.signup_existing", ip, "sign-up for a taken email");
         (
             "Your doable account",
             format!(
@@ -142,22 +159,18 @@ pub async fn request_sign_up(
         let hash = hash_refresh_token(&token);
         signups::create(&state.db, &hash, &new.email, new.name.as_deref(), &new.password_hash, CONFIRMATION_LIFETIME)
             .await?;
-        tracing::info!(
-            event = "auth.signup_requested",
-            ip = client.ip.as_deref().unwrap_or("-"),
-            "sign-up awaits confirmation"
-        );
+        tracing::info!(event = "auth.signup_requested", ip, "sign-up awaits confirmation");
         (
             "Confirm your doable account",
             format!(
                 "Someone (hopefully you) signed up for doable with this address.\n\n\
-                 To create the account, open this link within 24 hours:\n\n{base}/signup/confirm?token={token}\n\n\
+                 To create the account, open this link within 24 hours and enter the password you chose:\n\n\
+                 {base}/signup/confirm?token={token}\n\n\
                  If it was not you, ignore this message; no account is created.\n"
             ),
         )
     };
-    state.mailer.send_in_background(new.email.as_str().to_owned(), subject, body);
-    Ok(())
+    state.mailer.send(new.email.as_str(), subject, body).await.map_err(|err| AppError::Internal(Box::new(err)))
 }
 
 /// The address a confirmation link would create an account for, while it
@@ -173,28 +186,43 @@ pub async fn email_awaiting_confirmation(state: &AppState, token: &str) -> Resul
 #[derive(Debug)]
 pub enum Confirmation {
     Created(users::User),
+    /// Not the password given at sign-up: perhaps someone else signed up
+    /// with this address, hoping its owner would confirm their request.
+    WrongPassword,
     /// Expired, used or unknown.
     LinkDead,
     /// The address got an account since (another link, say).
     EmailTaken,
 }
 
-/// Creates the account a confirmation link stands for, and spends the link.
-pub async fn confirm_sign_up(state: &AppState, token: &str, client: &ClientInfo) -> Result<Confirmation, AppError> {
+/// Creates the account a confirmation link stands for, if `password` is the
+/// one chosen at sign-up, and spends every pending link for the address.
+pub async fn confirm_sign_up(
+    state: &AppState,
+    token: &str,
+    password: &str,
+    client: &ClientInfo,
+) -> Result<Confirmation, AppError> {
     let hash = hash_refresh_token(token);
     let Some(request) = (if token.is_empty() { None } else { signups::find(&state.db, &hash).await? }) else {
         return Ok(Confirmation::LinkDead);
     };
+    // Asking again is what makes a link useless to anyone but the person who
+    // chose the password: an impostor's request for this address cannot be
+    // confirmed by its owner by mistake.
+    if !state.passwords.verify(password, Some(&request.password_hash)).await? {
+        return Ok(Confirmation::WrongPassword);
+    }
     let Ok(email) = Email::parse(&request.email) else {
         return Ok(Confirmation::LinkDead);
     };
     let new = NewAccount { email, name: request.name, password_hash: request.password_hash };
-    // The account first, then the link: if the database fails in between,
+    // The account first, then the links: if the database fails in between,
     // the link still works, and a second use finds the address taken.
     let outcome = match create_account(state, &new, client).await? {
         Some(user) => Confirmation::Created(user),
         None => Confirmation::EmailTaken,
     };
-    signups::remove(&state.db, &hash).await?;
+    signups::remove_for(&state.db, &new.email).await?;
     Ok(outcome)
 }

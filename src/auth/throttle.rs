@@ -3,6 +3,8 @@
 //! limits hold across instances; each bucket counts events over a sliding
 //! window.
 
+use std::net::{IpAddr, Ipv6Addr};
+
 use sha2::{Digest, Sha256};
 
 use crate::{
@@ -12,15 +14,34 @@ use crate::{
     error::AppError,
 };
 
-/// A bucket name. Emails are hashed so the table holds no addresses.
+/// Failed sign-ins of one account. Emails are hashed so the table holds no
+/// addresses.
 pub fn account_bucket(email: &str) -> String {
-    let digest: String =
-        Sha256::digest(email.trim().to_lowercase().as_bytes()).iter().map(|b| format!("{b:02x}")).collect();
-    format!("signin-account:{digest}")
+    email_bucket("signin-account", email)
 }
 
+/// Mail sent to one address on someone else's request (sign-up by mail).
+pub fn recipient_bucket(email: &str) -> String {
+    email_bucket("signup-mail", email)
+}
+
+fn email_bucket(action: &str, email: &str) -> String {
+    let digest: String =
+        Sha256::digest(email.trim().to_lowercase().as_bytes()).iter().map(|b| format!("{b:02x}")).collect();
+    format!("{action}:{digest}")
+}
+
+/// One client address's bucket. An IPv6 client usually holds a whole /64,
+/// so its prefix counts as one address (else it would have 2^64 buckets).
 pub fn ip_bucket(action: &str, ip: Option<&str>) -> String {
-    format!("{action}-ip:{}", ip.unwrap_or("unknown"))
+    let client = match ip.map(str::parse::<IpAddr>) {
+        Some(Ok(IpAddr::V6(v6))) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.to_string(),
+            None => format!("{}/64", Ipv6Addr::from(u128::from(v6) & !((1u128 << 64) - 1))),
+        },
+        _ => ip.unwrap_or("unknown").to_owned(),
+    };
+    format!("{action}-ip:{client}")
 }
 
 /// `Some(seconds until a slot frees)` when `bucket` is at its limit.
@@ -59,4 +80,20 @@ pub async fn check_all(state: &AppState, buckets: &[(&str, Limit)]) -> Result<Op
         }
     }
     Ok(wait)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ip_bucket;
+
+    #[test]
+    fn an_ipv6_client_counts_by_its_64_prefix() {
+        let a = ip_bucket("signup", Some("2001:db8:1:2:aaaa::1"));
+        assert_eq!(a, "signup-ip:2001:db8:1:2::/64");
+        assert_eq!(a, ip_bucket("signup", Some("2001:db8:1:2:ffff:ffff:ffff:ffff")));
+        assert_ne!(a, ip_bucket("signup", Some("2001:db8:1:3::1")));
+        assert_eq!(ip_bucket("signup", Some("203.0.113.9")), "signup-ip:203.0.113.9");
+        assert_eq!(ip_bucket("signup", Some("::ffff:203.0.113.9")), "signup-ip:203.0.113.9");
+        assert_eq!(ip_bucket("signup", None), "signup-ip:unknown");
+    }
 }

@@ -91,9 +91,14 @@ macro_rules! as_user {
                 out
             }
             $crate::db::Db::Postgres(pool) => {
-                // One round trip for BEGIN and the setting. A Uuid prints as
-                // hex digits and hyphens only, so formatting it is safe here.
-                let begin = format!("BEGIN; SELECT set_config('app.user_id', '{user}', true)");
+                // One round trip for BEGIN and the settings. The role again,
+                // for this transaction: the connection's own may be lost
+                // behind a pooler that shares server connections. A Uuid
+                // prints as hex digits and hyphens only, so formatting it is
+                // safe here.
+                let begin = format!(
+                    "BEGIN; SELECT set_config('role', doable_app_role(), true), set_config('app.user_id', '{user}', true)"
+                );
                 let mut tx = pool.begin_with(begin).await?;
                 let $conn = &mut *tx;
                 let out = $body;
@@ -223,7 +228,21 @@ impl Db {
                 // Migrate as the DATABASE_URL user, who owns the tables...
                 let mut owner = options.connect().await?;
                 sqlx::migrate!("migrations/postgres").run(&mut owner).await?;
+                // A database restored under another name would still name the
+                // original's role, which another database may be using.
+                let (role, expected): (String, String) =
+                    sqlx::query_as("SELECT doable_app_role()::text, ('doable_app_' || current_database())::name::text")
+                        .fetch_one(&mut owner)
+                        .await?;
                 owner.close().await?;
+                if role != expected {
+                    return Err(sqlx::Error::Configuration(
+                        format!(
+                            "this database uses the role {role}, made for another database; see Backups in the README"
+                        )
+                        .into(),
+                    ));
+                }
                 // ...and serve as the role that owns none of them.
                 let pool = PgPoolOptions::new()
                     .max_connections(settings.max_connections)

@@ -56,10 +56,10 @@ pub async fn find(db: &Db, token_hash: &str) -> DbResult<Option<SignupRequest>> 
     Ok(found)
 }
 
-/// Spends a token once its account exists.
-pub async fn remove(db: &Db, token_hash: &str) -> DbResult<()> {
+/// Spends every pending link for an address, once its account exists.
+pub async fn remove_for(db: &Db, email: &Email) -> DbResult<()> {
     on_pool!(db, pool => {
-        sqlx::query("DELETE FROM signup_requests WHERE token_hash = $1").bind(token_hash).execute(pool).await?;
+        sqlx::query("DELETE FROM signup_requests WHERE email = $1").bind(email.as_str()).execute(pool).await?;
     });
     Ok(())
 }

@@ -119,8 +119,9 @@ pub async fn signup_sent_page() -> SignupSentPage {
     SignupSentPage
 }
 
-/// Where a confirmation link leads: a button that creates the account (a
-/// POST, so a mail scanner fetching the link creates nothing).
+/// Where a confirmation link leads: the password chosen at sign-up and a
+/// button that creates the account (a POST, so a mail scanner fetching the
+/// link creates nothing).
 #[derive(Template, WebTemplate, Default)]
 #[template(path = "auth/signup_confirm.html")]
 pub struct ConfirmPage {
@@ -130,22 +131,29 @@ pub struct ConfirmPage {
     /// (or, with `taken`, the address got an account since).
     email: Option<String>,
     taken: bool,
+    password_error: Option<&'static str>,
 }
 
 #[derive(Deserialize)]
-pub struct ConfirmParams {
+pub struct ConfirmQuery {
     token: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub struct ConfirmForm {
+    token: Option<String>,
+    password: Option<String>,
 }
 
 pub async fn confirm_page(
     State(state): State<AppState>,
     CsrfToken(csrf): CsrfToken,
-    Query(query): Query<ConfirmParams>,
+    Query(query): Query<ConfirmQuery>,
 ) -> Result<Response, AppError> {
     let token = query.token.unwrap_or_default();
     let email = email_awaiting_confirmation(&state, &token).await?;
     let status = if email.is_some() { StatusCode::OK } else { StatusCode::BAD_REQUEST };
-    Ok((status, ConfirmPage { csrf, token, email, taken: false }).into_response())
+    Ok((status, ConfirmPage { csrf, token, email, ..Default::default() }).into_response())
 }
 
 pub async fn confirm(
@@ -154,20 +162,26 @@ pub async fn confirm(
     cookies: Cookies,
     client: ClientInfo,
     CsrfToken(csrf): CsrfToken,
-    Form(form): Form<ConfirmParams>,
+    Form(form): Form<ConfirmForm>,
 ) -> Result<Response, AppError> {
     let token = form.token.unwrap_or_default();
-    match confirm_sign_up(&state, &token, &client).await? {
+    let password = form.password.unwrap_or_default();
+    let page = ConfirmPage { csrf, ..Default::default() };
+    match confirm_sign_up(&state, &token, &password, &client).await? {
         Confirmation::Created(user) => {
             start_session(&state, &cookies, user.id, &client, previous.as_ref()).await?;
             Ok(Redirect::to("/tasks").into_response())
         }
-        Confirmation::LinkDead => {
-            Ok((StatusCode::BAD_REQUEST, ConfirmPage { csrf, token, email: None, taken: false }).into_response())
+        Confirmation::WrongPassword => {
+            let email = email_awaiting_confirmation(&state, &token).await?;
+            let password_error = Some(
+                "That is not the password chosen at sign-up. If you did not sign up with this address, \
+                 someone else did: ignore the link and sign up yourself.",
+            );
+            Ok((StatusCode::UNPROCESSABLE_ENTITY, ConfirmPage { token, email, password_error, ..page }).into_response())
         }
-        Confirmation::EmailTaken => {
-            Ok((StatusCode::CONFLICT, ConfirmPage { csrf, token, email: None, taken: true }).into_response())
-        }
+        Confirmation::LinkDead => Ok((StatusCode::BAD_REQUEST, page).into_response()),
+        Confirmation::EmailTaken => Ok((StatusCode::CONFLICT, ConfirmPage { taken: true, ..page }).into_response()),
     }
 }
 

@@ -103,6 +103,27 @@ async fn an_owner_that_is_not_a_superuser_migrates_and_serves() {
     }
 }
 
+/// A database renamed (or restored under another name) still names its
+/// original's role, which another database may use: doable refuses it.
+#[tokio::test]
+async fn a_database_under_another_name_than_its_roles_is_refused() {
+    let Some(url) = postgres_url() else { return };
+    let admin = sqlx::PgPool::connect(&url).await.unwrap();
+    let suffix = uuid::Uuid::new_v4().simple();
+    let (original, renamed) = (format!("doable_original_{suffix}"), format!("doable_renamed_{suffix}"));
+    sqlx::query(&format!("CREATE DATABASE {original}")).execute(&admin).await.unwrap();
+    let at = |name: &str| DatabaseUrl::parse(&format!("{}/{name}", url.rsplit_once('/').unwrap().0)).unwrap();
+    Db::connect(&at(&original)).await.expect("migrates").close().await;
+    sqlx::query(&format!("ALTER DATABASE {original} RENAME TO {renamed}")).execute(&admin).await.unwrap();
+
+    let refused = Db::connect(&at(&renamed)).await.expect_err("refused");
+    let message = doable::StartError::from(refused).to_string();
+    assert!(message.contains(&format!("uses the role doable_app_{original}, made for another database")), "{message}");
+
+    sqlx::query(&format!("DROP DATABASE {renamed} WITH (FORCE)")).execute(&admin).await.unwrap();
+    sqlx::query(&format!("DROP ROLE doable_app_{original}")).execute(&admin).await.unwrap();
+}
+
 /// A TCP proxy to PostgreSQL that the test can cut and restore.
 struct Proxy {
     addr: SocketAddr,
@@ -461,33 +482,45 @@ async fn a_statement_without_an_owner_filter_reaches_only_the_named_users_rows()
     }
 
     // In Alice's transaction, unfiltered statements reach Alice's rows only.
-    let mut tx = pool.begin().await.unwrap();
-    sqlx::query("SELECT set_config('app.user_id', $1, true)")
-        .bind(alice_id.to_string())
-        .execute(&mut *tx)
-        .await
-        .unwrap();
+    let as_alice = || async {
+        let mut tx = pool.begin().await.unwrap();
+        sqlx::query("SELECT set_config('app.user_id', $1, true)")
+            .bind(alice_id.to_string())
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+        tx
+    };
+    let mut tx = as_alice().await;
     let titles: Vec<String> = sqlx::query_scalar("SELECT title FROM tasks").fetch_all(&mut *tx).await.unwrap();
-    assert!(titles.contains(&"Plan of Alice".to_owned()));
-    assert!(!titles.contains(&"Plan of Bob".to_owned()), "{titles:?}");
+    assert_eq!(titles, ["Plan of Alice"]);
     for table in tables {
         let sql = format!("SELECT count(*) FROM {table} WHERE NOT {}", owned_by(table));
         let others: i64 = sqlx::query_scalar(&sql).bind(alice_id).fetch_one(&mut *tx).await.unwrap();
         assert_eq!(others, 0, "{table}: nobody else's rows");
     }
-    sqlx::query("UPDATE tasks SET title = 'overwritten'").execute(&mut *tx).await.unwrap();
-    sqlx::query("DELETE FROM sessions").execute(&mut *tx).await.unwrap();
+    let (alices_tasks, alices_sessions) = (1, 1);
+    let updated = sqlx::query("UPDATE tasks SET title = 'Overwritten'").execute(&mut *tx).await.unwrap();
+    assert_eq!(updated.rows_affected(), alices_tasks);
+    let deleted = sqlx::query("DELETE FROM sessions").execute(&mut *tx).await.unwrap();
+    assert_eq!(deleted.rows_affected(), alices_sessions);
+    tx.commit().await.unwrap();
+
+    let mut tx = as_alice().await;
     let planted = sqlx::query(
         "INSERT INTO tasks (user_id, title, title_folded, completed, created_at, updated_at)
          VALUES ($1, 'planted', 'planted', false, now(), now())",
     )
     .bind(bob_id)
     .execute(&mut *tx)
-    .await;
-    assert!(planted.is_err(), "a row for someone else is refused");
-    drop(tx); // rolls back; the planted row would have gone with it anyway
+    .await
+    .expect_err("a row for someone else is refused");
+    let code = planted.as_database_error().and_then(|e| e.code()).unwrap_or_default().into_owned();
+    assert_eq!(code, "42501", "refused by the policy: {planted}");
+    drop(tx);
 
-    // Bob's task and session came through untouched.
+    // The committed statements reached Alice's rows and no one else's.
+    assert_eq!(alice.get("/tasks").await.status, StatusCode::SEE_OTHER, "Alice's session is gone");
     let page = bob.get("/tasks").await;
     assert_eq!(page.status, StatusCode::OK, "Bob is still signed in");
     assert!(page.body.contains("Plan of Bob"), "Bob's title unchanged");

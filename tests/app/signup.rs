@@ -28,7 +28,7 @@ async fn confirmed_account(app: &TestApp, email: &str) -> Browser {
     assert_eq!(page.status, StatusCode::OK);
     assert!(page.body.contains(email), "the page names the address");
     let token = link.split_once("token=").unwrap().1;
-    let created = browser.post("/signup/confirm", &[("token", token)]).await;
+    let created = browser.post("/signup/confirm", &[("token", token), ("password", PASSWORD)]).await;
     assert_eq!((created.status, created.location()), (StatusCode::SEE_OTHER, "/tasks"), "{}", created.body);
     browser
 }
@@ -46,8 +46,14 @@ async fn the_link_in_the_mail_creates_the_account_once(app: TestApp) {
     assert_eq!(app.browser().get(&link).await.status, StatusCode::OK);
     assert_eq!(app.browser().sign_in(&email, PASSWORD).await.status, StatusCode::UNAUTHORIZED);
 
+    // Only with the password chosen at sign-up.
     browser.get(&link).await;
-    let created = browser.post("/signup/confirm", &[("token", &token)]).await;
+    let wrong = browser.post("/signup/confirm", &[("token", &token), ("password", "not the one at all")]).await;
+    assert_eq!(wrong.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(wrong.body.contains("not the password chosen at sign-up"));
+    assert_eq!(app.browser().sign_in(&email, PASSWORD).await.status, StatusCode::UNAUTHORIZED);
+
+    let created = browser.post("/signup/confirm", &[("token", &token), ("password", PASSWORD)]).await;
     assert_eq!((created.status, created.location()), (StatusCode::SEE_OTHER, "/tasks"));
     let tasks = browser.get("/tasks").await;
     assert_eq!(tasks.status, StatusCode::OK, "signed in");
@@ -59,7 +65,7 @@ async fn the_link_in_the_mail_creates_the_account_once(app: TestApp) {
     let page = again.get(&link).await;
     assert_eq!(page.status, StatusCode::BAD_REQUEST);
     assert!(page.body.contains("This link no longer works"));
-    let replay = again.post("/signup/confirm", &[("token", &token)]).await;
+    let replay = again.post("/signup/confirm", &[("token", &token), ("password", PASSWORD)]).await;
     assert_eq!(replay.status, StatusCode::BAD_REQUEST);
     assert!(replay.body.contains("This link no longer works"));
     assert_eq!(again.get(&format!("{CONFIRM}made-up")).await.status, StatusCode::BAD_REQUEST);
@@ -144,27 +150,52 @@ async fn sign_up_takes_as_long_for_a_taken_email_as_for_a_new_one() {
     assert!(slow - fast < slow / 2 + Duration::from_millis(5), "taken {known:?} vs new {unknown:?}");
 }
 
+/// Someone signs up with another person's address and a password of their
+/// own, hoping its owner follows their link. The owner's password does not
+/// open it, and once the owner's own link creates the account, every other
+/// link for the address is dead.
 #[tokio::test]
-async fn a_second_link_for_an_address_that_got_an_account_says_so() {
+async fn an_impostors_sign_up_link_cannot_be_confirmed_by_the_owner() {
     let app = confirming(Backend::Sqlite).await.unwrap();
     let email = unique_email();
-    let (first, second) = (app.browser(), app.browser());
-    first.sign_up(&email, PASSWORD).await;
-    let first_link = link_in_mail(&app, CONFIRM, &email).await;
-    second.sign_up(&email, "another long passphrase here").await;
+    let impostors_password = "the impostor knows this one";
+    app.browser().sign_up(&email, impostors_password).await;
+    let impostors_link = link_in_mail(&app, CONFIRM, &email).await;
+    let owner = app.browser();
+    owner.sign_up(&email, PASSWORD).await;
     mails_to(&app, &email, 2).await;
-    let second_link = link_in_mail(&app, CONFIRM, &email).await;
-    assert_ne!(first_link, second_link);
+    let owners_link = link_in_mail(&app, CONFIRM, &email).await;
+    assert_ne!(impostors_link, owners_link);
 
-    first.get(&first_link).await;
-    let created = first.post("/signup/confirm", &[("token", first_link.split_once("token=").unwrap().1)]).await;
+    // The owner opens the wrong mail first.
+    owner.get(&impostors_link).await;
+    let token = |link: &str| link.split_once("token=").unwrap().1.to_owned();
+    let refused = owner.post("/signup/confirm", &[("token", &token(&impostors_link)), ("password", PASSWORD)]).await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+
+    owner.get(&owners_link).await;
+    let created = owner.post("/signup/confirm", &[("token", &token(&owners_link)), ("password", PASSWORD)]).await;
     assert_eq!(created.status, StatusCode::SEE_OTHER);
-    second.get(&second_link).await;
-    let late = second.post("/signup/confirm", &[("token", second_link.split_once("token=").unwrap().1)]).await;
-    assert_eq!(late.status, StatusCode::CONFLICT);
-    assert!(late.body.contains("already has an account"));
-    // The first password is the account's.
+    let impostor = app.browser();
+    impostor.get("/signup").await;
+    let late =
+        impostor.post("/signup/confirm", &[("token", &token(&impostors_link)), ("password", impostors_password)]).await;
+    assert_eq!(late.status, StatusCode::BAD_REQUEST, "spent with the owner's");
+    assert_eq!(app.browser().sign_in(&email, impostors_password).await.status, StatusCode::UNAUTHORIZED);
     assert_eq!(app.browser().sign_in(&email, PASSWORD).await.status, StatusCode::SEE_OTHER);
+}
+
+#[tokio::test]
+async fn sign_ups_mail_one_address_at_most_three_times_an_hour() {
+    let app = confirming(Backend::Sqlite).await.unwrap();
+    let email = unique_email();
+    for _ in 0..5 {
+        let page = app.browser().sign_up(&email, PASSWORD).await;
+        assert_eq!((page.status, page.location()), (StatusCode::SEE_OTHER, "/signup/sent"), "the same answer");
+    }
+    assert_eq!(mails_to(&app, &email, 3).await.len(), 3);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(mails_to(&app, &email, 3).await.len(), 3, "no more than three");
 }
 
 #[tokio::test]
@@ -182,7 +213,9 @@ async fn an_expired_sign_up_link_fails_with_a_clear_page() {
     let page = browser.get(&link).await;
     assert_eq!(page.status, StatusCode::BAD_REQUEST);
     assert!(page.body.contains("This link no longer works"));
-    let post = browser.post("/signup/confirm", &[("token", link.split_once("token=").unwrap().1)]).await;
+    let post = browser
+        .post("/signup/confirm", &[("token", link.split_once("token=").unwrap().1), ("password", PASSWORD)])
+        .await;
     assert_eq!(post.status, StatusCode::BAD_REQUEST);
     assert_eq!(app.browser().sign_in(&email, PASSWORD).await.status, StatusCode::UNAUTHORIZED);
 }
