@@ -72,15 +72,28 @@ macro_rules! on_pool {
 }
 pub use crate::on_pool;
 
-/// Runs `$body` in a transaction on behalf of user `$user`, with `$conn` the
-/// transaction's connection (use it as `&mut *$conn`). On PostgreSQL the
-/// transaction starts by naming the user in `app.user_id`, the setting the
-/// row-level security policies compare with, so the body sees and writes
-/// only that user's tasks, sessions and events; on SQLite it is a plain
-/// transaction. Commits when the body finishes; a `?` inside returns early
-/// and the transaction rolls back.
+/// Runs `$body` on behalf of user `$user`, with `$conn` a connection (use it
+/// as `&mut *$conn`). On PostgreSQL the body runs in a transaction that
+/// starts by naming the user in `app.user_id`, the setting the row-level
+/// security policies compare with, so it sees and writes only that user's
+/// tasks, sessions and events. On SQLite, which has no policies, it runs on
+/// a plain connection, or in a transaction when written
+/// `as_user!(db, user, atomically conn => …)` (a body of several statements
+/// that must land together). A transaction commits when the body finishes; a
+/// `?` inside returns early and it rolls back.
 macro_rules! as_user {
     ($db:expr, $user:expr, $conn:ident => $body:expr) => {{
+        let user: ::uuid::Uuid = $user;
+        match $db {
+            $crate::db::Db::Sqlite(pool) => {
+                let mut connection = pool.acquire().await?;
+                let $conn = &mut *connection;
+                $body
+            }
+            $crate::db::Db::Postgres(pool) => $crate::db::as_user!(@postgres pool, user, $conn => $body),
+        }
+    }};
+    ($db:expr, $user:expr, atomically $conn:ident => $body:expr) => {{
         let user: ::uuid::Uuid = $user;
         match $db {
             $crate::db::Db::Sqlite(pool) => {
@@ -90,22 +103,23 @@ macro_rules! as_user {
                 tx.commit().await?;
                 out
             }
-            $crate::db::Db::Postgres(pool) => {
-                // One round trip for BEGIN and the settings. The role again,
-                // for this transaction: the connection's own may be lost
-                // behind a pooler that shares server connections. A Uuid
-                // prints as hex digits and hyphens only, so formatting it is
-                // safe here.
-                let begin = format!(
-                    "BEGIN; SELECT set_config('role', doable_app_role(), true), set_config('app.user_id', '{user}', true)"
-                );
-                let mut tx = pool.begin_with(begin).await?;
-                let $conn = &mut *tx;
-                let out = $body;
-                tx.commit().await?;
-                out
-            }
+            $crate::db::Db::Postgres(pool) => $crate::db::as_user!(@postgres pool, user, $conn => $body),
         }
+    }};
+    (@postgres $pool:ident, $user:ident, $conn:ident => $body:expr) => {{
+        // One round trip for BEGIN and the settings. The role again, for this
+        // transaction: the connection's own may be lost behind a pooler that
+        // shares server connections. A Uuid prints as hex digits and hyphens
+        // only, so formatting it is safe here.
+        let begin = format!(
+            "BEGIN; SELECT set_config('role', doable_app_role(), true), set_config('app.user_id', '{}', true)",
+            $user
+        );
+        let mut tx = $pool.begin_with(begin).await?;
+        let $conn = &mut *tx;
+        let out = $body;
+        tx.commit().await?;
+        out
     }};
 }
 pub(crate) use as_user;

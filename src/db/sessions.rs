@@ -98,7 +98,7 @@ pub async fn refresh(db: &Db, presented_hash: &str, new_hash: &str, grace: Durat
     let Some(token_owner) = refresh_token_owner(db, presented_hash).await? else {
         return Ok(Refresh::Invalid);
     };
-    let outcome = as_user!(db, token_owner, tx => {
+    let outcome = as_user!(db, token_owner, atomically tx => {
         let rotated = sqlx::query_as::<_, Owner>(
             "UPDATE sessions SET refresh_hash = $1, last_seen_at = $2
              WHERE refresh_hash = $3 AND revoked_at IS NULL AND expires_at > $4
@@ -192,7 +192,7 @@ pub async fn revoke(db: &Db, user_id: Uuid, id: Uuid) -> DbResult<bool> {
 /// needs a usable token back.
 pub async fn rotate(db: &Db, user_id: Uuid, id: Uuid, new_hash: &str) -> DbResult<bool> {
     let now = now();
-    let rotated = as_user!(db, user_id, tx => {
+    let rotated = as_user!(db, user_id, atomically tx => {
         sqlx::query(
             "INSERT INTO spent_refresh_tokens (hash, session_id, spent_at)
              SELECT refresh_hash, id, $1 FROM sessions
