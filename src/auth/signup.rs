@@ -176,19 +176,27 @@ async fn mail_sign_up(state: &AppState, new: NewAccount, client: &ClientInfo) ->
 /// The address a confirmation link would create an account for, while it
 /// works.
 pub async fn email_awaiting_confirmation(state: &AppState, token: &str) -> Result<Option<String>, AppError> {
+    Ok(pending(state, token).await?.map(|request| request.email))
+}
+
+/// The live sign-up request behind a confirmation link's token.
+async fn pending(state: &AppState, token: &str) -> Result<Option<signups::SignupRequest>, AppError> {
     if token.is_empty() {
         return Ok(None);
     }
-    Ok(signups::find(&state.db, &hash_refresh_token(token)).await?.map(|request| request.email))
+    Ok(signups::find(&state.db, &hash_refresh_token(token)).await?)
 }
 
 /// What following a confirmation link led to.
 #[derive(Debug)]
 pub enum Confirmation {
     Created(users::User),
-    /// Not the password given at sign-up: perhaps someone else signed up
-    /// with this address, hoping its owner would confirm their request.
-    WrongPassword,
+    /// Not the password given at sign-up (for this address): perhaps
+    /// someone else signed up with it, hoping its owner would confirm their
+    /// request.
+    WrongPassword {
+        email: String,
+    },
     /// Expired, used or unknown.
     LinkDead,
     /// The address got an account since (another link, say).
@@ -203,15 +211,14 @@ pub async fn confirm_sign_up(
     password: &str,
     client: &ClientInfo,
 ) -> Result<Confirmation, AppError> {
-    let hash = hash_refresh_token(token);
-    let Some(request) = (if token.is_empty() { None } else { signups::find(&state.db, &hash).await? }) else {
+    let Some(request) = pending(state, token).await? else {
         return Ok(Confirmation::LinkDead);
     };
     // Asking again is what makes a link useless to anyone but the person who
     // chose the password: an impostor's request for this address cannot be
     // confirmed by its owner by mistake.
     if !state.passwords.verify(password, Some(&request.password_hash)).await? {
-        return Ok(Confirmation::WrongPassword);
+        return Ok(Confirmation::WrongPassword { email: request.email });
     }
     let Ok(email) = Email::parse(&request.email) else {
         return Ok(Confirmation::LinkDead);

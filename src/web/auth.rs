@@ -172,13 +172,13 @@ pub async fn confirm(
             start_session(&state, &cookies, user.id, &client, previous.as_ref()).await?;
             Ok(Redirect::to("/tasks").into_response())
         }
-        Confirmation::WrongPassword => {
-            let email = email_awaiting_confirmation(&state, &token).await?;
+        Confirmation::WrongPassword { email } => {
             let password_error = Some(
                 "That is not the password chosen at sign-up. If you did not sign up with this address, \
                  someone else did: ignore the link and sign up yourself.",
             );
-            Ok((StatusCode::UNPROCESSABLE_ENTITY, ConfirmPage { token, email, password_error, ..page }).into_response())
+            Ok((StatusCode::UNPROCESSABLE_ENTITY, ConfirmPage { token, email: Some(email), password_error, ..page })
+                .into_response())
         }
         Confirmation::LinkDead => Ok((StatusCode::BAD_REQUEST, page).into_response()),
         Confirmation::EmailTaken => Ok((StatusCode::CONFLICT, ConfirmPage { taken: true, ..page }).into_response()),

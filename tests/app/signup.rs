@@ -51,6 +51,7 @@ async fn the_link_in_the_mail_creates_the_account_once(app: TestApp) {
     let wrong = browser.post("/signup/confirm", &[("token", &token), ("password", "not the one at all")]).await;
     assert_eq!(wrong.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(wrong.body.contains("not the password chosen at sign-up"));
+    assert!(wrong.body.contains(&email) && wrong.body.contains("Create my account"), "the form stays, to try again");
     assert_eq!(app.browser().sign_in(&email, PASSWORD).await.status, StatusCode::UNAUTHORIZED);
 
     let created = browser.post("/signup/confirm", &[("token", &token), ("password", PASSWORD)]).await;
