@@ -7,6 +7,7 @@ use axum::{
     Router,
     extract::{Request, State},
     http::{HeaderName, HeaderValue, StatusCode, header},
+    middleware::Next,
     response::{IntoResponse, Response},
     routing::get,
 };
@@ -130,8 +131,23 @@ pub fn build_app(state: AppState) -> Router {
                 }))
                 .layer(CompressionLayer::new())
                 .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, Duration::from_secs(30)))
-                .layer(CookieManagerLayer::new()),
+                .layer(CookieManagerLayer::new())
+                .layer(axum::middleware::from_fn(run_to_completion)),
         )
+}
+
+/// Runs the rest of the request as a task of its own, so a client that goes
+/// away (or the timeout above) stops waiting for the answer but does not
+/// cancel the work half-way: a future dropped at an `await` could leave a
+/// transaction begun and never finished on a pooled connection (sqlx's
+/// cancelled-`BEGIN` bug, sqlx issue 4385), or a change made without its
+/// audit event. A panic is passed on to the panic guard.
+async fn run_to_completion(request: Request, next: Next) -> Response {
+    match tokio::spawn(next.run(request)).await {
+        Ok(response) => response,
+        Err(err) if err.is_panic() => std::panic::resume_unwind(err.into_panic()),
+        Err(_) => AppError::internal("request task cancelled").into_response(),
+    }
 }
 
 async fn healthz() -> &'static str {

@@ -27,6 +27,9 @@ pub enum AppError {
     TooManyRequests(u64),
     #[error("service unavailable: {0}")]
     Unavailable(#[source] DbError),
+    /// Too much password work waiting; try again after this many seconds.
+    #[error("busy")]
+    Busy(u64),
     #[error("internal error: {0}")]
     Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
@@ -43,7 +46,7 @@ impl AppError {
             AppError::Forbidden => StatusCode::FORBIDDEN,
             AppError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
-            AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::Unavailable(_) | AppError::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -72,7 +75,10 @@ impl From<DbError> for AppError {
 
 impl From<HashError> for AppError {
     fn from(err: HashError) -> Self {
-        AppError::Internal(Box::new(err))
+        match err {
+            HashError::Busy => AppError::Busy(1),
+            other => AppError::Internal(Box::new(other)),
+        }
     }
 }
 
@@ -120,10 +126,13 @@ impl IntoResponse for AppError {
                 "doable is briefly unavailable",
                 "The database is not answering. Nothing was lost; try again in a moment.",
             ),
+            AppError::Busy(_) => {
+                ("doable is busy", "Too many sign-ins at once. Nothing was lost; try again in a moment.")
+            }
             AppError::Internal(_) => ("Something went wrong", "An unexpected error happened on our side. Try again."),
         };
         let mut response = render_error(status, title, message);
-        if let AppError::TooManyRequests(seconds) = self {
+        if let AppError::TooManyRequests(seconds) | AppError::Busy(seconds) = self {
             response.headers_mut().insert(axum::http::header::RETRY_AFTER, seconds.into());
         }
         response

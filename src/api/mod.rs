@@ -94,10 +94,32 @@ pub fn router(state: &AppState) -> Router<AppState> {
             "/api/{*rest}",
             any(|| async { ApiError::new(StatusCode::NOT_FOUND, "not_found", "No such API route.") }),
         );
+    router = router.layer(axum::middleware::map_response(method_not_allowed_in_envelope));
     if let Some(cors) = cors(&state.config.cors_allowed_origins) {
         router = router.layer(cors);
     }
     router
+}
+
+/// axum answers a method a route lacks with an empty 405 and `Allow`
+/// (before any handler, so before the bearer check); the API says it in its
+/// envelope too.
+async fn method_not_allowed_in_envelope(response: Response) -> Response {
+    if response.status() != StatusCode::METHOD_NOT_ALLOWED {
+        return response;
+    }
+    let allow = response.headers().get(header::ALLOW).cloned();
+    let methods = allow.as_ref().and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+    let mut answer = ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        format!("This route does not take that method; it takes {methods}."),
+    )
+    .into_response();
+    if let Some(allow) = allow {
+        answer.headers_mut().insert(header::ALLOW, allow);
+    }
+    answer
 }
 
 /// Cross-origin access for exactly the listed origins, without credentials
@@ -179,6 +201,11 @@ impl From<AppError> for ApiError {
             AppError::PayloadTooLarge => Self::new(status, "payload_too_large", "The body is too large."),
             AppError::TooManyRequests(seconds) => {
                 let mut error = Self::new(status, "too_many_requests", "Too many attempts; wait and try again.");
+                error.retry_after = Some(seconds);
+                error
+            }
+            AppError::Busy(seconds) => {
+                let mut error = Self::new(status, "busy", "Too much password work at once; try again shortly.");
                 error.retry_after = Some(seconds);
                 error
             }

@@ -60,7 +60,8 @@ pub struct ListParams {
     /// `all` (default), `active` or `completed`.
     #[param(pattern = "^(all|active|completed)$")]
     status: Option<String>,
-    /// Words to find in titles and descriptions.
+    /// Words to find in titles and descriptions (at most 200 characters).
+    #[param(max_length = 200)]
     q: Option<String>,
     /// Page size, 1–100 (default 50).
     #[param(pattern = "^[0-9]+$")]
@@ -68,6 +69,9 @@ pub struct ListParams {
     /// `next_cursor` of the previous page.
     cursor: Option<String>,
 }
+
+/// The longest search the API takes, as the pages do.
+const MAX_SEARCH_CHARS: usize = 200;
 
 /// Your tasks, newest first, a page at a time (keyset pagination: pages stay
 /// consistent while tasks are added or removed).
@@ -104,6 +108,9 @@ pub async fn list(
             .ok_or_else(|| ApiError::validation([("cursor", "Use the next_cursor of a previous page.")]))?,
     };
     let search = params.q.as_deref().map(str::trim).filter(|q| !q.is_empty());
+    if search.is_some_and(|q| q.chars().count() > MAX_SEARCH_CHARS) {
+        return Err(ApiError::validation([("q", "Search for at most 200 characters.")]));
+    }
     let page = tasks::list(&state.db, user.id, &ListQuery { status, search, position, limit }).await?;
     let next_cursor = if page.has_older { page.tasks.last().map(|t| t.id.to_string()) } else { None };
     Ok(Json(TaskPage { items: page.tasks.into_iter().map(TaskJson::from).collect(), next_cursor }))

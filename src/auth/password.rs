@@ -2,7 +2,10 @@
 //! p = 1), on tokio's blocking pool and never more than a few at a time, so
 //! a burst of sign-ins can neither stall the async workers nor exhaust memory.
 
-use std::sync::Arc;
+use std::sync::{
+    Arc,
+    atomic::{AtomicUsize, Ordering},
+};
 
 use argon2::{Algorithm, Argon2, Params, PasswordHasher as _, PasswordVerifier as _, Version};
 use tokio::sync::{OnceCell, Semaphore};
@@ -15,14 +18,41 @@ pub enum HashError {
     Argon2(String),
     #[error("hashing task failed: {0}")]
     Join(#[from] tokio::task::JoinError),
+    /// More password work is waiting than the queue holds: answer 503 now
+    /// rather than make everyone wait behind a flood.
+    #[error("too much password work waiting")]
+    Busy,
 }
 
 #[derive(Debug)]
 pub struct Passwords {
     permits: Arc<Semaphore>,
+    /// Hashes running or waiting for a permit, and how many may.
+    queued: Arc<AtomicUsize>,
+    max_queued: usize,
     /// A hash of a random password, verified against when the email is
     /// unknown so that answer takes as long as a wrong password.
     dummy_hash: OnceCell<String>,
+}
+
+/// Hashes that may wait per hash that may run: a burst of honest sign-ins
+/// queues for a second or two; a flood beyond it is refused at once.
+pub const QUEUE_FACTOR: usize = 4;
+
+/// One place in the hashing queue, given back when dropped.
+struct QueuePlace(Arc<AtomicUsize>);
+
+impl QueuePlace {
+    fn take(queued: &Arc<AtomicUsize>, max: usize) -> Option<Self> {
+        queued.fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| (n < max).then_some(n + 1)).ok()?;
+        Some(QueuePlace(queued.clone()))
+    }
+}
+
+impl Drop for QueuePlace {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 fn argon2() -> Argon2<'static> {
@@ -33,18 +63,27 @@ fn argon2() -> Argon2<'static> {
 }
 
 impl Passwords {
-    /// `max_concurrent` hashes run at once; others wait their turn.
+    /// `max_concurrent` hashes run at once; up to `QUEUE_FACTOR` times as
+    /// many wait their turn, and more are refused at once ([`HashError::Busy`]).
     pub fn new(max_concurrent: usize) -> Self {
-        Passwords { permits: Arc::new(Semaphore::new(max_concurrent.max(1))), dummy_hash: OnceCell::new() }
+        let max_concurrent = max_concurrent.max(1);
+        Passwords {
+            permits: Arc::new(Semaphore::new(max_concurrent)),
+            queued: Arc::new(AtomicUsize::new(0)),
+            max_queued: max_concurrent * QUEUE_FACTOR,
+            dummy_hash: OnceCell::new(),
+        }
     }
 
     async fn run<T: Send + 'static>(&self, work: impl FnOnce() -> T + Send + 'static) -> Result<T, HashError> {
+        let place = QueuePlace::take(&self.queued, self.max_queued).ok_or(HashError::Busy)?;
         // The semaphore is never closed, so acquire cannot fail.
         let permit = self.permits.clone().acquire_owned().await.map_err(|e| HashError::Argon2(e.to_string()))?;
-        // The permit moves into the blocking job: if the request is dropped
-        // (client gone, timeout), the hash still counts until it finishes.
+        // The permit and the place move into the blocking job: if the request
+        // is dropped (client gone, timeout), the hash still counts until it
+        // finishes.
         Ok(tokio::task::spawn_blocking(move || {
-            let _permit = permit;
+            let _held = (permit, place);
             work()
         })
         .await?)
@@ -135,6 +174,38 @@ mod tests {
         // The next hash waits for it rather than running beside it.
         assert!(passwords.hash(&password).await.is_ok());
         assert_eq!(passwords.available_permits(), 1);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn password_work_past_the_queue_is_refused_at_once() {
+        let passwords = Arc::new(Passwords::new(1));
+        let password = Password::parse("correct horse battery").unwrap();
+        let flood: Vec<_> = (0..20)
+            .map(|_| {
+                let (passwords, password) = (passwords.clone(), password.clone());
+                tokio::spawn(async move { passwords.hash(&password).await })
+            })
+            .collect();
+        let mut busy = 0;
+        for outcome in futures_join(flood).await {
+            match outcome {
+                Ok(_) => {}
+                Err(HashError::Busy) => busy += 1,
+                Err(other) => panic!("{other}"),
+            }
+        }
+        // One runs and QUEUE_FACTOR wait (at most); the rest are refused.
+        assert!(busy >= 20 - QUEUE_FACTOR, "only {busy} of 20 refused");
+        assert_eq!(passwords.queued.load(Ordering::Acquire), 0, "every place is given back");
+        assert!(passwords.hash(&password).await.is_ok(), "the queue works again once drained");
+    }
+
+    async fn futures_join<T>(handles: Vec<tokio::task::JoinHandle<T>>) -> Vec<T> {
+        let mut out = Vec::new();
+        for handle in handles {
+            out.push(handle.await.unwrap());
+        }
+        out
     }
 
     #[tokio::test]

@@ -25,6 +25,16 @@ pub fn recipient_bucket(email: &str) -> String {
     email_bucket("signup-mail", email)
 }
 
+/// "Sign-in blocked" recorded for one account, once per window.
+pub fn blocked_bucket(email: &str) -> String {
+    email_bucket("signin-blocked", email)
+}
+
+/// Password-reset mail sent to one address.
+pub fn reset_mail_bucket(email: &str) -> String {
+    email_bucket("reset-mail", email)
+}
+
 fn email_bucket(action: &str, email: &str) -> String {
     let digest: String =
         Sha256::digest(email.trim().to_lowercase().as_bytes()).iter().map(|b| format!("{b:02x}")).collect();
@@ -44,42 +54,51 @@ pub fn ip_bucket(action: &str, ip: Option<&str>) -> String {
     format!("{action}-ip:{client}")
 }
 
-/// `Some(seconds until a slot frees)` when `bucket` is at its limit.
-pub async fn check(state: &AppState, bucket: &str, limit: Limit) -> Result<Option<u64>, AppError> {
-    let window = time::Duration::seconds(limit.window.as_secs() as i64);
+/// An attempt that was counted before its work was done; [`Counted::refund`]
+/// takes it back when it should not count after all (a sign-in that
+/// succeeded).
+#[derive(Debug)]
+#[must_use]
+pub struct Counted(Vec<i64>);
+
+impl Counted {
+    pub async fn refund(self, state: &AppState) -> Result<(), AppError> {
+        Ok(security::throttle_refund(&state.db, &self.0).await?)
+    }
+}
+
+/// Counts one attempt against every bucket, before the work it guards, if
+/// each is under its limit: `Err(seconds to wait)` when one is full, and
+/// then nothing is counted. Atomic (one statement, see
+/// [`security::throttle_take`]), so of many attempts at once at most the
+/// limit get through, on every instance together. It reads only the
+/// counters: a throttled answer costs the same whoever it names.
+pub async fn take(state: &AppState, buckets: &[(&str, Limit)]) -> Result<Result<Counted, u64>, AppError> {
     let now = db::now();
-    let (count, oldest) = security::throttle_count(&state.db, bucket, now - window).await?;
-    if count < i64::from(limit.count) {
-        return Ok(None);
+    let since = |limit: &Limit| now - time::Duration::seconds(limit.window.as_secs() as i64);
+    let rows: Vec<security::Bucket<'_>> = buckets
+        .iter()
+        .map(|(name, limit)| security::Bucket { name, limit: i64::from(limit.count), since: since(limit) })
+        .collect();
+    if let Some(ids) = security::throttle_take(&state.db, &rows).await? {
+        return Ok(Ok(Counted(ids)));
     }
-    let frees_at = oldest.unwrap_or(now) + window;
-    Ok(Some((frees_at - now).whole_seconds().max(1) as u64))
-}
-
-/// An attempt that counts whatever its outcome (sign-ups, reset requests):
-/// `Some(seconds to wait)` when `bucket` is at its limit, else it is counted.
-pub async fn attempt(state: &AppState, bucket: &str, limit: Limit) -> Result<Option<u64>, AppError> {
-    if let Some(wait) = check(state, bucket, limit).await? {
-        return Ok(Some(wait));
-    }
-    hit(state, bucket).await?;
-    Ok(None)
-}
-
-/// Counts one event against `bucket`.
-pub async fn hit(state: &AppState, bucket: &str) -> Result<(), AppError> {
-    Ok(security::throttle_add(&state.db, bucket).await?)
-}
-
-/// The first of `buckets` that is over its limit, as seconds to wait.
-pub async fn check_all(state: &AppState, buckets: &[(&str, Limit)]) -> Result<Option<u64>, AppError> {
-    let mut wait = None;
-    for (bucket, limit) in buckets {
-        if let Some(seconds) = check(state, bucket, *limit).await? {
-            wait = Some(wait.map_or(seconds, |w: u64| w.max(seconds)));
+    // Full: wait until the fullest bucket's oldest event leaves its window.
+    let mut wait = 1;
+    for (name, limit) in buckets {
+        let (count, oldest) = security::throttle_count(&state.db, name, since(limit)).await?;
+        if count >= i64::from(limit.count) {
+            let frees_at = oldest.unwrap_or(now) + time::Duration::seconds(limit.window.as_secs() as i64);
+            wait = wait.max((frees_at - now).whole_seconds().max(1) as u64);
         }
     }
-    Ok(wait)
+    Ok(Err(wait))
+}
+
+/// [`take`] for one bucket whose attempts all count (sign-ups, reset
+/// requests, mails to one address): `Some(seconds to wait)` when full.
+pub async fn attempt(state: &AppState, bucket: &str, limit: Limit) -> Result<Option<u64>, AppError> {
+    Ok(take(state, &[(bucket, limit)]).await?.err())
 }
 
 #[cfg(test)]

@@ -16,7 +16,10 @@ use uuid::Uuid;
 use super::extract::{Form, Query};
 use crate::{
     app::AppState,
-    auth::{ClientInfo, CurrentUser, SignedIn, clear_session_cookies, csrf::CsrfToken, record_event},
+    auth::{
+        ClientInfo, CurrentUser, SignIn, SignedIn, clear_session_cookies, confirm_password, csrf::CsrfToken,
+        record_event,
+    },
     db::{security, sessions, tasks, users},
     domain::{GUESSABLE_PASSWORD, Password, parse_name},
     error::AppError,
@@ -195,10 +198,19 @@ pub struct PasswordForm {
     new_password: Option<String>,
 }
 
-/// Checks the current password against the account.
-async fn password_matches(state: &AppState, user: &CurrentUser, password: &str) -> Result<bool, AppError> {
-    let hash = users::password_hash(&state.db, user.id).await?;
-    Ok(state.passwords.verify(password, hash.as_deref()).await?)
+/// Checks the current password against the account: a sign-in attempt,
+/// counted and throttled as one (past the limit: 429).
+async fn password_matches(
+    state: &AppState,
+    user: &CurrentUser,
+    password: &str,
+    client: &ClientInfo,
+) -> Result<bool, AppError> {
+    match confirm_password(state, user, password, client).await? {
+        SignIn::Success(_) => Ok(true),
+        SignIn::Failed => Ok(false),
+        SignIn::Throttled(wait) => Err(AppError::TooManyRequests(wait)),
+    }
 }
 
 pub async fn change_password(
@@ -210,7 +222,10 @@ pub async fn change_password(
 ) -> Result<Response, AppError> {
     let error = match Password::parse(form.new_password.as_deref().unwrap_or_default()) {
         Err(message) => Some(message),
-        Ok(_) if !password_matches(&state, &user, form.current_password.as_deref().unwrap_or_default()).await? => {
+        Ok(_)
+            if !password_matches(&state, &user, form.current_password.as_deref().unwrap_or_default(), &client)
+                .await? =>
+        {
             Some("Your current password is not right.")
         }
         Ok(new) => {
@@ -248,6 +263,8 @@ pub async fn set_password(
     }
     let hash = state.passwords.hash(new).await?;
     users::set_password_hash(&state.db, user_id, &hash).await?;
+    // A link mailed before this change must not undo it.
+    security::spend_resets(&state.db, user_id).await?;
     sessions::revoke_all(&state.db, user_id, keep).await?;
     Ok(true)
 }
@@ -332,9 +349,10 @@ pub async fn delete_account(
     SignedIn(user): SignedIn,
     CsrfToken(csrf): CsrfToken,
     cookies: Cookies,
+    client: ClientInfo,
     Form(form): Form<DeleteForm>,
 ) -> Result<Response, AppError> {
-    if !password_matches(&state, &user, form.password.as_deref().unwrap_or_default()).await? {
+    if !password_matches(&state, &user, form.password.as_deref().unwrap_or_default(), &client).await? {
         let mut page = page(&state, &user, csrf).await?;
         page.delete_error = Some("That password is not right. Your account was not deleted.");
         return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());

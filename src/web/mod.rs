@@ -27,7 +27,7 @@ use axum::{
     Router,
     middleware::from_fn_with_state,
     response::{IntoResponse, Redirect, Response},
-    routing::{get, post},
+    routing::{MethodRouter, get, post},
 };
 
 use tower_http::limit::RequestBodyLimitLayer;
@@ -39,36 +39,41 @@ use crate::{
 };
 
 /// Every page route, behind session resolution and CSRF protection. Routes
-/// are added here, inside the layers, so none can be missed.
+/// are added here, through `page`, so none can be missed. The two run as
+/// route layers: a method a route does not have is answered 405 with
+/// `Allow` before any session or CSRF check.
 pub fn router(state: &AppState) -> Router<AppState> {
-    Router::new()
-        .route("/", get(root))
-        .route("/signup", get(auth::signup_page).post(auth::signup))
-        .route("/signup/sent", get(auth::signup_sent_page))
-        .route("/signup/confirm", get(auth::confirm_page).post(auth::confirm))
-        .route("/signin", get(auth::signin_page).post(auth::signin))
-        .route("/signout", post(auth::signout))
-        .route("/forgot-password", get(password_reset::forgot_page).post(password_reset::forgot))
-        .route("/reset-password", get(password_reset::reset_page).post(password_reset::reset))
-        .route("/account", get(account::show))
-        .route("/account/profile", post(account::update_profile))
-        .route("/account/password", post(account::change_password))
-        .route("/account/sessions/{id}/revoke", post(account::revoke_session))
-        .route("/account/signout-everywhere", post(account::sign_out_everywhere))
-        .route("/account/export", get(account::export))
-        .route("/account/delete", post(account::delete_account))
-        .route("/tasks", get(tasks::index).post(tasks::create))
-        .route("/tasks/{id}", post(tasks::update))
-        .route("/tasks/{id}/edit", get(tasks::edit_page))
-        .route("/tasks/{id}/toggle", post(tasks::toggle))
-        .route("/tasks/{id}/delete", post(tasks::delete))
-        .route("/tasks/toggle-all", post(tasks::toggle_all))
-        .route("/tasks/clear-completed", post(tasks::clear_completed))
-        .route("/tasks/undo", post(tasks::undo))
-        .fallback(not_found)
+    let page = |route: MethodRouter<AppState>| {
         // Layers run bottom-up: the session is known before CSRF is checked.
-        .layer(from_fn_with_state(state.clone(), csrf::protect))
-        .layer(from_fn_with_state(state.clone(), resolve_session))
+        route
+            .route_layer(from_fn_with_state(state.clone(), csrf::protect))
+            .route_layer(from_fn_with_state(state.clone(), resolve_session))
+    };
+    Router::new()
+        .route("/", page(get(root)))
+        .route("/signup", page(get(auth::signup_page).post(auth::signup)))
+        .route("/signup/sent", page(get(auth::signup_sent_page)))
+        .route("/signup/confirm", page(get(auth::confirm_page).post(auth::confirm)))
+        .route("/signin", page(get(auth::signin_page).post(auth::signin)))
+        .route("/signout", page(post(auth::signout)))
+        .route("/forgot-password", page(get(password_reset::forgot_page).post(password_reset::forgot)))
+        .route("/reset-password", page(get(password_reset::reset_page).post(password_reset::reset)))
+        .route("/account", page(get(account::show)))
+        .route("/account/profile", page(post(account::update_profile)))
+        .route("/account/password", page(post(account::change_password)))
+        .route("/account/sessions/{id}/revoke", page(post(account::revoke_session)))
+        .route("/account/signout-everywhere", page(post(account::sign_out_everywhere)))
+        .route("/account/export", page(get(account::export)))
+        .route("/account/delete", page(post(account::delete_account)))
+        .route("/tasks", page(get(tasks::index).post(tasks::create)))
+        .route("/tasks/{id}", page(post(tasks::update)))
+        .route("/tasks/{id}/edit", page(get(tasks::edit_page)))
+        .route("/tasks/{id}/toggle", page(post(tasks::toggle)))
+        .route("/tasks/{id}/delete", page(post(tasks::delete)))
+        .route("/tasks/toggle-all", page(post(tasks::toggle_all)))
+        .route("/tasks/clear-completed", page(post(tasks::clear_completed)))
+        .route("/tasks/undo", page(post(tasks::undo)))
+        .fallback(not_found)
         .layer(RequestBodyLimitLayer::new(csrf::MAX_FORM_BYTES))
 }
 

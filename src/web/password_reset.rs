@@ -21,6 +21,7 @@ use crate::{
         record_event, throttle,
         tokens::{hash_refresh_token, random_token},
     },
+    config::Limit,
     db::{security, users},
     domain::{Email, GUESSABLE_PASSWORD, Password},
     error::AppError,
@@ -65,24 +66,44 @@ pub async fn forgot(
     if let Some(wait) = throttle::attempt(&state, &bucket, state.config.limits.reset_per_ip).await? {
         return Err(AppError::TooManyRequests(wait));
     }
-
-    if let Ok(email) = Email::parse(form.email.as_deref().unwrap_or_default())
-        && let Some(user) = users::credentials_by_email(&state.db, &email).await?
-        && user.is_active
-    {
-        let token = random_token();
-        security::create_reset(&state.db, user.id, &hash_refresh_token(&token), RESET_LIFETIME).await?;
-        record_event(&state, user.id, "password.reset_requested", &client).await?;
-        let link = format!("{}/reset-password?token={token}", state.config.public_url());
-        let body = format!(
-            "Someone (hopefully you) asked to reset the password of your doable account.\n\n\
-             To choose a new password, open this link within 30 minutes:\n\n{link}\n\n\
-             If you did not ask for this, ignore this message; your password stays as it is.\n"
-        );
-        // In the background: an SMTP round trip must not tell this case apart.
-        state.mailer.send_in_background(email.as_str().to_owned(), "Reset your doable password", body);
+    // Answered before anything is looked up: the lookup, the link, the event
+    // and the mail happen afterwards, so neither the answer nor its timing
+    // tells whether the email has an account.
+    if let Ok(email) = Email::parse(form.email.as_deref().unwrap_or_default()) {
+        tokio::spawn(async move {
+            if let Err(err) = mail_reset_link(&state, &email, &client).await {
+                tracing::error!(error = %err, "password-reset mail not sent");
+            }
+        });
     }
     Ok(ForgotPage { csrf, sent: true }.into_response())
+}
+
+/// Reset mail one address may get per hour, however many requests name it.
+const MAILS_PER_ADDRESS: Limit = Limit { count: 3, window: std::time::Duration::from_secs(3600) };
+
+async fn mail_reset_link(state: &AppState, email: &Email, client: &ClientInfo) -> Result<(), AppError> {
+    let Some(user) = users::credentials_by_email(&state.db, email).await?.filter(|user| user.is_active) else {
+        return Ok(());
+    };
+    if throttle::attempt(state, &throttle::reset_mail_bucket(email.as_str()), MAILS_PER_ADDRESS).await?.is_some() {
+        tracing::warn!(event = "auth.reset_mail_throttled", "password-reset mail to one address throttled");
+        return Ok(());
+    }
+    let token = random_token();
+    security::create_reset(&state.db, user.id, &hash_refresh_token(&token), RESET_LIFETIME).await?;
+    record_event(state, user.id, "password.reset_requested", client).await?;
+    let link = format!("{}/reset-password?token={token}", state.config.public_url());
+    let body = format!(
+        "Someone (hopefully you) asked to reset the password of your doable account.\n\n\
+         To choose a new password, open this link within 30 minutes:\n\n{link}\n\n\
+         If you did not ask for this, ignore this message; your password stays as it is.\n"
+    );
+    state
+        .mailer
+        .send(email.as_str(), "Reset your doable password", body)
+        .await
+        .map_err(|err| AppError::Internal(Box::new(err)))
 }
 
 #[derive(Deserialize)]
