@@ -299,7 +299,10 @@ async fn check_password(
         Ok(email) => users::credentials_by_email(&state.db, &email).await?,
         Err(_) => None,
     };
-    let matches = state.passwords.verify(password, credentials.as_ref().map(|c| c.password_hash.as_str())).await?;
+    let matches = state
+        .passwords
+        .verify_for(Some(&account), password, credentials.as_ref().map(|c| c.password_hash.as_str()))
+        .await?;
     match credentials {
         Some(user) if matches && user.is_active => {
             counted.refund(state).await?;

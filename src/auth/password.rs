@@ -2,9 +2,12 @@
 //! p = 1), on tokio's blocking pool and never more than a few at a time, so
 //! a burst of sign-ins can neither stall the async workers nor exhaust memory.
 
-use std::sync::{
-    Arc,
-    atomic::{AtomicUsize, Ordering},
+use std::{
+    collections::HashMap,
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicUsize, Ordering},
+    },
 };
 
 use argon2::{Algorithm, Argon2, Params, PasswordHasher as _, PasswordVerifier as _, Version};
@@ -30,6 +33,9 @@ pub struct Passwords {
     /// Hashes running or waiting for a permit, and how many may.
     queued: Arc<AtomicUsize>,
     max_queued: usize,
+    /// The same, per account: one account's flood must not fill the queue
+    /// that everyone else's sign-in waits in.
+    per_account: Arc<Mutex<HashMap<String, usize>>>,
     /// A hash of a random password, verified against when the email is
     /// unknown so that answer takes as long as a wrong password.
     dummy_hash: OnceCell<String>,
@@ -37,7 +43,7 @@ pub struct Passwords {
 
 /// Hashes that may wait per hash that may run: a burst of honest sign-ins
 /// queues for a second or two; a flood beyond it is refused at once.
-pub const QUEUE_FACTOR: usize = 4;
+pub const QUEUE_FACTOR: usize = 16;
 
 /// One place in the hashing queue, given back when dropped.
 struct QueuePlace(Arc<AtomicUsize>);
@@ -52,6 +58,36 @@ impl QueuePlace {
 impl Drop for QueuePlace {
     fn drop(&mut self) {
         self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// Password checks of one account that may be queued or running at once.
+pub const PER_ACCOUNT: usize = 4;
+
+/// One of an account's places in the hashing queue, given back when dropped.
+struct AccountPlace(Arc<Mutex<HashMap<String, usize>>>, String);
+
+impl AccountPlace {
+    fn take(places: &Arc<Mutex<HashMap<String, usize>>>, key: &str) -> Option<Self> {
+        let mut map = places.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let held = map.entry(key.to_owned()).or_insert(0);
+        if *held >= PER_ACCOUNT {
+            return None;
+        }
+        *held += 1;
+        Some(AccountPlace(places.clone(), key.to_owned()))
+    }
+}
+
+impl Drop for AccountPlace {
+    fn drop(&mut self) {
+        let mut map = self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(held) = map.get_mut(&self.1) {
+            *held -= 1;
+            if *held == 0 {
+                map.remove(&self.1);
+            }
+        }
     }
 }
 
@@ -71,11 +107,24 @@ impl Passwords {
             permits: Arc::new(Semaphore::new(max_concurrent)),
             queued: Arc::new(AtomicUsize::new(0)),
             max_queued: max_concurrent * QUEUE_FACTOR,
+            per_account: Arc::new(Mutex::new(HashMap::new())),
             dummy_hash: OnceCell::new(),
         }
     }
 
     async fn run<T: Send + 'static>(&self, work: impl FnOnce() -> T + Send + 'static) -> Result<T, HashError> {
+        self.run_for(None, work).await
+    }
+
+    async fn run_for<T: Send + 'static>(
+        &self,
+        account: Option<&str>,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, HashError> {
+        let account = match account {
+            Some(key) => Some(AccountPlace::take(&self.per_account, key).ok_or(HashError::Busy)?),
+            None => None,
+        };
         let place = QueuePlace::take(&self.queued, self.max_queued).ok_or(HashError::Busy)?;
         // The semaphore is never closed, so acquire cannot fail.
         let permit = self.permits.clone().acquire_owned().await.map_err(|e| HashError::Argon2(e.to_string()))?;
@@ -83,7 +132,7 @@ impl Passwords {
         // is dropped (client gone, timeout), the hash still counts until it
         // finishes.
         Ok(tokio::task::spawn_blocking(move || {
-            let _held = (permit, place);
+            let _held = (permit, place, account);
             work()
         })
         .await?)
@@ -130,12 +179,25 @@ impl Passwords {
     /// Checks `password` against `stored`, or against a dummy hash when
     /// there is no stored hash, so both paths cost one argon2 run.
     pub async fn verify(&self, password: &str, stored: Option<&str>) -> Result<bool, HashError> {
+        self.verify_for(None, password, stored).await
+    }
+
+    /// [`verify`](Self::verify) as a guess at `account`'s password: at most
+    /// [`PER_ACCOUNT`] of those wait or run at once, and more are refused
+    /// ([`HashError::Busy`]).
+    pub async fn verify_for(
+        &self,
+        account: Option<&str>,
+        password: &str,
+        stored: Option<&str>,
+    ) -> Result<bool, HashError> {
         let (hash, real) = match stored {
             Some(hash) => (hash.to_owned(), true),
             None => (self.dummy_hash().await?.clone(), false),
         };
         let password = password.to_owned();
-        let matches = self.run(move || argon2().verify_password(password.as_bytes(), hash.as_str()).is_ok()).await?;
+        let matches =
+            self.run_for(account, move || argon2().verify_password(password.as_bytes(), hash.as_str()).is_ok()).await?;
         Ok(real && matches)
     }
 

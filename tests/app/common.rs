@@ -43,6 +43,8 @@ pub fn postgres_url() -> Option<String> {
 
 pub struct TestApp {
     pub base: String,
+    pub backend: Backend,
+    pub database_url: String,
     /// The app's own pool (on PostgreSQL: subject to row-level security).
     pub db: Db,
     /// The same database as its owner sees it: see [`unrestricted`].
@@ -65,7 +67,7 @@ impl TestApp {
         Some(Self::boot(backend, data_dir, &database_url, extra).await)
     }
 
-    pub async fn boot(_backend: Backend, data_dir: TempDir, database_url: &str, extra: &[(&str, &str)]) -> TestApp {
+    pub async fn boot(backend: Backend, data_dir: TempDir, database_url: &str, extra: &[(&str, &str)]) -> TestApp {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr: SocketAddr = listener.local_addr().expect("addr");
         let base = format!("http://{addr}");
@@ -92,9 +94,49 @@ impl TestApp {
         tokio::spawn(async move {
             axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>()).await.expect("serve");
         });
-        TestApp { base, db, unrestricted: unrestricted(database_url), data_dir }
+        TestApp {
+            base,
+            backend,
+            database_url: database_url.to_owned(),
+            db,
+            unrestricted: unrestricted(database_url),
+            data_dir,
+        }
     }
 
+    /// Another instance on the same database with extra settings, which
+    /// also believes `X-Forwarded-For` from 127.0.0.1 (see [`from_ip`]).
+    pub async fn restart_with(self, extra: &[(&str, &str)]) -> TestApp {
+        let mut extra = extra.to_vec();
+        extra.push(("TRUSTED_PROXIES", "127.0.0.1"));
+        // The same data directory: it holds the SQLite database.
+        Self::boot(self.backend, self.data_dir, &self.database_url, &extra).await
+    }
+
+    /// A browser that comes from an address of its own (through the trusted
+    /// proxy of [`restart_with`]), so its throttling buckets are its own
+    /// even on a database other tests share.
+    pub fn browser_from(&self, ip: &str) -> Browser {
+        let jar = Arc::new(Jar::default());
+        let client = from_ip(ip).cookie_provider(jar.clone()).build().expect("client");
+        Browser::with_client(&self.base, client, jar)
+    }
+}
+
+/// A client builder whose requests say they come from `ip`.
+pub fn from_ip(ip: &str) -> reqwest::ClientBuilder {
+    let mut headers = HeaderMap::new();
+    headers.insert("x-forwarded-for", ip.parse().expect("ip header"));
+    Client::builder().default_headers(headers).redirect(Policy::none())
+}
+
+/// An address nobody else uses.
+pub fn unique_ip() -> String {
+    let bytes = *uuid::Uuid::new_v4().as_bytes();
+    format!("10.{}.{}.{}", bytes[0], bytes[1], bytes[2])
+}
+
+impl TestApp {
     pub fn browser(&self) -> Browser {
         Browser::new(&self.base)
     }

@@ -3,6 +3,7 @@
 
 mod common;
 
+mod abuse;
 mod account;
 mod api;
 mod auth;
