@@ -14,9 +14,9 @@ use crate::error::AppError;
 use crate::{
     app::AppState,
     auth::{
-        ClientInfo, REFRESH_GRACE, SignIn, SignUpError, create_session, record_event, request_sign_up, sign_in,
-        sign_up,
-        tokens::{hash_refresh_token, random_token},
+        ClientInfo, REFRESH_GRACE, SignIn, SignUpError, create_session, record_event, renewal, request_sign_up,
+        sign_in, sign_up,
+        tokens::{open_successor, random_token},
     },
     db::{
         sessions::{self, Refresh},
@@ -183,17 +183,15 @@ pub async fn refresh(
     ApiJson(body): ApiJson<RefreshRequest>,
 ) -> ApiResult<axum::Json<TokenPair>> {
     let new_refresh = random_token();
-    let new_hash = hash_refresh_token(&new_refresh);
-    let outcome =
-        sessions::refresh(&state.db, &hash_refresh_token(&body.refresh_token), &new_hash, REFRESH_GRACE).await?;
-    let (session_id, user_id) = match outcome {
-        Refresh::Rotated { session_id, user_id } => (session_id, user_id),
-        // A parallel renewal moments ago: this caller needs a usable token too.
-        Refresh::JustRotated { session_id, user_id } => {
-            if !sessions::rotate(&state.db, user_id, session_id, &new_hash).await? {
-                return Err(ApiError::unauthorized());
-            }
-            (session_id, user_id)
+    let outcome = sessions::refresh(&state.db, &renewal(&body.refresh_token, &new_refresh), REFRESH_GRACE).await?;
+    let (session_id, user_id, refresh) = match outcome {
+        Refresh::Rotated { session_id, user_id } => (session_id, user_id, new_refresh),
+        // A parallel renewal moments ago: this caller gets the very successor
+        // that renewal got, so no second chain exists for a thief to keep.
+        Refresh::JustRotated { session_id, user_id, successor } => {
+            let successor = successor.and_then(|sealed| open_successor(&body.refresh_token, &sealed));
+            let Some(successor) = successor else { return Err(ApiError::unauthorized()) };
+            (session_id, user_id, successor)
         }
         Refresh::Reused { session_id, user_id } => {
             tracing::warn!(event = "session.refresh_reuse", via = "api", %user_id, %session_id, "spent refresh token presented again; session revoked");
@@ -202,7 +200,7 @@ pub async fn refresh(
         Refresh::Invalid => return Err(ApiError::unauthorized()),
     };
     let access = state.keys.issue_access(user_id, session_id, state.config.access_token_ttl).map_err(AppError::from)?;
-    Ok(axum::Json(pair(&state, access, new_refresh)))
+    Ok(axum::Json(pair(&state, access, refresh)))
 }
 
 /// Revoke the session of the presented token, at once.

@@ -33,7 +33,7 @@ use crate::{
     domain::Email,
     error::AppError,
 };
-use tokens::{hash_refresh_token, random_token};
+use tokens::{hash_refresh_token, random_token, seal_successor};
 
 pub const ACCESS_COOKIE: &str = "doable_access";
 pub const REFRESH_COOKIE: &str = "doable_refresh";
@@ -41,6 +41,16 @@ pub const REFRESH_COOKIE: &str = "doable_refresh";
 /// How long a just-spent refresh token is still honoured, for two tabs (or
 /// two requests of one page) renewing at the same moment.
 pub const REFRESH_GRACE: time::Duration = time::Duration::seconds(10);
+
+/// What renewing `presented` with `successor` stores: both hashed, and the
+/// successor sealed for a parallel renewal inside the grace window.
+pub fn renewal(presented: &str, successor: &str) -> sessions::Renewal {
+    sessions::Renewal {
+        presented_hash: hash_refresh_token(presented),
+        new_hash: hash_refresh_token(successor),
+        sealed_successor: seal_successor(presented, successor),
+    }
+}
 
 #[derive(Clone, Debug)]
 pub struct CurrentUser {
@@ -79,16 +89,12 @@ async fn authenticate(state: &AppState, cookies: &Cookies) -> Result<Option<Curr
         return Ok(None);
     };
     let new_refresh = random_token();
-    let outcome = sessions::refresh(
-        &state.db,
-        &hash_refresh_token(presented.value()),
-        &hash_refresh_token(&new_refresh),
-        REFRESH_GRACE,
-    )
-    .await?;
+    let outcome = sessions::refresh(&state.db, &renewal(presented.value(), &new_refresh), REFRESH_GRACE).await?;
     let (session_id, user_id, rotated) = match outcome {
         Refresh::Rotated { session_id, user_id } => (session_id, user_id, true),
-        Refresh::JustRotated { session_id, user_id } => (session_id, user_id, false),
+        // The browser already holds the successor (the parallel request set it):
+        // it gets a new access token only.
+        Refresh::JustRotated { session_id, user_id, .. } => (session_id, user_id, false),
         Refresh::Reused { session_id, user_id } => {
             tracing::warn!(event = "session.refresh_reuse", %user_id, %session_id, "spent refresh token presented again; session revoked");
             clear_session_cookies(cookies, &state.config);

@@ -77,18 +77,35 @@ impl Keys {
 
     /// The CSRF token for a browser: bound to its session (or, before sign-in,
     /// to its pre-session cookie), so another browser's token is worthless.
+    ///
+    /// Masked afresh on every call — `pad ‖ (pad XOR mac)` with a random pad,
+    /// as Rails and Django do — so no two pages carry the same string and a
+    /// compressed page that also echoes user input (BREACH) leaks nothing
+    /// about the token: there is no fixed secret to guess byte by byte.
     pub fn csrf_token(&self, anchor: &str) -> String {
-        URL_SAFE_NO_PAD.encode(self.csrf_mac(anchor).finalize().into_bytes())
+        let mac = self.csrf_mac(anchor).finalize().into_bytes();
+        let mut pad = [0u8; CSRF_MAC_LEN];
+        getrandom::fill(&mut pad).expect("the operating system's random source failed");
+        let mut masked = Vec::with_capacity(2 * CSRF_MAC_LEN);
+        masked.extend_from_slice(&pad);
+        masked.extend(pad.iter().zip(mac.iter()).map(|(p, m)| p ^ m));
+        URL_SAFE_NO_PAD.encode(masked)
     }
 
-    /// Constant-time check of a presented CSRF token.
+    /// Constant-time check of a presented (masked) CSRF token.
     pub fn csrf_matches(&self, anchor: &str, presented: &str) -> bool {
-        match URL_SAFE_NO_PAD.decode(presented) {
-            Ok(bytes) => self.csrf_mac(anchor).verify_slice(&bytes).is_ok(),
-            Err(_) => false,
+        let Ok(bytes) = URL_SAFE_NO_PAD.decode(presented) else { return false };
+        if bytes.len() != 2 * CSRF_MAC_LEN {
+            return false;
         }
+        let (pad, masked) = bytes.split_at(CSRF_MAC_LEN);
+        let mac: Vec<u8> = pad.iter().zip(masked).map(|(p, m)| p ^ m).collect();
+        self.csrf_mac(anchor).verify_slice(&mac).is_ok()
     }
 }
+
+/// HMAC-SHA256 output length: the unmasked CSRF token.
+const CSRF_MAC_LEN: usize = 32;
 
 /// 32 random bytes, URL-safe: for refresh tokens and pre-session cookies.
 pub fn random_token() -> String {
@@ -102,6 +119,26 @@ pub fn random_token() -> String {
 /// a fast hash is enough (no dictionary to guess from).
 pub fn hash_refresh_token(token: &str) -> String {
     Sha256::digest(token.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The successor of a refresh token, sealed so that only the holder of the
+/// spent token can open it: the successor's bytes XOR SHA-256 of the spent
+/// token (256 random bits, used once: a one-time pad). Kept with the spent
+/// token so a renewal inside the grace window gets the same successor as the
+/// first one did, never a chain of its own.
+pub fn seal_successor(spent: &str, successor: &str) -> String {
+    URL_SAFE_NO_PAD.encode(xor_with_pad(spent, &URL_SAFE_NO_PAD.decode(successor).unwrap_or_default()))
+}
+
+/// Opens what `seal_successor` sealed; `None` if it is not such a value.
+pub fn open_successor(spent: &str, sealed: &str) -> Option<String> {
+    let bytes = URL_SAFE_NO_PAD.decode(sealed).ok().filter(|b| b.len() == 32)?;
+    Some(URL_SAFE_NO_PAD.encode(xor_with_pad(spent, &bytes)))
+}
+
+fn xor_with_pad(spent: &str, bytes: &[u8]) -> Vec<u8> {
+    let pad = Sha256::new().chain_update(b"doable refresh successor v1\0").chain_update(spent.as_bytes()).finalize();
+    pad.iter().zip(bytes).map(|(p, b)| p ^ b).collect()
 }
 
 #[cfg(test)]
@@ -128,5 +165,28 @@ mod tests {
         assert!(k.csrf_matches("session-1", &token));
         assert!(!k.csrf_matches("session-2", &token));
         assert!(!k.csrf_matches("session-1", "not base64 at all!"));
+    }
+
+    #[test]
+    fn a_sealed_successor_opens_only_with_the_spent_token() {
+        let (spent, successor) = (random_token(), random_token());
+        let sealed = seal_successor(&spent, &successor);
+        assert_ne!(sealed, successor);
+        assert_eq!(open_successor(&spent, &sealed).as_deref(), Some(successor.as_str()));
+        assert_ne!(open_successor(&random_token(), &sealed).as_deref(), Some(successor.as_str()));
+        assert_eq!(open_successor(&spent, "short"), None);
+    }
+
+    #[test]
+    fn csrf_tokens_differ_every_time_and_all_validate() {
+        let k = keys("a-secret-of-thirty-two-bytes-or-more!");
+        let (first, second) = (k.csrf_token("session-1"), k.csrf_token("session-1"));
+        assert_ne!(first, second);
+        assert!(k.csrf_matches("session-1", &first) && k.csrf_matches("session-1", &second));
+        // The bare MAC (what an unmasked token would be) is not accepted, nor
+        // is a token with its mask cut off.
+        let bare = URL_SAFE_NO_PAD.encode(k.csrf_mac("session-1").finalize().into_bytes());
+        assert!(!k.csrf_matches("session-1", &bare));
+        assert!(!k.csrf_matches("session-1", &first[..first.len() / 2]));
     }
 }

@@ -70,7 +70,10 @@ pub enum Refresh {
     Rotated { session_id: Uuid, user_id: Uuid },
     /// The token was spent moments ago by a parallel request of the same
     /// client (two tabs renewing at once): honour it, rotate nothing.
-    JustRotated { session_id: Uuid, user_id: Uuid },
+    /// `successor` is the sealed refresh token its first use produced
+    /// (`auth::tokens::open_successor`); `None` for tokens spent before
+    /// successors were kept.
+    JustRotated { session_id: Uuid, user_id: Uuid, successor: Option<String> },
     /// A token spent longer ago came back: it was copied, so the session is
     /// now revoked.
     Reused { session_id: Uuid, user_id: Uuid },
@@ -89,11 +92,22 @@ struct Spent {
     id: Uuid,
     user_id: Uuid,
     spent_at: time::OffsetDateTime,
+    successor: Option<String>,
 }
 
-/// Spends `presented_hash` and stores `new_hash` in its place, atomically;
-/// recognises tokens this session spent before.
-pub async fn refresh(db: &Db, presented_hash: &str, new_hash: &str, grace: Duration) -> DbResult<Refresh> {
+/// A refresh token being renewed: the presented one and the one that would
+/// replace it.
+pub struct Renewal {
+    pub presented_hash: String,
+    pub new_hash: String,
+    /// The new token sealed with the presented one, kept with the spent token.
+    pub sealed_successor: String,
+}
+
+/// Spends the presented token and stores the new one in its place,
+/// atomically; recognises tokens this session spent before.
+pub async fn refresh(db: &Db, renewal: &Renewal, grace: Duration) -> DbResult<Refresh> {
+    let Renewal { presented_hash, new_hash, sealed_successor } = renewal;
     let now = now();
     let Some(token_owner) = refresh_token_owner(db, presented_hash).await? else {
         return Ok(Refresh::Invalid);
@@ -112,16 +126,19 @@ pub async fn refresh(db: &Db, presented_hash: &str, new_hash: &str, grace: Durat
         .fetch_optional(&mut *tx)
         .await?;
         if let Some(owner) = rotated {
-            sqlx::query("INSERT INTO spent_refresh_tokens (hash, session_id, spent_at) VALUES ($1, $2, $3)")
-                .bind(presented_hash)
-                .bind(owner.id)
-                .bind(now)
-                .execute(&mut *tx)
+            sqlx::query(
+                "INSERT INTO spent_refresh_tokens (hash, session_id, spent_at, successor) VALUES ($1, $2, $3, $4)",
+            )
+            .bind(presented_hash)
+            .bind(owner.id)
+            .bind(now)
+            .bind(sealed_successor)
+            .execute(&mut *tx)
                 .await?;
             Refresh::Rotated { session_id: owner.id, user_id: owner.user_id }
         } else {
             let spent = sqlx::query_as::<_, Spent>(
-                "SELECT s.id, s.user_id, t.spent_at
+                "SELECT s.id, s.user_id, t.spent_at, t.successor
                  FROM spent_refresh_tokens t JOIN sessions s ON s.id = t.session_id
                  WHERE t.hash = $1 AND s.revoked_at IS NULL AND s.expires_at > $2
                    AND s.user_id IN (SELECT id FROM users WHERE is_active)",
@@ -133,7 +150,7 @@ pub async fn refresh(db: &Db, presented_hash: &str, new_hash: &str, grace: Durat
             match spent {
                 None => Refresh::Invalid,
                 Some(spent) if spent.spent_at >= now - grace => {
-                    Refresh::JustRotated { session_id: spent.id, user_id: spent.user_id }
+                    Refresh::JustRotated { session_id: spent.id, user_id: spent.user_id, successor: spent.successor }
                 }
                 Some(spent) => {
                     sqlx::query("UPDATE sessions SET revoked_at = $1 WHERE id = $2 AND user_id = $3")
@@ -185,40 +202,6 @@ pub async fn revoke(db: &Db, user_id: Uuid, id: Uuid) -> DbResult<bool> {
             .rows_affected()
     });
     Ok(affected == 1)
-}
-
-/// Rotates a live session's refresh token to `new_hash`, spending the
-/// current one; for an API client that renews within the grace window and
-/// needs a usable token back.
-pub async fn rotate(db: &Db, user_id: Uuid, id: Uuid, new_hash: &str) -> DbResult<bool> {
-    let now = now();
-    let rotated = as_user!(db, user_id, atomically tx => {
-        sqlx::query(
-            "INSERT INTO spent_refresh_tokens (hash, session_id, spent_at)
-             SELECT refresh_hash, id, $1 FROM sessions
-             WHERE id = $2 AND user_id = $3 AND revoked_at IS NULL AND expires_at > $4",
-        )
-        .bind(now)
-        .bind(id)
-        .bind(user_id)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
-        let affected = sqlx::query(
-            "UPDATE sessions SET refresh_hash = $1, last_seen_at = $2
-             WHERE id = $3 AND user_id = $4 AND revoked_at IS NULL AND expires_at > $5",
-        )
-        .bind(new_hash)
-        .bind(now)
-        .bind(id)
-        .bind(user_id)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        affected == 1
-    });
-    Ok(rotated)
 }
 
 /// A signed-in device, as its owner sees it.

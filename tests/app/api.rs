@@ -13,6 +13,7 @@ crate::on_both_backends!(
     another_users_task_is_404_and_unchanged,
     refresh_rotates_and_a_replayed_token_revokes_the_session,
     parallel_refreshes_within_the_grace_window_both_succeed,
+    a_token_replayed_inside_the_grace_window_mints_no_second_chain,
     browser_cookies_never_authenticate_the_api,
     keyset_pages_see_every_task_once_while_tasks_come_and_go,
     parallel_patches_on_one_task_never_fail,
@@ -277,6 +278,30 @@ async fn parallel_refreshes_within_the_grace_window_both_succeed(app: TestApp) {
     let (a, b) = tokio::join!(api.post("/auth/refresh", body.clone()), api.post("/auth/refresh", body.clone()));
     assert_eq!(a.status, StatusCode::OK);
     assert_eq!(b.status, StatusCode::OK);
+    assert_eq!(a.body["refresh_token"], b.body["refresh_token"], "one successor, not two chains");
+    assert_ne!(a.body["refresh_token"], pair["refresh_token"]);
+}
+
+/// A thief replaying a token the client spent seconds ago gets nothing the
+/// client does not also hold: the same successor. When the client renews
+/// again, the thief's copy is spent and, once the grace has passed, replaying
+/// it ends the session instead of keeping a chain alive.
+async fn a_token_replayed_inside_the_grace_window_mints_no_second_chain(app: TestApp) {
+    let (api, pair) = Api::signed_up(&app).await;
+    let spent = pair["refresh_token"].clone();
+    let victims = api.post("/auth/refresh", json!({"refresh_token": spent})).await;
+    assert_eq!(victims.status, StatusCode::OK);
+    let thiefs = api.post("/auth/refresh", json!({"refresh_token": spent})).await;
+    assert_eq!(thiefs.status, StatusCode::OK);
+    assert_eq!(thiefs.body["refresh_token"], victims.body["refresh_token"], "the thief holds only what the victim holds");
+
+    let victims_next = api.post("/auth/refresh", json!({"refresh_token": victims.body["refresh_token"]})).await;
+    assert_eq!(victims_next.status, StatusCode::OK);
+    crate::sessions::age_spent_token(&app.unrestricted, victims.body["refresh_token"].as_str().unwrap(), 60).await;
+    let replay = api.post("/auth/refresh", json!({"refresh_token": thiefs.body["refresh_token"]})).await;
+    assert_error(&replay, StatusCode::UNAUTHORIZED, "unauthorized");
+    let after = api.post("/auth/refresh", json!({"refresh_token": victims_next.body["refresh_token"]})).await;
+    assert_eq!(after.status, StatusCode::UNAUTHORIZED, "the reuse revoked the whole session");
 }
 
 async fn browser_cookies_never_authenticate_the_api(app: TestApp) {

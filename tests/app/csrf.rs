@@ -10,6 +10,7 @@ crate::on_both_backends!(
     a_foreign_origin_is_403_even_with_a_valid_token,
     the_htmx_header_token_is_accepted,
     sign_in_and_sign_up_need_a_token_too,
+    no_two_pages_carry_the_same_token_and_each_validates,
 );
 
 async fn a_form_post_without_a_token_is_403_and_changes_nothing(app: TestApp) {
@@ -92,4 +93,21 @@ async fn sign_in_and_sign_up_need_a_token_too(app: TestApp) {
         browser.post_raw("/signup", &[("email", &email), ("password", PASSWORD), ("csrf_token", &token)], &[]).await;
     assert_eq!(response.status, StatusCode::FORBIDDEN);
     assert_eq!(app.browser().sign_in(&email, PASSWORD).await.status, StatusCode::UNAUTHORIZED, "no account was made");
+}
+
+/// BREACH: a compressed page that echoes input next to a fixed secret leaks
+/// it. The token is masked afresh per response, so there is no fixed string.
+async fn no_two_pages_carry_the_same_token_and_each_validates(app: TestApp) {
+    let browser = app.signed_in().await;
+    browser.get("/tasks?q=csrf_token").await;
+    let first = browser.csrf();
+    browser.get("/tasks?q=csrf_token").await;
+    let second = browser.csrf();
+    assert_ne!(first, second, "each response carries a freshly masked token");
+    for (title, token) in [("first", &first), ("second", &second)] {
+        let response = browser.post_raw("/tasks", &[("title", title), ("csrf_token", token)], &[]).await;
+        assert_eq!(response.status, StatusCode::SEE_OTHER, "the {title} token validates");
+    }
+    let list = browser.get("/tasks").await.body;
+    assert!(list.contains("first") && list.contains("second"));
 }
