@@ -52,9 +52,9 @@ async fn bench(name: &str, url: &str) {
     let mut ids = Vec::with_capacity(TASKS as usize);
     for n in 0..TASKS {
         let input = TaskInput { title: format!("Task number {n}"), description: None, due_date: None };
-        ids.push(tasks::create(&db, owner, &input).await.expect("task").id);
+        ids.push(tasks::create(&db, owner, &input, i64::MAX).await.expect("task").expect("room").id);
         if n % 4 == 0 {
-            tasks::create(&db, other, &input).await.expect("task");
+            tasks::create(&db, other, &input, i64::MAX).await.expect("task");
         }
     }
     ids.reverse(); // newest first, as listed

@@ -71,6 +71,21 @@ pub struct Config {
     /// not the email has an account. Off (the contract's default): sign-up
     /// signs in at once, and a taken email is refused.
     pub confirm_signup_by_email: bool,
+    pub quotas: Quotas,
+}
+
+/// How much one account may hold: far beyond what a person uses, so that
+/// only a script (or an attacker with an account of their own) meets them.
+#[derive(Clone, Copy, Debug)]
+pub struct Quotas {
+    /// `MAX_TASKS_PER_USER`: creating past it answers 409.
+    pub tasks_per_user: i64,
+    /// `MAX_SESSIONS_PER_USER`: a sign-in past it ends the least recently
+    /// used session.
+    pub sessions_per_user: i64,
+    /// `MAX_SECURITY_EVENTS_PER_USER`: older events are dropped past it (and
+    /// after a year in any case).
+    pub security_events_per_user: i64,
 }
 
 /// At most `count` events per `window`.
@@ -111,6 +126,10 @@ pub struct RateLimits {
     pub signup_per_ip: Limit,
     /// Password-reset requests per IP; shares the sign-up figure.
     pub reset_per_ip: Limit,
+    /// Confirmation mail to one address (`SIGNUP_CONFIRMATION=email`), on
+    /// anyone's request: how often, never whose — past it the newest request
+    /// waits for the next slot.
+    pub signup_mail_per_address: Limit,
 }
 
 impl Config {
@@ -260,6 +279,7 @@ impl Config {
             signin_per_ip: limit("RATE_LIMIT_SIGNIN_PER_IP", "50/15m")?,
             signup_per_ip,
             reset_per_ip: signup_per_ip,
+            signup_mail_per_address: limit("RATE_LIMIT_SIGNUP_MAIL_PER_ADDRESS", "3/1h")?,
         };
 
         let trusted_proxies = get("TRUSTED_PROXIES")
@@ -291,6 +311,19 @@ impl Config {
             Some(_) => return Err(invalid("SIGNUP_CONFIRMATION", "expected off or email")),
         };
 
+        let quota = |name: &'static str, default: i64| -> Result<i64, ConfigError> {
+            let value: i64 = parse_or(get(name), default, name)?;
+            if !(1..=100_000_000).contains(&value) {
+                return Err(invalid(name, "must be between 1 and 100000000"));
+            }
+            Ok(value)
+        };
+        let quotas = Quotas {
+            tasks_per_user: quota("MAX_TASKS_PER_USER", 100_000)?,
+            sessions_per_user: quota("MAX_SESSIONS_PER_USER", 100)?,
+            security_events_per_user: quota("MAX_SECURITY_EVENTS_PER_USER", 5_000)?,
+        };
+
         Ok(Config {
             environment,
             database_url,
@@ -308,6 +341,7 @@ impl Config {
             trusted_proxies,
             smtp_url,
             confirm_signup_by_email,
+            quotas,
         })
     }
 }

@@ -22,6 +22,10 @@ pub enum AppError {
     Forbidden,
     #[error("payload too large")]
     PayloadTooLarge,
+    /// The account holds as much of something as one account may: the value
+    /// says what, for the person ("You have 100,000 tasks, …").
+    #[error("quota exceeded")]
+    QuotaExceeded(String),
     /// Throttled; the value is the seconds to wait (`Retry-After`).
     #[error("too many requests")]
     TooManyRequests(u64),
@@ -39,12 +43,24 @@ impl AppError {
         AppError::Internal(message.into())
     }
 
+    pub fn internal_from(err: impl std::error::Error + Send + Sync + 'static) -> Self {
+        AppError::Internal(Box::new(err))
+    }
+
+    /// Creating a task when the account holds `MAX_TASKS_PER_USER`.
+    pub fn task_quota(quota: i64) -> Self {
+        AppError::QuotaExceeded(format!(
+            "This account holds {quota} tasks, the most one account may. Delete some to add more."
+        ))
+    }
+
     pub fn status(&self) -> StatusCode {
         match self {
             AppError::BadRequest => StatusCode::BAD_REQUEST,
             AppError::NotFound => StatusCode::NOT_FOUND,
             AppError::Forbidden => StatusCode::FORBIDDEN,
             AppError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            AppError::QuotaExceeded(_) => StatusCode::CONFLICT,
             AppError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             AppError::Unavailable(_) | AppError::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -96,9 +112,9 @@ impl From<askama::Error> for AppError {
 
 #[derive(Template)]
 #[template(path = "error.html")]
-pub struct ErrorPage {
-    pub title: &'static str,
-    pub message: &'static str,
+pub struct ErrorPage<'a> {
+    pub title: &'a str,
+    pub message: &'a str,
     pub status: u16,
 }
 
@@ -109,6 +125,9 @@ impl IntoResponse for AppError {
             tracing::error!(error = %self, "request failed");
         }
         let (title, message) = match &self {
+            AppError::QuotaExceeded(what) => {
+                return render_error(status, "Limit reached", what);
+            }
             AppError::BadRequest => {
                 ("That did not work", "The request could not be read. Go back, reload the page and try again.")
             }
@@ -139,7 +158,7 @@ impl IntoResponse for AppError {
     }
 }
 
-pub fn render_error(status: StatusCode, title: &'static str, message: &'static str) -> Response {
+pub fn render_error(status: StatusCode, title: &'static str, message: &str) -> Response {
     let page = ErrorPage { title, message, status: status.as_u16() };
     match page.render() {
         Ok(html) => (status, Html(html)).into_response(),

@@ -199,6 +199,7 @@ impl From<AppError> for ApiError {
             AppError::NotFound => Self::not_found(),
             AppError::Forbidden => Self::new(status, "forbidden", "Not allowed."),
             AppError::PayloadTooLarge => Self::new(status, "payload_too_large", "The body is too large."),
+            AppError::QuotaExceeded(what) => Self::new(status, "quota_exceeded", what),
             AppError::TooManyRequests(seconds) => {
                 let mut error = Self::new(status, "too_many_requests", "Too many attempts; wait and try again.");
                 error.retry_after = Some(seconds);

@@ -142,8 +142,9 @@ fn collect_errors(checks: [(&'static str, Option<&'static str>); 3]) -> FieldErr
 #[utoipa::path(post, path = "/api/v1/tasks", tag = "tasks", request_body = NewTask, security(("bearer" = [])),
     responses(
         (status = 201, body = TaskJson, headers(("Location" = String, description = "The new task's URL"))),
-        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 413, body = ErrorBody),
-        (status = 415, body = ErrorBody), (status = 422, body = ErrorBody),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 409, description = "The account holds MAX_TASKS_PER_USER tasks", body = ErrorBody),
+        (status = 413, body = ErrorBody), (status = 415, body = ErrorBody), (status = 422, body = ErrorBody),
     ))]
 pub async fn create(
     State(state): State<AppState>,
@@ -161,7 +162,9 @@ pub async fn create(
         ])));
     };
     let input = TaskInput { title: title.clone().into_inner(), description: description.clone(), due_date: *due_date };
-    let mut task = tasks::create(&state.db, user.id, &input).await?;
+    let quota = state.config.quotas.tasks_per_user;
+    let mut task =
+        tasks::create(&state.db, user.id, &input, quota).await?.ok_or(crate::error::AppError::task_quota(quota))?;
     if body.completed == Some(true) {
         let patch = TaskPatch { completed: Some(true), ..Default::default() };
         task = tasks::update(&state.db, user.id, task.id, &patch).await?.ok_or_else(ApiError::not_found)?;

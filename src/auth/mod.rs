@@ -200,6 +200,7 @@ pub async fn create_session(state: &AppState, user_id: Uuid, client: &ClientInfo
             lifetime: time::Duration::seconds(state.config.refresh_token_ttl.as_secs() as i64),
             user_agent: client.user_agent.as_deref(),
             ip: client.ip.as_deref(),
+            max_live: state.config.quotas.sessions_per_user,
         },
     )
     .await?;
@@ -359,8 +360,9 @@ fn note_blocked_sign_in(state: &AppState, email: &str, client: &ClientInfo) {
 
 /// Stores a security event for the user's "Recent activity".
 pub async fn record_event(state: &AppState, user_id: Uuid, event: &str, client: &ClientInfo) -> Result<(), AppError> {
-    Ok(crate::db::security::record(&state.db, user_id, event, client.ip.as_deref(), client.user_agent.as_deref())
-        .await?)
+    let event =
+        crate::db::security::Event { name: event, ip: client.ip.as_deref(), user_agent: client.user_agent.as_deref() };
+    Ok(crate::db::security::record(&state.db, user_id, &event, state.config.quotas.security_events_per_user).await?)
 }
 
 /// The user behind an API bearer token: a genuine, unexpired JWT whose

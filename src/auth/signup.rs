@@ -16,7 +16,6 @@ use time::Duration;
 use super::{ClientInfo, record_event, throttle, tokens::hash_refresh_token, tokens::random_token};
 use crate::{
     app::AppState,
-    config::Limit,
     db::{DbError, signups, users},
     domain::{Email, GUESSABLE_PASSWORD, Password, parse_name},
     error::AppError,
@@ -111,10 +110,6 @@ async fn create_account(
     }
 }
 
-/// Mail a sign-up may send to one address per hour: enough for a person who
-/// lost the first message, too few to flood a stranger's inbox.
-const MAILS_PER_ADDRESS: Limit = Limit { count: 3, window: std::time::Duration::from_secs(3600) };
-
 /// Checks the input, then answers at once: what happens next (a link that
 /// creates the account, or a note that the address has one) happens in the
 /// background, so neither the answer nor its timing depends on whether the
@@ -136,41 +131,58 @@ pub async fn request_sign_up(
     Ok(())
 }
 
+/// Mails the confirmation link (or, for a taken address, a note that it has
+/// an account). `RATE_LIMIT_SIGNUP_MAIL_PER_ADDRESS` limits how often an
+/// address gets mail on anyone's request, never whose request gets it: past
+/// the limit the newest request waits for the next free slot, and any older
+/// one still waiting gives way to it. A stranger who asks first cannot use
+/// up the owner's mail: the owner asking last is who is mailed next.
 async fn mail_sign_up(state: &AppState, new: NewAccount, client: &ClientInfo) -> Result<(), AppError> {
     let ip = client.ip.as_deref().unwrap_or("-");
-    if throttle::attempt(state, &throttle::recipient_bucket(new.email.as_str()), MAILS_PER_ADDRESS).await?.is_some() {
-        tracing::warn!(event = "auth.signup_mail_throttled", ip, "sign-up mail to one address throttled");
-        return Ok(());
-    }
+    let bucket = throttle::recipient_bucket(new.email.as_str());
+    let limit = state.config.limits.signup_mail_per_address;
     let base = state.config.public_url();
-    let (subject, body) = if users::credentials_by_email(&state.db, &new.email).await?.is_some() {
+    if users::credentials_by_email(&state.db, &new.email).await?.is_some() {
+        // The note is the same whoever asked: one inside the window is enough.
+        if throttle::attempt(state, &bucket, limit).await?.is_some() {
+            tracing::warn!(event = "auth.signup_mail_throttled", ip, "sign-up mail to one address throttled");
+            return Ok(());
+        }
         tracing::info!(event = "auth.signup_existing", ip, "sign-up for a taken email");
-        (
-            "Your doable account",
-            format!(
-                "Someone (hopefully you) tried to create a doable account with this address, which already has one.\n\n\
-                 To sign in: {base}/signin\n\
-                 Forgot the password? {base}/forgot-password\n\n\
-                 If it was not you, ignore this message; nothing has changed.\n"
-            ),
-        )
-    } else {
-        let token = random_token();
-        let hash = hash_refresh_token(&token);
-        signups::create(&state.db, &hash, &new.email, new.name.as_deref(), &new.password_hash, CONFIRMATION_LIFETIME)
-            .await?;
-        tracing::info!(event = "auth.signup_requested", ip, "sign-up awaits confirmation");
-        (
-            "Confirm your doable account",
-            format!(
-                "Someone (hopefully you) signed up for doable with this address.\n\n\
-                 To create the account, open this link within 24 hours and enter the password you chose:\n\n\
-                 {base}/signup/confirm?token={token}\n\n\
-                 If it was not you, ignore this message; no account is created.\n"
-            ),
-        )
-    };
-    state.mailer.send(new.email.as_str(), subject, body).await.map_err(|err| AppError::Internal(Box::new(err)))
+        let body = format!(
+            "Someone (hopefully you) tried to create a doable account with this address, which already has one.\n\n\
+             To sign in: {base}/signin\n\
+             Forgot the password? {base}/forgot-password\n\n\
+             If it was not you, ignore this message; nothing has changed.\n"
+        );
+        return send(state, &new.email, "Your doable account", body).await;
+    }
+    let token = random_token();
+    let hash = hash_refresh_token(&token);
+    signups::create(&state.db, &hash, &new.email, new.name.as_deref(), &new.password_hash, CONFIRMATION_LIFETIME)
+        .await?;
+    tracing::info!(event = "auth.signup_requested", ip, "sign-up awaits confirmation");
+    while let Some(wait) = throttle::attempt(state, &bucket, limit).await? {
+        tracing::info!(event = "auth.signup_mail_deferred", ip, wait, "sign-up mail waits for the address's next slot");
+        tokio::time::sleep(std::time::Duration::from_secs(wait)).await;
+        if !signups::is_newest_for(&state.db, &new.email, &hash).await? {
+            // A newer request for the address will be mailed instead; this
+            // one was never sent, so its link goes.
+            signups::remove(&state.db, &hash).await?;
+            return Ok(());
+        }
+    }
+    let body = format!(
+        "Someone (hopefully you) signed up for doable with this address.\n\n\
+         To create the account, open this link within 24 hours and enter the password you chose:\n\n\
+         {base}/signup/confirm?token={token}\n\n\
+         If it was not you, ignore this message; no account is created.\n"
+    );
+    send(state, &new.email, "Confirm your doable account", body).await
+}
+
+async fn send(state: &AppState, to: &Email, subject: &str, body: String) -> Result<(), AppError> {
+    state.mailer.send(to.as_str(), subject, body).await.map_err(|err| AppError::Internal(Box::new(err)))
 }
 
 /// The address a confirmation link would create an account for, while it

@@ -16,20 +16,40 @@ pub struct SecurityEvent {
 }
 
 /// Records `event` for the user; never secrets, only what and from where.
-pub async fn record(db: &Db, user_id: Uuid, event: &str, ip: Option<&str>, user_agent: Option<&str>) -> DbResult<()> {
-    as_user!(db, user_id, conn => {
+/// Keeps the newest `keep` events of the user (older ones go; the hourly
+/// purge drops those over a year old too), so a script that signs in all day
+/// cannot grow the trail without bound.
+pub async fn record(db: &Db, user_id: Uuid, event: &Event<'_>, keep: i64) -> DbResult<()> {
+    as_user!(db, user_id, atomically conn => {
         sqlx::query(
             "INSERT INTO security_events (user_id, event, ip, user_agent, created_at) VALUES ($1, $2, $3, $4, $5)",
         )
         .bind(user_id)
-        .bind(event)
-        .bind(ip)
-        .bind(user_agent)
+        .bind(event.name)
+        .bind(event.ip)
+        .bind(event.user_agent)
         .bind(now())
+        .execute(&mut *conn)
+        .await?;
+        // An index walk over `keep` entries: cheap next to the sign-in (a
+        // password hash) that most events come with.
+        sqlx::query(
+            "DELETE FROM security_events WHERE user_id = $1 AND id <= (
+                 SELECT id FROM security_events WHERE user_id = $1 ORDER BY id DESC LIMIT 1 OFFSET $2)",
+        )
+        .bind(user_id)
+        .bind(keep)
         .execute(&mut *conn)
         .await?;
     });
     Ok(())
+}
+
+/// What a security event says: never secrets, only what and from where.
+pub struct Event<'a> {
+    pub name: &'a str,
+    pub ip: Option<&'a str>,
+    pub user_agent: Option<&'a str>,
 }
 
 /// The user's most recent events, newest first.
@@ -145,12 +165,16 @@ pub async fn throttle_count(db: &Db, bucket: &str, since: OffsetDateTime) -> DbR
     Ok(row)
 }
 
-/// Forgets throttle events older than `age`, expired sessions, reset links
-/// and sign-up requests, and deleted tasks whose undo window closed that long ago
-/// (housekeeping across all accounts; it reads no one's data). On
-/// PostgreSQL sessions and tasks are out of the pool role's reach but for
-/// the one signed-in user, so their part runs in a function of migration
-/// 0003 as the tables' owner.
+/// How long security events are kept (also in migration 0007 on PostgreSQL).
+pub const EVENT_RETENTION: Duration = Duration::days(365);
+
+/// Housekeeping across all accounts (it reads no one's data): throttle
+/// events older than `age`; expired sessions, reset links and sign-up
+/// requests; revoked sessions (their spent refresh tokens go with them);
+/// deleted tasks whose undo window closed that long ago; security events
+/// past [`EVENT_RETENTION`]. On PostgreSQL the user-owned tables are out of
+/// the pool role's reach but for the one signed-in user, so their part runs
+/// in a function (migrations 0003 and 0007) as the tables' owner.
 pub async fn purge(db: &Db, age: Duration) -> DbResult<()> {
     let cutoff = now() - age;
     on_pool!(db, pool => {
@@ -161,6 +185,11 @@ pub async fn purge(db: &Db, age: Duration) -> DbResult<()> {
     match db {
         Db::Sqlite(pool) => {
             sqlx::query("DELETE FROM sessions WHERE expires_at < $1").bind(cutoff).execute(pool).await?;
+            sqlx::query("DELETE FROM sessions WHERE revoked_at IS NOT NULL").execute(pool).await?;
+            sqlx::query("DELETE FROM security_events WHERE created_at < $1")
+                .bind(now() - EVENT_RETENTION)
+                .execute(pool)
+                .await?;
             sqlx::query("DELETE FROM tasks WHERE deleted_at IS NOT NULL AND deleted_at < $1")
                 .bind(cutoff)
                 .execute(pool)

@@ -22,12 +22,15 @@ pub struct NewSession<'a> {
     pub lifetime: Duration,
     pub user_agent: Option<&'a str>,
     pub ip: Option<&'a str>,
+    /// Live sessions the user may have; past it the least recently used
+    /// ones end, with their spent refresh tokens.
+    pub max_live: i64,
 }
 
 pub async fn create(db: &Db, new: &NewSession<'_>) -> DbResult<Uuid> {
     let id = Uuid::new_v4();
     let now = now();
-    as_user!(db, new.user_id, conn => {
+    as_user!(db, new.user_id, atomically conn => {
         sqlx::query(
             "INSERT INTO sessions (id, user_id, refresh_hash, created_at, last_seen_at, expires_at, user_agent, ip)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
@@ -42,9 +45,26 @@ pub async fn create(db: &Db, new: &NewSession<'_>) -> DbResult<Uuid> {
         .bind(new.ip)
         .execute(&mut *conn)
         .await?;
+        // Deleted rather than marked revoked: the rows (and, by cascade, the
+        // spent tokens) stay bounded however often someone signs in.
+        sqlx::query(
+            "DELETE FROM sessions WHERE id IN (
+                 SELECT id FROM sessions WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $2
+                 ORDER BY last_seen_at DESC, created_at DESC LIMIT 1000000000 OFFSET $3)",
+        )
+        .bind(new.user_id)
+        .bind(now)
+        .bind(new.max_live)
+        .execute(&mut *conn)
+        .await?;
     });
     Ok(id)
 }
+
+/// A revoked session's spent refresh tokens prove nothing any more (the
+/// session refuses every token), so they go with it.
+const FORGET_SPENT_OF_REVOKED: &str = "DELETE FROM spent_refresh_tokens WHERE session_id IN (
+         SELECT id FROM sessions WHERE user_id = $1 AND revoked_at IS NOT NULL)";
 
 /// The user of session `id` if it is theirs, live, and the account active.
 pub async fn live_user(db: &Db, id: Uuid, user_id: Uuid) -> DbResult<Option<SessionUser>> {
@@ -159,6 +179,7 @@ pub async fn refresh(db: &Db, renewal: &Renewal, grace: Duration) -> DbResult<Re
                         .bind(spent.user_id)
                         .execute(&mut *tx)
                         .await?;
+                    sqlx::query(FORGET_SPENT_OF_REVOKED).bind(spent.user_id).execute(&mut *tx).await?;
                     Refresh::Reused { session_id: spent.id, user_id: spent.user_id }
                 }
             }
@@ -192,14 +213,17 @@ async fn refresh_token_owner(db: &Db, token_hash: &str) -> DbResult<Option<Uuid>
 
 /// Revokes one of the user's sessions; false when it was not theirs or not live.
 pub async fn revoke(db: &Db, user_id: Uuid, id: Uuid) -> DbResult<bool> {
-    let affected = as_user!(db, user_id, conn => {
-        sqlx::query("UPDATE sessions SET revoked_at = $1 WHERE id = $2 AND user_id = $3 AND revoked_at IS NULL")
-            .bind(now())
-            .bind(id)
-            .bind(user_id)
-            .execute(&mut *conn)
-            .await?
-            .rows_affected()
+    let affected = as_user!(db, user_id, atomically conn => {
+        let affected =
+            sqlx::query("UPDATE sessions SET revoked_at = $1 WHERE id = $2 AND user_id = $3 AND revoked_at IS NULL")
+                .bind(now())
+                .bind(id)
+                .bind(user_id)
+                .execute(&mut *conn)
+                .await?
+                .rows_affected();
+        sqlx::query(FORGET_SPENT_OF_REVOKED).bind(user_id).execute(&mut *conn).await?;
+        affected
     });
     Ok(affected == 1)
 }
@@ -235,14 +259,17 @@ pub async fn list(db: &Db, user_id: Uuid) -> DbResult<Vec<SessionInfo>> {
 pub async fn revoke_all(db: &Db, user_id: Uuid, keep: Option<Uuid>) -> DbResult<u64> {
     // A nil id matches no session: "keep none".
     let keep = keep.unwrap_or(Uuid::nil());
-    let affected = as_user!(db, user_id, conn => {
-        sqlx::query("UPDATE sessions SET revoked_at = $1 WHERE user_id = $2 AND id <> $3 AND revoked_at IS NULL")
-            .bind(now())
-            .bind(user_id)
-            .bind(keep)
-            .execute(&mut *conn)
-            .await?
-            .rows_affected()
+    let affected = as_user!(db, user_id, atomically conn => {
+        let affected =
+            sqlx::query("UPDATE sessions SET revoked_at = $1 WHERE user_id = $2 AND id <> $3 AND revoked_at IS NULL")
+                .bind(now())
+                .bind(user_id)
+                .bind(keep)
+                .execute(&mut *conn)
+                .await?
+                .rows_affected();
+        sqlx::query(FORGET_SPENT_OF_REVOKED).bind(user_id).execute(&mut *conn).await?;
+        affected
     });
     Ok(affected)
 }

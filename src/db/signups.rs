@@ -27,8 +27,8 @@ pub async fn create(
     let now = now();
     on_pool!(db, pool => {
         sqlx::query(
-            "INSERT INTO signup_requests (token_hash, email, name, password_hash, created_at, expires_at)
-             VALUES ($1, $2, $3, $4, $5, $6)",
+            "INSERT INTO signup_requests (token_hash, email, name, password_hash, created_at, expires_at, requested_ns)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
         .bind(token_hash)
         .bind(email.as_str())
@@ -36,6 +36,7 @@ pub async fn create(
         .bind(password_hash)
         .bind(now)
         .bind(now + lifetime)
+        .bind(nanos_now())
         .execute(pool)
         .await?;
     });
@@ -62,4 +63,33 @@ pub async fn remove_for(db: &Db, email: &Email) -> DbResult<()> {
         sqlx::query("DELETE FROM signup_requests WHERE email = $1").bind(email.as_str()).execute(pool).await?;
     });
     Ok(())
+}
+
+/// Whether `token_hash` is the newest pending request for the address (the
+/// one its next mail is for).
+pub async fn is_newest_for(db: &Db, email: &Email, token_hash: &str) -> DbResult<bool> {
+    let newest: Option<String> = on_pool!(db, pool => {
+        sqlx::query_scalar(
+            "SELECT token_hash FROM signup_requests WHERE email = $1 AND expires_at > $2
+             ORDER BY requested_ns DESC, token_hash DESC LIMIT 1",
+        )
+        .bind(email.as_str())
+        .bind(now())
+        .fetch_optional(pool)
+        .await?
+    });
+    Ok(newest.as_deref() == Some(token_hash))
+}
+
+/// Spends one pending link.
+pub async fn remove(db: &Db, token_hash: &str) -> DbResult<()> {
+    on_pool!(db, pool => {
+        sqlx::query("DELETE FROM signup_requests WHERE token_hash = $1").bind(token_hash).execute(pool).await?;
+    });
+    Ok(())
+}
+
+/// Now, in nanoseconds since 1970 (fits an i64 until 2262).
+fn nanos_now() -> i64 {
+    i64::try_from(time::OffsetDateTime::now_utc().unix_timestamp_nanos()).unwrap_or(i64::MAX)
 }

@@ -183,12 +183,20 @@ pub async fn get(db: &Db, owner: Uuid, id: i64) -> DbResult<Option<Task>> {
     Ok(task)
 }
 
-pub async fn create(db: &Db, owner: Uuid, input: &TaskInput) -> DbResult<Task> {
+/// Creates a task unless the owner already holds `quota` live ones; `None`
+/// then. (Deleted tasks await their purge for seconds only; counting live
+/// ones lets the owner's index answer.) The
+/// check and the insert are one statement. On PostgreSQL two creates at the
+/// same instant may both see room, so the quota can be passed by as many
+/// as run at once: it bounds storage, not an exact count.
+pub async fn create(db: &Db, owner: Uuid, input: &TaskInput, quota: i64) -> DbResult<Option<Task>> {
     let now = now();
     let sql = format!(
         "INSERT INTO tasks (user_id, title, description, title_folded, description_folded, completed, due_date,
                             created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING {COLUMNS}"
+         SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9
+         WHERE (SELECT count(*) FROM (SELECT 1 FROM tasks WHERE user_id = $1 AND deleted_at IS NULL LIMIT $10) AS held) < $10
+         RETURNING {COLUMNS}"
     );
     let task = as_user!(db, owner, conn => {
         sqlx::query_as::<_, Task>(&sql)
@@ -201,7 +209,8 @@ pub async fn create(db: &Db, owner: Uuid, input: &TaskInput) -> DbResult<Task> {
             .bind(input.due_date)
             .bind(now)
             .bind(now)
-            .fetch_one(&mut *conn)
+            .bind(quota)
+            .fetch_optional(&mut *conn)
             .await?
     });
     Ok(task)
@@ -297,11 +306,14 @@ pub async fn delete(db: &Db, owner: Uuid, id: i64) -> DbResult<bool> {
     Ok(result == 1)
 }
 
-/// Every task of the owner, oldest first: for "Export my data".
-pub async fn all(db: &Db, owner: Uuid) -> DbResult<Vec<Task>> {
-    let sql = format!("SELECT {COLUMNS} FROM tasks WHERE user_id = $1 AND deleted_at IS NULL ORDER BY id");
+/// Up to `limit` of the owner's tasks after id `after`, oldest first: "Export
+/// my data" reads them a page at a time, so it never holds them all.
+pub async fn page_after(db: &Db, owner: Uuid, after: i64, limit: i64) -> DbResult<Vec<Task>> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM tasks WHERE user_id = $1 AND deleted_at IS NULL AND id > $2 ORDER BY id LIMIT $3"
+    );
     let tasks = as_user!(db, owner, conn => {
-        sqlx::query_as::<_, Task>(&sql).bind(owner).fetch_all(&mut *conn).await?
+        sqlx::query_as::<_, Task>(&sql).bind(owner).bind(after).bind(limit).fetch_all(&mut *conn).await?
     });
     Ok(tasks)
 }

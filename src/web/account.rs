@@ -303,12 +303,6 @@ pub async fn sign_out_everywhere(
 }
 
 #[derive(Serialize)]
-struct Export {
-    profile: ExportProfile,
-    tasks: Vec<crate::api::TaskJson>,
-}
-
-#[derive(Serialize)]
 struct ExportProfile {
     id: Uuid,
     email: String,
@@ -316,25 +310,68 @@ struct ExportProfile {
     created_at: String,
 }
 
+/// Tasks read per query while exporting.
+const EXPORT_PAGE: i64 = 500;
+
+/// `{"profile": {…}, "tasks": [...]}`, streamed: the tasks are read a page at
+/// a time by a task of their own and handed to the response through a
+/// channel that holds two chunks, so memory stays flat however many tasks
+/// there are. If the client goes away the producer finishes the page it is
+/// reading and stops (no query is abandoned halfway, see `app.rs`); if the
+/// database fails midway the download is cut short rather than completed
+/// with a lie.
 pub async fn export(State(state): State<AppState>, SignedIn(user): SignedIn) -> Result<Response, AppError> {
-    let (profile, tasks) = tokio::try_join!(users::find(&state.db, user.id), tasks::all(&state.db, user.id))?;
-    let profile = profile.ok_or(AppError::NotFound)?;
-    let export = Export {
-        profile: ExportProfile {
-            id: profile.id,
-            email: profile.email,
-            name: profile.name,
-            created_at: profile.created_at.format(&Rfc3339).unwrap_or_default(),
-        },
-        tasks: tasks.into_iter().map(Into::into).collect(),
+    let profile = users::find(&state.db, user.id).await?.ok_or(AppError::NotFound)?;
+    let profile = ExportProfile {
+        id: profile.id,
+        email: profile.email,
+        name: profile.name,
+        created_at: profile.created_at.format(&Rfc3339).unwrap_or_default(),
     };
-    let body = serde_json::to_vec_pretty(&export).map_err(|e| AppError::Internal(Box::new(e)))?;
+    let head =
+        format!(r#"{{"profile":{},"tasks":["#, serde_json::to_string(&profile).map_err(AppError::internal_from)?);
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Vec<u8>, std::io::Error>>(2);
+    tokio::spawn(async move {
+        if tx.send(Ok(head.into_bytes())).await.is_err() {
+            return;
+        }
+        let (mut after, mut first) = (0, true);
+        loop {
+            let page = match tasks::page_after(&state.db, user.id, after, EXPORT_PAGE).await {
+                Ok(page) => page,
+                Err(err) => {
+                    tracing::error!(error = %err, "export cut short");
+                    let _ = tx.send(Err(std::io::Error::other(err))).await;
+                    return;
+                }
+            };
+            let mut chunk = Vec::with_capacity(page.len() * 256);
+            for task in &page {
+                if !first {
+                    chunk.push(b',');
+                }
+                first = false;
+                // A task always serialises: plain strings, numbers and dates.
+                serde_json::to_writer(&mut chunk, &crate::api::TaskJson::from(task.clone()))
+                    .expect("a task serialises");
+            }
+            let last_page = (page.len() as i64) < EXPORT_PAGE;
+            after = page.last().map_or(after, |task| task.id);
+            if last_page {
+                chunk.extend_from_slice(b"]}\n");
+            }
+            if tx.send(Ok(chunk)).await.is_err() || last_page {
+                return;
+            }
+        }
+    });
+    let body = futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|chunk| (chunk, rx)) });
     Ok((
         [
             (header::CONTENT_TYPE, "application/json"),
             (header::CONTENT_DISPOSITION, "attachment; filename=\"doable-export.json\""),
         ],
-        body,
+        axum::body::Body::from_stream(body),
     )
         .into_response())
 }

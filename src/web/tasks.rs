@@ -437,7 +437,9 @@ pub async fn create(action: ListAction, Form(form): Form<TaskForm>) -> Result<Re
             });
         }
     };
-    let task = tasks::create(&action.state.db, action.user.id, &input).await?;
+    let quota = action.state.config.quotas.tasks_per_user;
+    let task =
+        tasks::create(&action.state.db, action.user.id, &input, quota).await?.ok_or(AppError::task_quota(quota))?;
     let outcome = Outcome::say(format!("Added {}.", quoted(&task.title)), Done::Added);
     action.back_to_list(view, outcome).await
 }

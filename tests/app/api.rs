@@ -293,7 +293,10 @@ async fn a_token_replayed_inside_the_grace_window_mints_no_second_chain(app: Tes
     assert_eq!(victims.status, StatusCode::OK);
     let thiefs = api.post("/auth/refresh", json!({"refresh_token": spent})).await;
     assert_eq!(thiefs.status, StatusCode::OK);
-    assert_eq!(thiefs.body["refresh_token"], victims.body["refresh_token"], "the thief holds only what the victim holds");
+    assert_eq!(
+        thiefs.body["refresh_token"], victims.body["refresh_token"],
+        "the thief holds only what the victim holds"
+    );
 
     let victims_next = api.post("/auth/refresh", json!({"refresh_token": victims.body["refresh_token"]})).await;
     assert_eq!(victims_next.status, StatusCode::OK);

@@ -9,6 +9,7 @@ mod api;
 mod auth;
 mod binary;
 mod csrf;
+mod limits;
 mod pages;
 mod postgres;
 mod readme;

@@ -239,3 +239,58 @@ async fn the_api_answers_202_for_new_and_taken_emails_alike() {
     let bad = api.post("/auth/signup", json!({"email": "not an email", "password": PASSWORD})).await;
     assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
 }
+
+/// A stranger who names the owner's address first cannot use up its mail:
+/// the cap limits how often the address gets mail, not whose request is
+/// mailed. Past the cap the newest request waits for the next slot, and
+/// older ones still waiting give way to it.
+async fn a_strangers_requests_cannot_keep_the_owner_from_signing_up(backend: Backend) {
+    let Some(app) = TestApp::spawn_with(
+        backend,
+        &[("SIGNUP_CONFIRMATION", "email"), ("RATE_LIMIT_SIGNUP_MAIL_PER_ADDRESS", "3/2s")],
+    )
+    .await
+    else {
+        return;
+    };
+    let victim = unique_email();
+    for _ in 0..3 {
+        app.browser().sign_up(&victim, "the stranger's password").await;
+    }
+    assert_eq!(mails_to(&app, &victim, 3).await.len(), 3, "the stranger used up the cap");
+    // More from the stranger while it is full: they wait, and give way.
+    for _ in 0..2 {
+        app.browser().sign_up(&victim, "the stranger's password").await;
+    }
+    let owner = app.browser();
+    let sent = owner.sign_up(&victim, PASSWORD).await;
+    assert_eq!(sent.location(), "/signup/sent");
+    // Within the cap's window, the owner's own link arrives.
+    let deadline = std::time::Instant::now() + Duration::from_secs(8);
+    let mail = loop {
+        let mails = mails_to(&app, &victim, 3).await;
+        if mails.len() > 3 {
+            break mails.last().unwrap().clone();
+        }
+        assert!(std::time::Instant::now() < deadline, "the owner's request was never mailed");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let token = mail.split_once("token=").unwrap().1.split_whitespace().next().unwrap().to_owned();
+    owner.get(&format!("{CONFIRM}{token}")).await;
+    let created = owner.post("/signup/confirm", &[("token", &token), ("password", PASSWORD)]).await;
+    assert_eq!(created.status, StatusCode::SEE_OTHER, "the owner's link takes the owner's password");
+    assert_eq!(app.browser().sign_in(&victim, PASSWORD).await.status, StatusCode::SEE_OTHER);
+    // The stranger's waiting requests were dropped, not mailed later.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert_eq!(mails_to(&app, &victim, 4).await.len(), 4);
+}
+
+#[tokio::test]
+async fn a_strangers_requests_cannot_keep_the_owner_from_signing_up_on_sqlite() {
+    a_strangers_requests_cannot_keep_the_owner_from_signing_up(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn a_strangers_requests_cannot_keep_the_owner_from_signing_up_on_postgres() {
+    a_strangers_requests_cannot_keep_the_owner_from_signing_up(Backend::Postgres).await;
+}
