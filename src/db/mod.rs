@@ -154,6 +154,15 @@ impl From<sqlx::Error> for DbError {
             {
                 DbError::Unavailable(err)
             }
+            // A statement stopped at its deadline: PostgreSQL's
+            // statement_timeout (57014), SQLite's interrupt (9).
+            sqlx::Error::Database(db)
+                if db.code().is_some_and(|code| {
+                    &*code == "57014" || (db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() && &*code == "9")
+                }) =>
+            {
+                DbError::Unavailable(err)
+            }
             sqlx::Error::Database(db) if db.is_unique_violation() => DbError::Conflict(err),
             // SQLite's BUSY (5) and LOCKED (6), in any extended form (the low
             // byte is the primary code): the busy timeout ran out.
@@ -186,7 +195,8 @@ pub struct PoolSettings {
     pub max_connections: u32,
     /// How long a request waits for a free connection before answering 503.
     pub acquire_timeout: Duration,
-    /// PostgreSQL cancels any statement running longer (SQLite has none).
+    /// A statement running longer is stopped: by PostgreSQL's
+    /// `statement_timeout`, on SQLite by a progress handler.
     pub statement_timeout: Duration,
 }
 
@@ -199,6 +209,20 @@ impl Default for PoolSettings {
         }
     }
 }
+
+/// SQLite has no `statement_timeout`: a progress handler, called every few
+/// thousand virtual-machine steps, interrupts whatever runs on a connection
+/// past `timeout` from when it was taken from the pool (one `as_user!` or
+/// `on_pool!` call). So a runaway statement ends as on PostgreSQL — the
+/// request answers 503 — and a shutdown waits for none longer than that.
+async fn arm_statement_deadline(conn: &mut sqlx::SqliteConnection, timeout: Duration) -> Result<(), sqlx::Error> {
+    let deadline = std::time::Instant::now() + timeout;
+    conn.lock_handle().await?.set_progress_handler(PROGRESS_STEPS, move || std::time::Instant::now() < deadline);
+    Ok(())
+}
+
+/// Virtual-machine steps between deadline checks: well under a millisecond.
+const PROGRESS_STEPS: i32 = 20_000;
 
 impl Db {
     /// Connects with default pool settings and applies the migrations.
@@ -225,12 +249,21 @@ impl Db {
                     .foreign_keys(true)
                     .busy_timeout(Duration::from_secs(5))
                     .log_statements(tracing::log::LevelFilter::Trace);
+                // Migrations on a connection of their own: they are not held
+                // to the statement deadline below.
+                let mut migrating = options.connect().await?;
+                sqlx::migrate!("migrations/sqlite").run(&mut migrating).await?;
+                migrating.close().await?;
+                let timeout = settings.statement_timeout;
                 let pool = SqlitePoolOptions::new()
                     .max_connections(settings.max_connections)
                     .acquire_timeout(settings.acquire_timeout)
+                    .after_connect(move |conn, _| Box::pin(arm_statement_deadline(conn, timeout)))
+                    .before_acquire(move |conn, _| {
+                        Box::pin(async move { arm_statement_deadline(conn, timeout).await.map(|()| true) })
+                    })
                     .connect_with(options)
                     .await?;
-                sqlx::migrate!("migrations/sqlite").run(&pool).await?;
                 Ok(Db::Sqlite(pool))
             }
             DatabaseUrl::Postgres(options) => {

@@ -432,3 +432,29 @@ async fn cancelled_requests_leave_no_connection_in_a_transaction() {
     .await;
     assert_eq!(signup.status(), StatusCode::CREATED);
 }
+
+/// SQLite has no statement_timeout of its own: a statement that runs past
+/// the deadline is interrupted (and answered as "unavailable", a 503, like
+/// PostgreSQL's), and the connection serves the next request as usual. So a
+/// runaway query cannot hold a connection, or a shutdown, for long.
+#[tokio::test]
+async fn a_runaway_statement_on_sqlite_stops_at_the_deadline() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = doable::db::DatabaseUrl::parse(&format!("sqlite://{}/doable.db", dir.path().display())).unwrap();
+    let settings = doable::db::PoolSettings {
+        max_connections: 1,
+        acquire_timeout: Duration::from_secs(5),
+        statement_timeout: Duration::from_secs(1),
+    };
+    let db = doable::db::Db::connect_with(&url, &settings).await.unwrap();
+    let endless = "WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n) SELECT count(*) FROM n";
+    let started = Instant::now();
+    let outcome = doable::on_pool!(&db, pool => sqlx::query_scalar::<_, i64>(endless).fetch_one(pool).await);
+    let elapsed = started.elapsed();
+    let err = outcome.expect_err("an endless statement cannot finish");
+    assert!(elapsed < Duration::from_secs(3), "stopped after {elapsed:?}");
+    assert!(matches!(doable::db::DbError::from(err), doable::db::DbError::Unavailable(_)), "answered as a 503");
+    // The same (only) connection serves the next statement, with a fresh deadline.
+    let one = doable::on_pool!(&db, pool => sqlx::query_scalar::<_, i64>("SELECT 1").fetch_one(pool).await.unwrap());
+    assert_eq!(one, 1);
+}
