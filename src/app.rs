@@ -27,7 +27,7 @@ use crate::{
     api,
     auth::{password::Passwords, tokens::Keys},
     config::Config,
-    db::Db,
+    db::{Db, RowSecurity},
     error::{AppError, render_error},
     mail::Mailer,
     web,
@@ -154,11 +154,20 @@ async fn healthz() -> &'static str {
     "ok"
 }
 
+/// 200 while the database answers; the body says which database, and on
+/// PostgreSQL whether row-level security is on.
 async fn readyz(State(state): State<AppState>) -> Response {
     if state.db.ping().await {
-        "ready".into_response()
+        database_mode(&state).into_response()
     } else {
         (StatusCode::SERVICE_UNAVAILABLE, "database unavailable").into_response()
+    }
+}
+
+fn database_mode(state: &AppState) -> String {
+    match &state.db {
+        Db::Sqlite(_) => "ready: SQLite".into(),
+        Db::Postgres(_) => format!("ready: PostgreSQL, {}", state.config.pool.row_security.describe()),
     }
 }
 
@@ -181,7 +190,7 @@ pub enum StartError {
 /// already have (every session check joins `users.is_active`).
 pub async fn set_user_active(config: &Config, email: &str, active: bool) -> Result<bool, StartError> {
     let email = crate::domain::Email::parse(email).map_err(|problem| StartError::Usage(problem.to_owned()))?;
-    let db = Db::connect(&config.database_url).await?;
+    let db = Db::connect_with(&config.database_url, &config.pool).await?;
     let changed = crate::db::users::set_active(&db, &email, active)
         .await
         .map_err(|err| StartError::Usage(format!("could not update the account: {err}")))?;
@@ -218,6 +227,14 @@ pub async fn run(config: Config) -> Result<(), StartError> {
     let addr = config.bind_addr;
     let listener = tokio::net::TcpListener::bind(addr).await.map_err(|source| StartError::Bind { addr, source })?;
     tracing::info!(%addr, "doable is listening on http://{addr}");
+    if let Db::Postgres(_) = db {
+        match &config.pool.row_security {
+            RowSecurity::Off => tracing::warn!(
+                "PostgreSQL: row-level security off (DATABASE_ROW_LEVEL_SECURITY=off); only the application's filters keep users apart"
+            ),
+            mode => tracing::info!("PostgreSQL: {}", mode.describe()),
+        }
+    }
     let state = AppState::new(config, db.clone());
     if let Err(err) = state.passwords.warm_up().await {
         tracing::error!(error = %err, "could not prepare the dummy password hash");

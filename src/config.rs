@@ -13,7 +13,7 @@ use std::{
     time::Duration,
 };
 
-use crate::db::{DatabaseUrl, PoolSettings};
+use crate::db::{DatabaseUrl, PoolSettings, RowSecurity};
 
 /// The smallest HS256 key we accept, in bytes (RFC 7518 §3.2).
 const MIN_SECRET_BYTES: usize = 32;
@@ -200,6 +200,18 @@ impl Config {
             max_connections,
             acquire_timeout: seconds("DATABASE_ACQUIRE_TIMEOUT_SECONDS", 5, 300)?,
             statement_timeout: seconds("DATABASE_STATEMENT_TIMEOUT_SECONDS", 10, 3600)?,
+            row_security: match (get("DATABASE_ROW_LEVEL_SECURITY").unwrap_or("on"), get("DATABASE_APP_ROLE")) {
+                ("on", None) => RowSecurity::OwnRole,
+                ("on", Some(role)) if valid_role_name(role) => RowSecurity::Role(role.to_owned()),
+                ("on", Some(_)) => {
+                    return Err(invalid("DATABASE_APP_ROLE", "expected a role name: a-z, 0-9 and _, at most 63"));
+                }
+                ("off", None) => RowSecurity::Off,
+                ("off", Some(_)) => {
+                    return Err(invalid("DATABASE_ROW_LEVEL_SECURITY", "off leaves no use for DATABASE_APP_ROLE"));
+                }
+                _ => return Err(invalid("DATABASE_ROW_LEVEL_SECURITY", "expected on or off")),
+            },
         };
         let connect_retry = seconds("DATABASE_CONNECT_RETRY_SECONDS", 30, 3600)?;
 
@@ -344,6 +356,13 @@ impl Config {
             quotas,
         })
     }
+}
+
+/// A role name that needs no quoting anywhere: it is written into SQL.
+fn valid_role_name(name: &str) -> bool {
+    (1..=63).contains(&name.len())
+        && name.starts_with(|c: char| c.is_ascii_lowercase() || c == '_')
+        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
 }
 
 fn parse_or<T: FromStr>(value: Option<&str>, default: T, variable: &'static str) -> Result<T, ConfigError> {

@@ -5,7 +5,8 @@
 -- the database enforce the same rule, so a statement that forgot its filter
 -- still returns nothing of anyone else's:
 --
--- * The pool works as the role doable_app_<database> (set on every
+-- * The pool works as the role doable_app_<database> (or the one named by
+--   DATABASE_APP_ROLE; or none, see below) (set on every
 --   connection, see src/db/mod.rs). It may read and write the tables but
 --   owns none, so the policies below apply to it. This migration, like every
 --   one, runs as the DATABASE_URL user, which owns the tables and is not
@@ -26,35 +27,50 @@
 
 DO $$
 DECLARE
-    -- Longer names would be cut to 63 bytes anyway; cut them the same way
-    -- everywhere.
-    app name := ('doable_app_' || current_database())::name;
+    -- Which role the application works as (src/db/mod.rs passes both
+    -- settings; see "PostgreSQL without CREATEROLE" in the README):
+    -- * by default one per database, made here (longer names would be cut to
+    --   63 bytes anyway; cut them the same way everywhere);
+    -- * DATABASE_APP_ROLE: one a DBA made, for a user who may not create
+    --   roles;
+    -- * DATABASE_ROW_LEVEL_SECURITY=off: none. The application then works as
+    --   this user, the tables' owner, whom the policies below do not bind:
+    --   only the application's own filters keep users apart.
+    rls_off boolean := coalesce(current_setting('doable.row_level_security', true), '') = 'off';
+    named name := nullif(current_setting('doable.app_role', true), '')::name;
+    app name := CASE WHEN rls_off THEN current_user::name
+                     ELSE coalesce(named, ('doable_app_' || current_database())::name) END;
 BEGIN
-    -- A DBA may have made it already (when the DATABASE_URL user may not).
-    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = app) THEN
-        EXECUTE format('CREATE ROLE %I NOLOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE', app);
-    END IF;
-    -- The migrating user must be able to become it (a superuser already can).
-    -- From PostgreSQL 16 the creator of a role holds it WITH ADMIN but not
-    -- SET, which is what `SET ROLE` needs; before 16 membership is enough.
-    IF NOT pg_has_role(current_user, app,
-                       CASE WHEN current_setting('server_version_num')::int >= 160000 THEN 'SET' ELSE 'MEMBER' END)
-    THEN
-        EXECUTE format('GRANT %I TO CURRENT_USER', app);
+    IF NOT rls_off THEN
+        -- A DBA may have made it already (when the DATABASE_URL user may not).
+        IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = app) THEN
+            EXECUTE format('CREATE ROLE %I NOLOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE', app);
+        END IF;
+        -- The migrating user must be able to become it (a superuser already
+        -- can). From PostgreSQL 16 the creator of a role holds it WITH ADMIN
+        -- but not SET, which is what `SET ROLE` needs; before 16 membership
+        -- is enough.
+        IF NOT pg_has_role(current_user, app,
+                           CASE WHEN current_setting('server_version_num')::int >= 160000 THEN 'SET' ELSE 'MEMBER' END)
+        THEN
+            EXECUTE format('GRANT %I TO CURRENT_USER', app);
+        END IF;
     END IF;
     -- Which role to become, for the application: fixed now, so that renaming
     -- the database later cannot silently change it.
     EXECUTE format('CREATE FUNCTION doable_app_role() RETURNS name LANGUAGE sql IMMUTABLE AS %L',
                    format('SELECT %L::name', app));
 
-    EXECUTE format('GRANT USAGE ON SCHEMA %I TO %I', current_schema(), app);
-    EXECUTE format('GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA %I TO %I', current_schema(), app);
-    EXECUTE format('GRANT USAGE ON ALL SEQUENCES IN SCHEMA %I TO %I', current_schema(), app);
-    EXECUTE format('ALTER DEFAULT PRIVILEGES IN SCHEMA %I GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO %I',
-                   current_schema(), app);
-    EXECUTE format('ALTER DEFAULT PRIVILEGES IN SCHEMA %I GRANT USAGE ON SEQUENCES TO %I', current_schema(), app);
-    -- The bookkeeping of migrations is the owner's alone.
-    EXECUTE format('REVOKE ALL ON _sqlx_migrations FROM %I', app);
+    IF NOT rls_off THEN
+        EXECUTE format('GRANT USAGE ON SCHEMA %I TO %I', current_schema(), app);
+        EXECUTE format('GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA %I TO %I', current_schema(), app);
+        EXECUTE format('GRANT USAGE ON ALL SEQUENCES IN SCHEMA %I TO %I', current_schema(), app);
+        EXECUTE format('ALTER DEFAULT PRIVILEGES IN SCHEMA %I GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO %I',
+                       current_schema(), app);
+        EXECUTE format('ALTER DEFAULT PRIVILEGES IN SCHEMA %I GRANT USAGE ON SEQUENCES TO %I', current_schema(), app);
+        -- The bookkeeping of migrations is the owner's alone.
+        EXECUTE format('REVOKE ALL ON _sqlx_migrations FROM %I', app);
+    END IF;
 END
 $$;
 

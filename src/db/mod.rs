@@ -189,8 +189,35 @@ pub fn now() -> OffsetDateTime {
     now.replace_nanosecond(0).unwrap_or(now)
 }
 
+/// How the PostgreSQL pool is kept to one user's rows (migration 0003).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum RowSecurity {
+    /// Row-level security, working as the role migration 0003 makes for the
+    /// database, `doable_app_<database>` (the DATABASE_URL user needs
+    /// CREATEROLE for that).
+    #[default]
+    OwnRole,
+    /// Row-level security, working as a role a DBA made (`DATABASE_APP_ROLE`).
+    Role(String),
+    /// No row-level security (`DATABASE_ROW_LEVEL_SECURITY=off`): the pool
+    /// works as the DATABASE_URL user, and only the application's filters
+    /// keep users apart.
+    Off,
+}
+
+impl RowSecurity {
+    /// For the start-up log and `/readyz`.
+    pub fn describe(&self) -> String {
+        match self {
+            RowSecurity::OwnRole => "row-level security on (role doable_app_<database>)".into(),
+            RowSecurity::Role(role) => format!("row-level security on (role {role}, from DATABASE_APP_ROLE)"),
+            RowSecurity::Off => "row-level security off (DATABASE_ROW_LEVEL_SECURITY=off)".into(),
+        }
+    }
+}
+
 /// How the pool behaves; from `DATABASE_*` settings.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct PoolSettings {
     pub max_connections: u32,
     /// How long a request waits for a free connection before answering 503.
@@ -198,6 +225,8 @@ pub struct PoolSettings {
     /// A statement running longer is stopped: by PostgreSQL's
     /// `statement_timeout`, on SQLite by a progress handler.
     pub statement_timeout: Duration,
+    /// PostgreSQL only.
+    pub row_security: RowSecurity,
 }
 
 impl Default for PoolSettings {
@@ -206,8 +235,96 @@ impl Default for PoolSettings {
             max_connections: 10,
             acquire_timeout: Duration::from_secs(5),
             statement_timeout: Duration::from_secs(10),
+            row_security: RowSecurity::default(),
         }
     }
+}
+
+fn configuration(message: String) -> sqlx::Error {
+    sqlx::Error::Configuration(message.into())
+}
+
+/// Before migrating: tells migration 0003 which role to set up (it reads
+/// `doable.app_role` and `doable.row_level_security`), and, while 0003 has not
+/// run yet, checks that it can, so that a user without CREATEROLE gets one
+/// line naming the missing privilege and both ways out instead of a failed
+/// migration. Also accepts the record of 0003 as first released (before it
+/// read those settings; with them unset it does the same). Returns the role
+/// the application will work as.
+async fn prepare_row_security(owner: &mut sqlx::PgConnection, mode: &RowSecurity) -> Result<String, sqlx::Error> {
+    let (named, off) = match mode {
+        RowSecurity::OwnRole => ("", ""),
+        RowSecurity::Role(role) => (role.as_str(), ""),
+        RowSecurity::Off => ("", "off"),
+    };
+    let (user, default_role, may_create_roles): (String, String, bool) = sqlx::query_as(
+        "SELECT current_user::text, ('doable_app_' || current_database())::name::text,
+                (SELECT rolcreaterole OR rolsuper FROM pg_roles WHERE rolname = current_user)
+         FROM (SELECT set_config('doable.app_role', $1, false), set_config('doable.row_level_security', $2, false)) AS s",
+    )
+    .bind(named)
+    .bind(off)
+    .fetch_one(&mut *owner)
+    .await?;
+    let role = match mode {
+        RowSecurity::OwnRole => default_role,
+        RowSecurity::Role(role) => role.clone(),
+        RowSecurity::Off => return Ok(user),
+    };
+    let bookkeeping: bool =
+        sqlx::query_scalar("SELECT to_regclass('_sqlx_migrations') IS NOT NULL").fetch_one(&mut *owner).await?;
+    let migrated: Option<Vec<u8>> = if bookkeeping {
+        sqlx::query_scalar("SELECT checksum FROM _sqlx_migrations WHERE version = 3")
+            .fetch_optional(&mut *owner)
+            .await?
+    } else {
+        None
+    };
+    if let Some(checksum) = migrated {
+        if hex(&checksum) == MIGRATION_0003_AS_RELEASED {
+            let current = sqlx::migrate!("migrations/postgres")
+                .iter()
+                .find(|m| m.version == 3)
+                .map(|m| m.checksum.to_vec())
+                .unwrap_or_default();
+            sqlx::query("UPDATE _sqlx_migrations SET checksum = $1 WHERE version = 3")
+                .bind(current)
+                .execute(&mut *owner)
+                .await?;
+        }
+        return Ok(role);
+    }
+    let (exists, member): (bool, bool) = sqlx::query_as(
+        "SELECT EXISTS (SELECT FROM pg_roles WHERE rolname = $1),
+                EXISTS (SELECT FROM pg_roles WHERE rolname = $1) AND pg_has_role(current_user, $1, 'MEMBER')",
+    )
+    .bind(&role)
+    .fetch_one(&mut *owner)
+    .await?;
+    let ways_out = "either have a DBA create a NOLOGIN role, grant it to this user and name it in DATABASE_APP_ROLE, \
+                    or set DATABASE_ROW_LEVEL_SECURITY=off to run without row-level security";
+    match mode {
+        RowSecurity::Role(_) if !exists => Err(configuration(format!(
+            "DATABASE_APP_ROLE: no role named {role} exists; create it (CREATE ROLE {role} NOLOGIN) and grant it to {user}"
+        ))),
+        _ if !exists && !may_create_roles => Err(configuration(format!(
+            "the user {user} lacks the CREATEROLE privilege, which row-level security needs to make \
+             its role {role}; {ways_out}"
+        ))),
+        _ if exists && !member && !may_create_roles => Err(configuration(format!(
+            "the user {user} is not a member of the role {role} and lacks CREATEROLE to join it; \
+             have a DBA run GRANT {role} TO {user}, or {ways_out}"
+        ))),
+        _ => Ok(role),
+    }
+}
+
+/// SHA-384 of migration 0003 before it read the row-security settings.
+const MIGRATION_0003_AS_RELEASED: &str =
+    "531078eddc0f37da82b49384d3a2076b70f7f1cd6f848c75cce1d86f06661e2038cb1da069f36c256278a031740c09a0";
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// SQLite has no `statement_timeout`: a progress handler, called every few
@@ -274,21 +391,20 @@ impl Db {
                     .log_statements(tracing::log::LevelFilter::Trace);
                 // Migrate as the DATABASE_URL user, who owns the tables...
                 let mut owner = options.connect().await?;
+                let role = prepare_row_security(&mut owner, &settings.row_security).await?;
                 sqlx::migrate!("migrations/postgres").run(&mut owner).await?;
-                // A database restored under another name would still name the
-                // original's role, which another database may be using.
-                let (role, expected): (String, String) =
-                    sqlx::query_as("SELECT doable_app_role()::text, ('doable_app_' || current_database())::name::text")
-                        .fetch_one(&mut owner)
-                        .await?;
+                // The role is fixed when migration 0003 first ran: a database
+                // set up in another mode, or restored under another name
+                // (whose role another database may be using), is refused.
+                let chosen: String = sqlx::query_scalar("SELECT doable_app_role()::text").fetch_one(&mut owner).await?;
                 owner.close().await?;
-                if role != expected {
-                    return Err(sqlx::Error::Configuration(
-                        format!(
-                            "this database uses the role {role}, made for another database; see Backups in the README"
-                        )
-                        .into(),
-                    ));
+                if chosen != role {
+                    return Err(configuration(format!(
+                        "this database uses the role {chosen}, made for another database or with other settings \
+                         (these say {role}: {}); set DATABASE_APP_ROLE or DATABASE_ROW_LEVEL_SECURITY to match, \
+                         or see Backups in the README",
+                        settings.row_security.describe()
+                    )));
                 }
                 // ...and serve as the role that owns none of them.
                 let pool = PgPoolOptions::new()
@@ -312,7 +428,7 @@ impl Db {
                 )
                 .fetch_one(&pool)
                 .await?;
-                if bypasses {
+                if bypasses && settings.row_security != RowSecurity::Off {
                     return Err(sqlx::Error::Configuration(
                         format!("the role {role} bypasses row-level security; remove SUPERUSER and BYPASSRLS from it")
                             .into(),

@@ -445,6 +445,7 @@ async fn a_runaway_statement_on_sqlite_stops_at_the_deadline() {
         max_connections: 1,
         acquire_timeout: Duration::from_secs(5),
         statement_timeout: Duration::from_secs(1),
+        ..Default::default()
     };
     let db = doable::db::Db::connect_with(&url, &settings).await.unwrap();
     let endless = "WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n) SELECT count(*) FROM n";

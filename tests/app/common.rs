@@ -89,7 +89,7 @@ impl TestApp {
         }
         vars.retain(|_, v| !v.is_empty());
         let config = Config::from_vars(&vars).expect("test config");
-        let db = Db::connect(&config.database_url).await.expect("database");
+        let db = Db::connect_with(&config.database_url, &config.pool).await.expect("database");
         let app = build_app(AppState::new(config, db.clone()));
         tokio::spawn(async move {
             axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>()).await.expect("serve");

@@ -103,6 +103,127 @@ async fn an_owner_that_is_not_a_superuser_migrates_and_serves() {
     }
 }
 
+/// Managed hosting often gives a database owner that may not create roles.
+/// Without a choice doable exits 2 with one line naming the privilege and
+/// both ways out; with a role a DBA made (`DATABASE_APP_ROLE`) it migrates
+/// and serves under the policies; with `DATABASE_ROW_LEVEL_SECURITY=off` it
+/// serves without them, and says so in `/readyz`.
+#[tokio::test]
+async fn an_owner_that_may_not_create_roles_has_two_documented_ways_to_run() {
+    let Some(url) = postgres_url() else { return };
+    let admin = sqlx::PgPool::connect(&url).await.unwrap();
+    let suffix = uuid::Uuid::new_v4().simple();
+    let owner = format!("doable_plain_{suffix}");
+    let (with_role, without_rls) = (format!("doable_dba_{suffix}"), format!("doable_norls_{suffix}"));
+    let app_role = format!("doable_made_by_dba_{suffix}");
+    for sql in [
+        format!("CREATE ROLE {owner} LOGIN NOCREATEROLE"),
+        format!("CREATE DATABASE {with_role} OWNER {owner}"),
+        format!("CREATE DATABASE {without_rls} OWNER {owner}"),
+    ] {
+        sqlx::query(&sql).execute(&admin).await.unwrap();
+    }
+    let host = url.split_once('@').and_then(|(_, rest)| rest.split('/').next()).expect("postgres://user@host/db");
+    let url_of = |db: &str| format!("postgres://{owner}@{host}/{db}");
+
+    // Neither: exit 2, one line, the privilege and both ways out.
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_doable"))
+        .current_dir(tempfile::tempdir().unwrap().path())
+        .env_clear()
+        .env("DATABASE_URL", url_of(&with_role))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    for needle in ["CREATEROLE", "DATABASE_APP_ROLE", "DATABASE_ROW_LEVEL_SECURITY=off"] {
+        assert!(stderr.contains(needle), "names {needle}: {stderr}");
+    }
+
+    // A role a DBA made and granted: row-level security as usual.
+    for sql in [format!("CREATE ROLE {app_role} NOLOGIN"), format!("GRANT {app_role} TO {owner}")] {
+        sqlx::query(&sql).execute(&admin).await.unwrap();
+    }
+    let app = TestApp::boot(
+        Backend::Postgres,
+        tempfile::tempdir().unwrap(),
+        &url_of(&with_role),
+        &[("DATABASE_APP_ROLE", &app_role)],
+    )
+    .await;
+    let browser = app.signed_in().await;
+    browser.create_task("Kept apart by the policies").await;
+    let ready = browser.get("/readyz").await;
+    assert_eq!(ready.status, StatusCode::OK);
+    assert!(ready.body.contains("row-level security on") && ready.body.contains(&app_role), "{}", ready.body);
+    let Db::Postgres(pool) = &app.db else { unreachable!() };
+    let role: String = sqlx::query_scalar("SELECT current_user::text").fetch_one(pool).await.unwrap();
+    assert_eq!(role, app_role);
+    let unnamed: i64 = sqlx::query_scalar("SELECT count(*) FROM tasks").fetch_one(pool).await.unwrap();
+    assert_eq!(unnamed, 0, "no user named, no rows: the policies apply");
+    app.db.close().await;
+    app.unrestricted.close().await;
+
+    // Row-level security off, said so.
+    let app = TestApp::boot(
+        Backend::Postgres,
+        tempfile::tempdir().unwrap(),
+        &url_of(&without_rls),
+        &[("DATABASE_ROW_LEVEL_SECURITY", "off")],
+    )
+    .await;
+    let browser = app.signed_in().await;
+    browser.create_task("Kept apart by the filters").await;
+    assert!(browser.get("/tasks").await.body.contains("Kept apart by the filters"));
+    let other = app.signed_in().await;
+    assert!(!other.get("/tasks").await.body.contains("Kept apart by the filters"));
+    let ready = browser.get("/readyz").await;
+    assert!(ready.body.contains("row-level security off"), "{}", ready.body);
+    app.db.close().await;
+    app.unrestricted.close().await;
+    // The same database started without the setting is refused, not quietly
+    // served in another mode.
+    let refused = Db::connect(&DatabaseUrl::parse(&url_of(&without_rls)).unwrap()).await;
+    let message = refused.err().expect("refused").to_string();
+    assert!(message.contains("DATABASE_ROW_LEVEL_SECURITY"), "{message}");
+
+    for sql in [
+        format!("DROP DATABASE {with_role} WITH (FORCE)"),
+        format!("DROP DATABASE {without_rls} WITH (FORCE)"),
+        format!("DROP ROLE {app_role}"),
+        format!("DROP ROLE {owner}"),
+    ] {
+        sqlx::query(&sql).execute(&admin).await.unwrap();
+    }
+}
+
+/// Databases migrated before 0003 read its settings recorded the old text's
+/// checksum; they start as before (the migration did the same with the
+/// settings unset).
+#[tokio::test]
+async fn a_database_migrated_by_the_first_release_of_0003_still_starts() {
+    let Some(url) = postgres_url() else { return };
+    let admin = sqlx::PgPool::connect(&url).await.unwrap();
+    let name = format!("doable_old3_{}", uuid::Uuid::new_v4().simple());
+    sqlx::query(&format!("CREATE DATABASE {name}")).execute(&admin).await.unwrap();
+    let fresh = format!("{}/{name}", url.rsplit_once('/').unwrap().0);
+    let parsed = DatabaseUrl::parse(&fresh).unwrap();
+    Db::connect(&parsed).await.unwrap().close().await;
+    let owner = sqlx::PgPool::connect(&fresh).await.unwrap();
+    let old = "531078eddc0f37da82b49384d3a2076b70f7f1cd6f848c75cce1d86f06661e2038cb1da069f36c256278a031740c09a0";
+    sqlx::query("UPDATE _sqlx_migrations SET checksum = decode($1, 'hex') WHERE version = 3")
+        .bind(old)
+        .execute(&owner)
+        .await
+        .unwrap();
+    let db = Db::connect(&parsed).await.expect("starts");
+    assert!(db.ping().await);
+    db.close().await;
+    owner.close().await;
+    sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)")).execute(&admin).await.unwrap();
+    sqlx::query(&format!("DROP ROLE doable_app_{name}")).execute(&admin).await.unwrap();
+}
+
 /// A database renamed (or restored under another name) still names its
 /// original's role, which another database may use: doable refuses it.
 #[tokio::test]
