@@ -184,7 +184,8 @@ async fn an_owner_that_may_not_create_roles_has_two_documented_ways_to_run() {
     // The same database started without the setting is refused, not quietly
     // served in another mode.
     let refused = Db::connect(&DatabaseUrl::parse(&url_of(&without_rls)).unwrap()).await;
-    let message = refused.err().expect("refused").to_string();
+    let Err(refused) = refused else { panic!("started without its setting") };
+    let message = refused.to_string();
     assert!(message.contains("DATABASE_ROW_LEVEL_SECURITY"), "{message}");
 
     for sql in [
