@@ -141,6 +141,37 @@ async fn unknown_emails_take_as_long_as_wrong_passwords() {
     assert!(slow - fast < slow / 2 + Duration::from_millis(5), "known {known:?} vs unknown {unknown:?}");
 }
 
+/// The answer comes before the lookup (which, with the token, event and
+/// mail, happens in the background), so a known email takes no longer.
+#[tokio::test]
+async fn forgot_password_takes_as_long_for_a_known_email_as_for_an_unknown_one() {
+    let app = TestApp::spawn(Backend::Sqlite).await.unwrap();
+    let email = unique_email();
+    app.browser().sign_up(&email, PASSWORD).await;
+    let browser = app.browser();
+    browser.get("/forgot-password").await;
+    let token = browser.csrf();
+    let timings = |target: String| {
+        let browser = &browser;
+        let token = token.clone();
+        async move {
+            let mut times = Vec::new();
+            for _ in 0..15 {
+                let started = Instant::now();
+                let page = browser.post_raw("/forgot-password", &[("email", &target), ("csrf_token", &token)], &[]).await;
+                times.push(started.elapsed());
+                assert!(page.status.is_success() || page.status.is_redirection(), "{}", page.status);
+            }
+            times.sort();
+            times[times.len() / 2]
+        }
+    };
+    let known = timings(email.clone()).await;
+    let unknown = timings(unique_email()).await;
+    let (fast, slow) = if known < unknown { (known, unknown) } else { (unknown, known) };
+    assert!(slow - fast < slow / 2 + Duration::from_millis(5), "known {known:?} vs unknown {unknown:?}");
+}
+
 async fn changing_the_password_needs_the_current_one_and_signs_out_other_devices(app: TestApp) {
     let email = unique_email();
     let laptop = app.browser();
