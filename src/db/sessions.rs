@@ -213,19 +213,7 @@ async fn refresh_token_owner(db: &Db, token_hash: &str) -> DbResult<Option<Uuid>
 
 /// Revokes one of the user's sessions; false when it was not theirs or not live.
 pub async fn revoke(db: &Db, user_id: Uuid, id: Uuid) -> DbResult<bool> {
-    let affected = as_user!(db, user_id, atomically conn => {
-        let affected =
-            sqlx::query("UPDATE sessions SET revoked_at = $1 WHERE id = $2 AND user_id = $3 AND revoked_at IS NULL")
-                .bind(now())
-                .bind(id)
-                .bind(user_id)
-                .execute(&mut *conn)
-                .await?
-                .rows_affected();
-        sqlx::query(FORGET_SPENT_OF_REVOKED).bind(user_id).execute(&mut *conn).await?;
-        affected
-    });
-    Ok(affected == 1)
+    Ok(revoke_matching(db, user_id, "id = $3", id).await? == 1)
 }
 
 /// A signed-in device, as its owner sees it.
@@ -258,16 +246,16 @@ pub async fn list(db: &Db, user_id: Uuid) -> DbResult<Vec<SessionInfo>> {
 /// Revokes every live session of the user except `keep`; how many.
 pub async fn revoke_all(db: &Db, user_id: Uuid, keep: Option<Uuid>) -> DbResult<u64> {
     // A nil id matches no session: "keep none".
-    let keep = keep.unwrap_or(Uuid::nil());
+    revoke_matching(db, user_id, "id <> $3", keep.unwrap_or(Uuid::nil())).await
+}
+
+/// Revokes the user's live sessions whose id matches `clause` (about `$3`,
+/// bound to `id`), and forgets their spent refresh tokens; how many.
+async fn revoke_matching(db: &Db, user_id: Uuid, clause: &str, id: Uuid) -> DbResult<u64> {
+    let sql = format!("UPDATE sessions SET revoked_at = $1 WHERE user_id = $2 AND {clause} AND revoked_at IS NULL");
     let affected = as_user!(db, user_id, atomically conn => {
         let affected =
-            sqlx::query("UPDATE sessions SET revoked_at = $1 WHERE user_id = $2 AND id <> $3 AND revoked_at IS NULL")
-                .bind(now())
-                .bind(user_id)
-                .bind(keep)
-                .execute(&mut *conn)
-                .await?
-                .rows_affected();
+            sqlx::query(&sql).bind(now()).bind(user_id).bind(id).execute(&mut *conn).await?.rows_affected();
         sqlx::query(FORGET_SPENT_OF_REVOKED).bind(user_id).execute(&mut *conn).await?;
         affected
     });

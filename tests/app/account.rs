@@ -158,7 +158,8 @@ async fn forgot_password_takes_as_long_for_a_known_email_as_for_an_unknown_one()
             let mut times = Vec::new();
             for _ in 0..15 {
                 let started = Instant::now();
-                let page = browser.post_raw("/forgot-password", &[("email", &target), ("csrf_token", &token)], &[]).await;
+                let page =
+                    browser.post_raw("/forgot-password", &[("email", &target), ("csrf_token", &token)], &[]).await;
                 times.push(started.elapsed());
                 assert!(page.status.is_success() || page.status.is_redirection(), "{}", page.status);
             }
