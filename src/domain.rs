@@ -141,8 +141,190 @@ pub fn parse_due_date(raw: Option<&str>) -> Result<Option<Date>, &'static str> {
         .ok_or("Use a date like 2026-12-31.")
 }
 
+/// What is wrong with which field of a form or JSON body: the same list on
+/// the pages (shown beside the fields) and the API (`fields` of a 422).
+pub type FieldErrors = Vec<(&'static str, &'static str)>;
+
+/// The first error of `field` in `errors`.
+pub fn error_of(errors: &FieldErrors, field: &str) -> Option<&'static str> {
+    errors.iter().find(|(name, _)| *name == field).map(|(_, message)| *message)
+}
+
+fn collect_errors<const N: usize>(checks: [(&'static str, Option<&'static str>); N]) -> FieldErrors {
+    checks.into_iter().filter_map(|(field, error)| error.map(|e| (field, e))).collect()
+}
+
+/// A task's fields, checked: what creating a task needs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TaskInput {
+    pub title: String,
+    pub description: Option<String>,
+    pub due_date: Option<Date>,
+}
+
+/// A change to some of a task's fields; `None` leaves a field as it is.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TaskPatch {
+    pub title: Option<String>,
+    pub description: Option<Option<String>>,
+    pub due_date: Option<Option<Date>>,
+    pub completed: Option<bool>,
+}
+
+impl TaskPatch {
+    /// Every field set: what the edit form sends.
+    pub fn replace(input: TaskInput, completed: bool) -> Self {
+        TaskPatch {
+            title: Some(input.title),
+            description: Some(input.description),
+            due_date: Some(input.due_date),
+            completed: Some(completed),
+        }
+    }
+}
+
+/// A task's fields as written — form fields or JSON members, absent as
+/// `None` — before checking. The one place their rules are applied.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct TaskDraft<'a> {
+    pub title: Option<&'a str>,
+    pub description: Option<&'a str>,
+    pub due_date: Option<&'a str>,
+}
+
+impl TaskDraft<'_> {
+    pub fn parse(&self) -> Result<TaskInput, FieldErrors> {
+        let title = TaskTitle::parse(self.title.unwrap_or_default());
+        let description = parse_description(self.description);
+        let due_date = parse_due_date(self.due_date);
+        match (title, description, due_date) {
+            (Ok(title), Ok(description), Ok(due_date)) => {
+                Ok(TaskInput { title: title.into_inner(), description, due_date })
+            }
+            (title, description, due_date) => Err(collect_errors([
+                ("title", title.err()),
+                ("description", description.err()),
+                ("due_date", due_date.err()),
+            ])),
+        }
+    }
+}
+
+/// Changes to some of a task's fields as written: `None` leaves a field
+/// alone, `Some(None)` clears it (an error for the title and `completed`,
+/// which cannot be empty).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct TaskChangesDraft<'a> {
+    pub title: Option<Option<&'a str>>,
+    pub description: Option<Option<&'a str>>,
+    pub due_date: Option<Option<&'a str>>,
+    pub completed: Option<Option<bool>>,
+}
+
+impl TaskChangesDraft<'_> {
+    pub fn parse(&self) -> Result<TaskPatch, FieldErrors> {
+        let title = match self.title {
+            None => Ok(None),
+            Some(None) => Err("The title cannot be null."),
+            Some(Some(raw)) => TaskTitle::parse(raw).map(|t| Some(t.into_inner())),
+        };
+        let description = self.description.map(parse_description).transpose();
+        let due_date = self.due_date.map(parse_due_date).transpose();
+        let completed = match self.completed {
+            Some(None) => Err("Use true or false."),
+            other => Ok(other.flatten()),
+        };
+        match (title, description, due_date, completed) {
+            (Ok(title), Ok(description), Ok(due_date), Ok(completed)) => {
+                Ok(TaskPatch { title, description, due_date, completed })
+            }
+            (title, description, due_date, completed) => Err(collect_errors([
+                ("title", title.err()),
+                ("description", description.err()),
+                ("due_date", due_date.err()),
+                ("completed", completed.err()),
+            ])),
+        }
+    }
+}
+
+/// The longest search, in characters: a pattern is matched against every
+/// title and description, so its length bounds the work of a list.
+pub const MAX_SEARCH_CHARS: usize = 200;
+
+/// A search as typed: trimmed, blank means none, at most
+/// [`MAX_SEARCH_CHARS`].
+pub fn parse_search(raw: Option<&str>) -> Result<Option<&str>, &'static str> {
+    match raw.map(str::trim).filter(|q| !q.is_empty()) {
+        Some(q) if q.chars().count() > MAX_SEARCH_CHARS => Err("Search for at most 200 characters."),
+        search => Ok(search),
+    }
+}
+
+/// Which tasks a list shows.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum StatusFilter {
+    #[default]
+    All,
+    Active,
+    Completed,
+}
+
+impl StatusFilter {
+    /// The name in URLs and JSON: `all`, `active`, `completed`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StatusFilter::All => "all",
+            StatusFilter::Active => "active",
+            StatusFilter::Completed => "completed",
+        }
+    }
+}
+
+impl std::str::FromStr for StatusFilter {
+    type Err = &'static str;
+
+    fn from_str(raw: &str) -> Result<Self, Self::Err> {
+        match raw {
+            "all" => Ok(StatusFilter::All),
+            "active" => Ok(StatusFilter::Active),
+            "completed" => Ok(StatusFilter::Completed),
+            _ => Err("Use all, active or completed."),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_task_draft_reports_every_bad_field_at_once() {
+        let draft = TaskDraft { title: Some("  "), description: Some("\u{7}"), due_date: Some("31/12/2026") };
+        let fields: Vec<&str> = draft.parse().unwrap_err().iter().map(|(f, _)| *f).collect();
+        assert_eq!(fields, ["title", "description", "due_date"]);
+        let good = TaskDraft { title: Some(" Buy milk "), description: Some(""), due_date: Some("2026-12-31") };
+        let input = good.parse().unwrap();
+        assert_eq!((input.title.as_str(), input.description), ("Buy milk", None));
+    }
+
+    #[test]
+    fn changes_leave_absent_fields_and_refuse_a_null_title() {
+        let none = TaskChangesDraft::default().parse().unwrap();
+        assert_eq!(none, TaskPatch::default());
+        let cleared = TaskChangesDraft { due_date: Some(None), ..Default::default() }.parse().unwrap();
+        assert_eq!(cleared.due_date, Some(None));
+        let bad = TaskChangesDraft { title: Some(None), completed: Some(None), ..Default::default() };
+        let fields: Vec<&str> = bad.parse().unwrap_err().iter().map(|(f, _)| *f).collect();
+        assert_eq!(fields, ["title", "completed"]);
+    }
+
+    #[test]
+    fn status_filters_round_trip_through_their_names() {
+        for status in [StatusFilter::All, StatusFilter::Active, StatusFilter::Completed] {
+            assert_eq!(status.as_str().parse::<StatusFilter>(), Ok(status));
+        }
+        assert!("done".parse::<StatusFilter>().is_err());
+    }
     use super::*;
 
     #[test]

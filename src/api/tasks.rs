@@ -12,8 +12,8 @@ use utoipa::{IntoParams, ToSchema};
 use super::{ApiError, ApiJson, ApiResult, ApiUser, ErrorBody, double_option, rfc3339};
 use crate::{
     app::AppState,
-    db::tasks::{self, ListQuery, Position, StatusFilter, Task, TaskInput, TaskPatch},
-    domain::{TaskTitle, parse_description, parse_due_date},
+    db::tasks::{self, ListQuery, Position, StatusFilter, Task, TaskPatch},
+    domain::{TaskChangesDraft, TaskDraft, parse_search},
 };
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -70,9 +70,6 @@ pub struct ListParams {
     cursor: Option<String>,
 }
 
-/// The longest search the API takes, as the pages do.
-const MAX_SEARCH_CHARS: usize = 200;
-
 /// Your tasks, newest first, a page at a time (keyset pagination: pages stay
 /// consistent while tasks are added or removed).
 #[utoipa::path(get, path = "/api/v1/tasks", tag = "tasks", params(ListParams), security(("bearer" = [])),
@@ -85,10 +82,8 @@ pub async fn list(
     let params: ListParams = serde_urlencoded::from_str(query.as_deref().unwrap_or_default())
         .map_err(|_| ApiError::validation([("query", "Give each parameter once.")]))?;
     let status = match params.status.as_deref() {
-        None | Some("all") => StatusFilter::All,
-        Some("active") => StatusFilter::Active,
-        Some("completed") => StatusFilter::Completed,
-        Some(_) => return Err(ApiError::validation([("status", "Use all, active or completed.")])),
+        None => StatusFilter::All,
+        Some(raw) => raw.parse().map_err(|message| ApiError::validation([("status", message)]))?,
     };
     let limit = match params.limit.as_deref() {
         None => 50,
@@ -107,10 +102,7 @@ pub async fn list(
             .map(Position::After)
             .ok_or_else(|| ApiError::validation([("cursor", "Use the next_cursor of a previous page.")]))?,
     };
-    let search = params.q.as_deref().map(str::trim).filter(|q| !q.is_empty());
-    if search.is_some_and(|q| q.chars().count() > MAX_SEARCH_CHARS) {
-        return Err(ApiError::validation([("q", "Search for at most 200 characters.")]));
-    }
+    let search = parse_search(params.q.as_deref()).map_err(|message| ApiError::validation([("q", message)]))?;
     let page = tasks::list(&state.db, user.id, &ListQuery { status, search, position, limit }).await?;
     let next_cursor = if page.has_older { page.tasks.last().map(|t| t.id.to_string()) } else { None };
     Ok(Json(TaskPage { items: page.tasks.into_iter().map(TaskJson::from).collect(), next_cursor }))
@@ -131,13 +123,6 @@ pub struct NewTask {
     completed: Option<bool>,
 }
 
-/// Field errors of a task's fields, for 422.
-type FieldErrors = Vec<(&'static str, &'static str)>;
-
-fn collect_errors(checks: [(&'static str, Option<&'static str>); 3]) -> FieldErrors {
-    checks.into_iter().filter_map(|(field, error)| error.map(|e| (field, e))).collect()
-}
-
 /// Create a task.
 #[utoipa::path(post, path = "/api/v1/tasks", tag = "tasks", request_body = NewTask, security(("bearer" = [])),
     responses(
@@ -151,17 +136,12 @@ pub async fn create(
     ApiUser(user): ApiUser,
     ApiJson(body): ApiJson<NewTask>,
 ) -> ApiResult<impl IntoResponse> {
-    let title = TaskTitle::parse(&body.title);
-    let description = parse_description(body.description.as_deref());
-    let due_date = parse_due_date(body.due_date.as_deref());
-    let (Ok(title), Ok(description), Ok(due_date)) = (&title, &description, &due_date) else {
-        return Err(ApiError::validation(collect_errors([
-            ("title", title.err()),
-            ("description", description.err()),
-            ("due_date", due_date.err()),
-        ])));
+    let draft = TaskDraft {
+        title: Some(&body.title),
+        description: body.description.as_deref(),
+        due_date: body.due_date.as_deref(),
     };
-    let input = TaskInput { title: title.clone().into_inner(), description: description.clone(), due_date: *due_date };
+    let input = draft.parse().map_err(ApiError::validation)?;
     let quota = state.config.quotas.tasks_per_user;
     let mut task =
         tasks::create(&state.db, user.id, &input, quota).await?.ok_or(crate::error::AppError::task_quota(quota))?;
@@ -210,32 +190,12 @@ pub struct TaskChanges {
 }
 
 impl TaskChanges {
-    fn parse(&self) -> Result<TaskPatch, FieldErrors> {
-        let title = match &self.title {
-            None => Ok(None),
-            Some(None) => Err("The title cannot be null."),
-            Some(Some(raw)) => TaskTitle::parse(raw).map(|t| Some(t.into_inner())),
-        };
-        let description = match &self.description {
-            None => Ok(None),
-            Some(raw) => parse_description(raw.as_deref()).map(Some),
-        };
-        let due_date = match &self.due_date {
-            None => Ok(None),
-            Some(raw) => parse_due_date(raw.as_deref()).map(Some),
-        };
-        if self.completed == Some(None) {
-            return Err(vec![("completed", "Use true or false.")]);
-        }
-        match (title, description, due_date) {
-            (Ok(title), Ok(description), Ok(due_date)) => {
-                Ok(TaskPatch { title, description, due_date, completed: self.completed.flatten() })
-            }
-            (title, description, due_date) => Err(collect_errors([
-                ("title", title.err()),
-                ("description", description.err()),
-                ("due_date", due_date.err()),
-            ])),
+    fn draft(&self) -> TaskChangesDraft<'_> {
+        TaskChangesDraft {
+            title: self.title.as_ref().map(Option::as_deref),
+            description: self.description.as_ref().map(Option::as_deref),
+            due_date: self.due_date.as_ref().map(Option::as_deref),
+            completed: self.completed,
         }
     }
 }
@@ -255,7 +215,7 @@ pub async fn update(
     ApiJson(body): ApiJson<TaskChanges>,
 ) -> ApiResult<Json<TaskJson>> {
     let id = task_id(&id)?;
-    let patch = body.parse().map_err(ApiError::validation)?;
+    let patch = body.draft().parse().map_err(ApiError::validation)?;
     let task = tasks::update(&state.db, user.id, id, &patch).await?.ok_or_else(ApiError::not_found)?;
     Ok(Json(task.into()))
 }

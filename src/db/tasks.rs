@@ -30,21 +30,8 @@ pub struct Task {
 
 const COLUMNS: &str = "id, title, description, completed, completed_at, due_date, created_at, updated_at";
 
-/// The fields a user writes.
-#[derive(Clone, Debug)]
-pub struct TaskInput {
-    pub title: String,
-    pub description: Option<String>,
-    pub due_date: Option<Date>,
-}
-
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum StatusFilter {
-    #[default]
-    All,
-    Active,
-    Completed,
-}
+// The checked input types live with their parsers.
+pub use crate::domain::{StatusFilter, TaskInput, TaskPatch};
 
 /// Where a page of the (newest first) list starts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -214,27 +201,6 @@ pub async fn create(db: &Db, owner: Uuid, input: &TaskInput, quota: i64) -> DbRe
             .await?
     });
     Ok(task)
-}
-
-/// A change to some of a task's fields; `None` leaves a field as it is.
-#[derive(Clone, Debug, Default)]
-pub struct TaskPatch {
-    pub title: Option<String>,
-    pub description: Option<Option<String>>,
-    pub due_date: Option<Option<Date>>,
-    pub completed: Option<bool>,
-}
-
-impl TaskPatch {
-    /// Every field set: what the edit form sends.
-    pub fn replace(input: TaskInput, completed: bool) -> Self {
-        TaskPatch {
-            title: Some(input.title),
-            description: Some(input.description),
-            due_date: Some(input.due_date),
-            completed: Some(completed),
-        }
-    }
 }
 
 /// Applies `patch` in one statement, so concurrent changes to different

@@ -22,7 +22,7 @@ use crate::{
     app::AppState,
     auth::{CurrentUser, SignedIn, csrf::CsrfToken, is_htmx},
     db::tasks::{self, Counts, ListQuery, Position, StatusFilter, Task, TaskInput, TaskPatch},
-    domain::{TaskTitle, parse_description, parse_due_date},
+    domain::{MAX_SEARCH_CHARS, TaskDraft, error_of},
     error::AppError,
 };
 
@@ -50,12 +50,10 @@ pub struct ListState {
 
 impl ListState {
     fn from_params(params: ListParams) -> Self {
-        let status = match params.status.as_deref() {
-            Some("active") => StatusFilter::Active,
-            Some("completed") => StatusFilter::Completed,
-            _ => StatusFilter::All,
-        };
-        let search = params.q.unwrap_or_default().trim().chars().take(200).collect();
+        // An unknown filter in a typed URL shows the whole list.
+        let status = params.status.as_deref().and_then(|s| s.parse().ok()).unwrap_or_default();
+        // The pages keep the first characters of a longer search rather than refuse it.
+        let search = params.q.unwrap_or_default().trim().chars().take(MAX_SEARCH_CHARS).collect();
         let page = params.page.and_then(|p| p.parse::<i64>().ok()).filter(|p| (1..=1_000_000).contains(p)).unwrap_or(1);
         let cursor = |c: Option<String>| c.and_then(|c| c.parse::<i64>().ok()).filter(|c| *c > 0);
         let position = match (cursor(params.after), cursor(params.before)) {
@@ -71,12 +69,9 @@ impl ListState {
         Self::from_params(serde_urlencoded::from_str(back.unwrap_or_default()).unwrap_or_default())
     }
 
+    /// The filter's name in a URL; none for the whole list.
     fn status_name(status: StatusFilter) -> Option<&'static str> {
-        match status {
-            StatusFilter::All => None,
-            StatusFilter::Active => Some("active"),
-            StatusFilter::Completed => Some("completed"),
-        }
+        (status != StatusFilter::All).then(|| status.as_str())
     }
 
     fn query_for(&self, status: StatusFilter, page: i64, position: Position) -> String {
@@ -109,11 +104,7 @@ impl ListState {
 
     /// The first page of the list under another filter, keeping the search.
     pub fn filter_url(&self, status: &str) -> String {
-        let status = match status {
-            "active" => StatusFilter::Active,
-            "completed" => StatusFilter::Completed,
-            _ => StatusFilter::All,
-        };
+        let status = status.parse().unwrap_or_default();
         Self::url(self.query_for(status, 1, Position::Offset(0)))
     }
 
@@ -236,24 +227,24 @@ pub struct TaskForm {
 impl TaskForm {
     /// The checked input, or the fields to show again with their errors.
     fn parse(&self) -> Result<(TaskInput, bool), Box<TaskFields>> {
-        let title = TaskTitle::parse(self.title.as_deref().unwrap_or_default());
-        let description = parse_description(self.description.as_deref());
-        let due_date = parse_due_date(self.due_date.as_deref());
+        let draft = TaskDraft {
+            title: self.title.as_deref(),
+            description: self.description.as_deref(),
+            due_date: self.due_date.as_deref(),
+        };
+        // A checkbox: present when ticked.
         let completed = matches!(self.completed.as_deref(), Some("on" | "true" | "1"));
-        match (title, description, due_date) {
-            (Ok(title), Ok(description), Ok(due_date)) => {
-                Ok((TaskInput { title: title.into_inner(), description, due_date }, completed))
-            }
-            (title, description, due_date) => Err(Box::new(TaskFields {
+        draft.parse().map(|input| (input, completed)).map_err(|errors| {
+            Box::new(TaskFields {
                 title: self.title.clone().unwrap_or_default(),
                 description: self.description.clone().unwrap_or_default(),
                 due_date: self.due_date.clone().unwrap_or_default(),
                 completed,
-                title_error: title.err(),
-                description_error: description.err(),
-                due_date_error: due_date.err(),
-            })),
-        }
+                title_error: error_of(&errors, "title"),
+                description_error: error_of(&errors, "description"),
+                due_date_error: error_of(&errors, "due_date"),
+            })
+        })
     }
 }
 

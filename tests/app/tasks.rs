@@ -6,6 +6,7 @@ use reqwest::StatusCode;
 use crate::common::{Browser, TestApp};
 
 crate::on_both_backends!(
+    the_form_and_the_json_body_get_the_same_verdicts,
     a_task_is_created_listed_edited_toggled_and_deleted_without_javascript,
     with_htmx_each_action_answers_with_the_list_fragment,
     an_untitled_task_is_422_with_a_message_beside_the_field,
@@ -552,4 +553,54 @@ async fn every_action_is_confirmed_on_screen_with_and_without_javascript(app: Te
     assert_eq!(flash(&added.body).as_deref(), Some("Added “Feed the cat”."));
     let toggled = browser.post_htmx(&format!("/tasks/{id}/toggle"), &[]).await;
     assert_eq!(flash(&toggled.body).as_deref(), Some("Marked “Water all plants” as done."));
+}
+
+/// One parser per input: the same good and bad task fields, sent as a form
+/// and as JSON, are accepted or refused alike, with the same messages on
+/// the same fields.
+async fn the_form_and_the_json_body_get_the_same_verdicts(app: TestApp) {
+    let long_title = "t".repeat(256);
+    let long_description = "d".repeat(10_001);
+    let cases: Vec<(&str, &str, &str, &[&str])> = vec![
+        ("Buy milk", "", "", &[]),
+        ("  Buy milk  ", "two\nlines\twith a tab", "2026-12-31", &[]),
+        ("", "", "", &["title"]),
+        ("   ", "", "", &["title"]),
+        (&long_title, "", "", &["title"]),
+        ("bell\u{7}", "", "", &["title"]),
+        ("ok", &long_description, "", &["description"]),
+        ("ok", "bell\u{7}", "", &["description"]),
+        ("ok", "", "2026-02-30", &["due_date"]),
+        ("ok", "", "31/12/2026", &["due_date"]),
+        ("ok", "", "10000-01-01", &["due_date"]),
+        ("", &long_description, "nope", &["title", "description", "due_date"]),
+    ];
+    let browser = app.signed_in().await;
+    let (api, _) = crate::api::Api::signed_up(&app).await;
+    for (title, description, due_date, bad) in cases {
+        let json = api
+            .post("/tasks", serde_json::json!({"title": title, "description": description, "due_date": due_date}))
+            .await;
+        browser.get("/tasks").await;
+        let page =
+            browser.post("/tasks", &[("title", title), ("description", description), ("due_date", due_date)]).await;
+        let case = format!("{title:.20?} {description:.20?} {due_date:?}");
+        if bad.is_empty() {
+            assert_eq!(json.status, StatusCode::CREATED, "{case}: {:?}", json.body);
+            assert_eq!(page.status, StatusCode::SEE_OTHER, "{case}");
+            continue;
+        }
+        assert_eq!(json.status, StatusCode::UNPROCESSABLE_ENTITY, "{case}");
+        assert_eq!(page.status, StatusCode::UNPROCESSABLE_ENTITY, "{case}");
+        let fields = json.body["error"]["fields"].as_object().expect("fields");
+        let mut named: Vec<&str> = fields.keys().map(String::as_str).collect();
+        named.sort();
+        let mut expected = bad.to_vec();
+        expected.sort();
+        assert_eq!(named, expected, "{case}");
+        assert_eq!(page.body.matches(r#"class="field-error""#).count(), bad.len(), "{case}: {}", page.body);
+        for message in fields.values() {
+            assert!(page.body.contains(message.as_str().unwrap()), "{case}: the page says {message}");
+        }
+    }
 }
