@@ -136,6 +136,17 @@ pub fn build_app(state: AppState) -> Router {
         )
 }
 
+/// `tokio::spawn`, keeping the current span (the request's, with its id), so
+/// work a request hands to a task of its own still logs as part of it.
+pub fn spawn_in_request<F>(work: F) -> tokio::task::JoinHandle<F::Output>
+where
+    F: std::future::Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    use tracing::Instrument;
+    tokio::spawn(work.instrument(tracing::Span::current()))
+}
+
 /// Runs the rest of the request as a task of its own, so a client that goes
 /// away (or the timeout above) stops waiting for the answer but does not
 /// cancel the work half-way: a future dropped at an `await` could leave a
@@ -143,7 +154,7 @@ pub fn build_app(state: AppState) -> Router {
 /// cancelled-`BEGIN` bug, sqlx issue 4385), or a change made without its
 /// audit event. A panic is passed on to the panic guard.
 async fn run_to_completion(request: Request, next: Next) -> Response {
-    match tokio::spawn(next.run(request)).await {
+    match spawn_in_request(next.run(request)).await {
         Ok(response) => response,
         Err(err) if err.is_panic() => std::panic::resume_unwind(err.into_panic()),
         Err(_) => AppError::internal("request task cancelled").into_response(),
@@ -189,7 +200,7 @@ pub enum StartError {
 /// account. A deactivated user can neither sign in nor use a session they
 /// already have (every session check joins `users.is_active`).
 pub async fn set_user_active(config: &Config, email: &str, active: bool) -> Result<bool, StartError> {
-    let email = crate::domain::Email::parse(email).map_err(|problem| StartError::Usage(problem.to_owned()))?;
+    let email = crate::domain::Email::for_lookup(email).map_err(|problem| StartError::Usage(problem.to_owned()))?;
     let db = Db::connect_with(&config.database_url, &config.pool).await?;
     let changed = crate::db::users::set_active(&db, &email, active)
         .await

@@ -37,6 +37,20 @@ impl Email {
         Ok(Email(email))
     }
 
+    /// An address to look an account up by (sign-in, re-authentication,
+    /// reset, the command line): trimmed and lower-cased, under the looser
+    /// rules accounts were first created with, so an account made before
+    /// [`Email::parse`] grew strict can still sign in. New addresses always
+    /// go through [`Email::parse`].
+    pub fn for_lookup(raw: &str) -> Result<Self, &'static str> {
+        let email = raw.trim().to_lowercase();
+        let shaped = email.rsplit_once('@').is_some_and(|(local, domain)| !local.is_empty() && !domain.is_empty());
+        if !shaped || email.chars().count() > 254 || email.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err("Enter an email address like name@example.com.");
+        }
+        Ok(Email(email))
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -326,6 +340,15 @@ mod tests {
         assert!("done".parse::<StatusFilter>().is_err());
     }
     use super::*;
+
+    #[test]
+    fn addresses_accepted_before_the_strict_rules_can_still_be_looked_up() {
+        for legacy in ["a@b@example.com", "ann@ex\u{e4}mple.com", "a@my_host.com"] {
+            assert!(Email::parse(legacy).is_err(), "{legacy:?} is not valid for a new account");
+            assert_eq!(Email::for_lookup(&format!(" {} ", legacy.to_uppercase())).unwrap().as_str(), legacy);
+        }
+        assert!(Email::for_lookup("no-at-sign").is_err());
+    }
 
     #[test]
     fn emails_are_trimmed_and_lower_cased() {

@@ -302,7 +302,7 @@ async fn check_password(
                 return Ok(SignIn::Throttled(wait));
             }
         };
-    let credentials = match Email::parse(email) {
+    let credentials = match Email::for_lookup(email) {
         Ok(email) => users::credentials_by_email(&state.db, &email).await?,
         Err(_) => None,
     };
@@ -320,8 +320,15 @@ async fn check_password(
             Ok(SignIn::Success(user.id))
         }
         found => {
+            // Recorded in the background, so a wrong password costs the
+            // same whether or not the email has an account.
             if let Some(user) = found {
-                record_event(state, user.id, "signin.failed", client).await?;
+                let (state, client) = (state.clone(), client.clone());
+                crate::app::spawn_in_request(async move {
+                    if let Err(err) = record_event(&state, user.id, "signin.failed", &client).await {
+                        tracing::warn!(error = %err, "could not record a failed sign-in");
+                    }
+                });
             }
             tracing::info!(
                 event = "auth.signin_failed",
@@ -338,11 +345,19 @@ async fn check_password(
 /// for the account, if the email has one, at most once per window. In the
 /// background, so the answer costs the same for every email.
 fn note_blocked_sign_in(state: &AppState, email: &str, client: &ClientInfo) {
-    let Ok(email) = Email::parse(email) else {
+    let Ok(email) = Email::for_lookup(email) else {
+        return;
+    };
+    // A flood of throttled requests must not pile up work behind them: past
+    // a handful of notes in progress, further ones are skipped (the event is
+    // recorded once per window anyway).
+    static NOTES_IN_PROGRESS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(8);
+    let Ok(permit) = NOTES_IN_PROGRESS.try_acquire() else {
         return;
     };
     let (state, client) = (state.clone(), client.clone());
-    tokio::spawn(async move {
+    crate::app::spawn_in_request(async move {
+        let _permit = permit;
         let once = Limit { count: 1, window: state.config.limits.signin_per_account.window };
         let noted = async {
             if throttle::attempt(&state, &throttle::blocked_bucket(email.as_str()), once).await?.is_none()

@@ -123,7 +123,7 @@ pub async fn request_sign_up(
 ) -> Result<(), SignUpError> {
     let new = check(state, email, password, name, client).await?;
     let (state, client) = (state.clone(), client.clone());
-    tokio::spawn(async move {
+    crate::app::spawn_in_request(async move {
         if let Err(err) = mail_sign_up(&state, new, &client).await {
             tracing::error!(error = %err, "sign-up mail not sent");
         }
@@ -232,7 +232,7 @@ pub async fn confirm_sign_up(
     if !state.passwords.verify(password, Some(&request.password_hash)).await? {
         return Ok(Confirmation::WrongPassword { email: request.email });
     }
-    let Ok(email) = Email::parse(&request.email) else {
+    let Ok(email) = Email::for_lookup(&request.email) else {
         return Ok(Confirmation::LinkDead);
     };
     let new = NewAccount { email, name: request.name, password_hash: request.password_hash };

@@ -122,10 +122,12 @@ pub fn hash_refresh_token(token: &str) -> String {
 }
 
 /// The successor of a refresh token, sealed so that only the holder of the
-/// spent token can open it: the successor's bytes XOR SHA-256 of the spent
-/// token (256 random bits, used once: a one-time pad). Kept with the spent
-/// token so a renewal inside the grace window gets the same successor as the
-/// first one did, never a chain of its own.
+/// spent token can open it: the successor's bytes XOR SHA-256 of a fixed
+/// prefix and the spent token (256 random bits, used once: a one-time pad).
+/// The prefix keeps the pad apart from the token's stored hash, SHA-256 of
+/// the token alone. Kept with the spent token so a renewal inside the grace
+/// window gets the same successor as the first one did, never a chain of
+/// its own.
 pub fn seal_successor(spent: &str, successor: &str) -> String {
     URL_SAFE_NO_PAD.encode(xor_with_pad(spent, &URL_SAFE_NO_PAD.decode(successor).unwrap_or_default()))
 }
@@ -175,6 +177,14 @@ mod tests {
         assert_eq!(open_successor(&spent, &sealed).as_deref(), Some(successor.as_str()));
         assert_ne!(open_successor(&random_token(), &sealed).as_deref(), Some(successor.as_str()));
         assert_eq!(open_successor(&spent, "short"), None);
+        // The pad is not the stored hash of the spent token, or a copy of
+        // the database would open every successor.
+        let stored = hash_refresh_token(&spent);
+        let stored_bytes: Vec<u8> =
+            (0..stored.len()).step_by(2).map(|i| u8::from_str_radix(&stored[i..i + 2], 16).unwrap()).collect();
+        let sealed_bytes = URL_SAFE_NO_PAD.decode(&sealed).unwrap();
+        let opened_with_stored: Vec<u8> = stored_bytes.iter().zip(&sealed_bytes).map(|(p, s)| p ^ s).collect();
+        assert_ne!(URL_SAFE_NO_PAD.encode(opened_with_stored), successor);
     }
 
     #[test]

@@ -16,9 +16,9 @@ pub struct SecurityEvent {
 }
 
 /// Records `event` for the user; never secrets, only what and from where.
-/// Keeps the newest `keep` events of the user (older ones go; the hourly
-/// purge drops those over a year old too), so a script that signs in all day
-/// cannot grow the trail without bound.
+/// Keeps the newest `keep` events of each class (see [`CAUSED_BY_ANYONE`];
+/// older ones go, and the hourly purge drops those over a year old), so a
+/// script that signs in all day cannot grow the trail without bound.
 pub async fn record(db: &Db, user_id: Uuid, event: &Event<'_>, keep: i64) -> DbResult<()> {
     as_user!(db, user_id, atomically conn => {
         sqlx::query(
@@ -31,19 +31,30 @@ pub async fn record(db: &Db, user_id: Uuid, event: &Event<'_>, keep: i64) -> DbR
         .bind(now())
         .execute(&mut *conn)
         .await?;
-        // An index walk over `keep` entries: cheap next to the sign-in (a
-        // password hash) that most events come with.
-        sqlx::query(
-            "DELETE FROM security_events WHERE user_id = $1 AND id <= (
-                 SELECT id FROM security_events WHERE user_id = $1 ORDER BY id DESC LIMIT 1 OFFSET $2)",
-        )
+        // Trimmed within its class: events anyone can cause by naming the
+        // account are kept apart from the owner's own, so a stranger's
+        // guesses cannot push the owner's history out. An index walk over
+        // `keep` entries: cheap next to the password hash most events follow.
+        let class = format!(
+            "(event IN ({})) = $3",
+            CAUSED_BY_ANYONE.iter().map(|name| format!("'{name}'")).collect::<Vec<_>>().join(", ")
+        );
+        sqlx::query(&format!(
+            "DELETE FROM security_events WHERE user_id = $1 AND {class} AND id <= (
+                 SELECT id FROM security_events WHERE user_id = $1 AND {class} ORDER BY id DESC LIMIT 1 OFFSET $2)"
+        ))
         .bind(user_id)
         .bind(keep)
+        .bind(CAUSED_BY_ANYONE.contains(&event.name))
         .execute(&mut *conn)
         .await?;
     });
     Ok(())
 }
+
+/// Events a request can cause without the account's session, just by naming
+/// its email: each class keeps its own newest `keep`.
+const CAUSED_BY_ANYONE: [&str; 3] = ["signin.failed", "signin.throttled", "password.reset_requested"];
 
 /// What a security event says: never secrets, only what and from where.
 pub struct Event<'a> {
@@ -218,41 +229,11 @@ pub async fn create_reset(db: &Db, user_id: Uuid, token_hash: &str, lifetime: Du
     Ok(())
 }
 
-/// Spends a reset token: the user it was for, if it was live and unused.
-/// One statement, so a link clicked twice at once works only once.
-pub async fn use_reset(db: &Db, token_hash: &str) -> DbResult<Option<Uuid>> {
-    let now = now();
-    let user: Option<(Uuid,)> = on_pool!(db, pool => {
-        sqlx::query_as(
-            "UPDATE password_resets SET used_at = $1
-             WHERE token_hash = $2 AND used_at IS NULL AND expires_at > $3
-             RETURNING user_id",
-        )
-        .bind(now)
-        .bind(token_hash)
-        .bind(now)
-        .fetch_optional(pool)
-        .await?
-    });
-    Ok(user.map(|(id,)| id))
-}
-
-/// Spends every outstanding reset link of the user (the password changed).
-pub async fn spend_resets(db: &Db, user_id: Uuid) -> DbResult<()> {
-    on_pool!(db, pool => {
-        sqlx::query("UPDATE password_resets SET used_at = $1 WHERE user_id = $2 AND used_at IS NULL")
-            .bind(now())
-            .bind(user_id)
-            .execute(pool)
-            .await?;
-    });
-    Ok(())
-}
-
-/// Whether a reset token could still be used (to show the form or not).
-pub async fn reset_is_live(db: &Db, token_hash: &str) -> DbResult<bool> {
-    let found: Option<(Uuid,)> = on_pool!(db, pool => {
-        sqlx::query_as(
+/// Whose live reset link this is, if it still works (to show the form, and
+/// then to know whose password it sets: `users::replace_password` spends it).
+pub async fn reset_owner(db: &Db, token_hash: &str) -> DbResult<Option<Uuid>> {
+    let found = on_pool!(db, pool => {
+        sqlx::query_scalar(
             "SELECT user_id FROM password_resets WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2",
         )
         .bind(token_hash)
@@ -260,5 +241,5 @@ pub async fn reset_is_live(db: &Db, token_hash: &str) -> DbResult<bool> {
         .fetch_optional(pool)
         .await?
     });
-    Ok(found.is_some())
+    Ok(found)
 }

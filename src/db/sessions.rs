@@ -63,7 +63,7 @@ pub async fn create(db: &Db, new: &NewSession<'_>) -> DbResult<Uuid> {
 
 /// A revoked session's spent refresh tokens prove nothing any more (the
 /// session refuses every token), so they go with it.
-const FORGET_SPENT_OF_REVOKED: &str = "DELETE FROM spent_refresh_tokens WHERE session_id IN (
+pub(super) const FORGET_SPENT_OF_REVOKED: &str = "DELETE FROM spent_refresh_tokens WHERE session_id IN (
          SELECT id FROM sessions WHERE user_id = $1 AND revoked_at IS NOT NULL)";
 
 /// The user of session `id` if it is theirs, live, and the account active.
@@ -213,7 +213,7 @@ async fn refresh_token_owner(db: &Db, token_hash: &str) -> DbResult<Option<Uuid>
 
 /// Revokes one of the user's sessions; false when it was not theirs or not live.
 pub async fn revoke(db: &Db, user_id: Uuid, id: Uuid) -> DbResult<bool> {
-    Ok(revoke_matching(db, user_id, "id = $3", id).await? == 1)
+    Ok(revoke_matching(db, user_id, REVOKE_ONE, id).await? == 1)
 }
 
 /// A signed-in device, as its owner sees it.
@@ -246,16 +246,22 @@ pub async fn list(db: &Db, user_id: Uuid) -> DbResult<Vec<SessionInfo>> {
 /// Revokes every live session of the user except `keep`; how many.
 pub async fn revoke_all(db: &Db, user_id: Uuid, keep: Option<Uuid>) -> DbResult<u64> {
     // A nil id matches no session: "keep none".
-    revoke_matching(db, user_id, "id <> $3", keep.unwrap_or(Uuid::nil())).await
+    revoke_matching(db, user_id, REVOKE_ALL_BUT, keep.unwrap_or(Uuid::nil())).await
 }
 
-/// Revokes the user's live sessions whose id matches `clause` (about `$3`,
-/// bound to `id`), and forgets their spent refresh tokens; how many.
-async fn revoke_matching(db: &Db, user_id: Uuid, clause: &str, id: Uuid) -> DbResult<u64> {
-    let sql = format!("UPDATE sessions SET revoked_at = $1 WHERE user_id = $2 AND {clause} AND revoked_at IS NULL");
+/// Revokes the user's (`$2`) live sessions but `$3`, as of `$1`.
+pub(super) const REVOKE_ALL_BUT: &str =
+    "UPDATE sessions SET revoked_at = $1 WHERE user_id = $2 AND id <> $3 AND revoked_at IS NULL";
+
+/// Revokes the user's (`$2`) live session `$3`, as of `$1`.
+const REVOKE_ONE: &str = "UPDATE sessions SET revoked_at = $1 WHERE user_id = $2 AND id = $3 AND revoked_at IS NULL";
+
+/// Runs a revocation (`$1` now, `$2` the user, `$3` the session id it
+/// names) and forgets the spent refresh tokens of what it revoked; how many.
+async fn revoke_matching(db: &Db, user_id: Uuid, revocation: &str, id: Uuid) -> DbResult<u64> {
     let affected = as_user!(db, user_id, atomically conn => {
         let affected =
-            sqlx::query(&sql).bind(now()).bind(user_id).bind(id).execute(&mut *conn).await?.rows_affected();
+            sqlx::query(revocation).bind(now()).bind(user_id).bind(id).execute(&mut *conn).await?.rows_affected();
         sqlx::query(FORGET_SPENT_OF_REVOKED).bind(user_id).execute(&mut *conn).await?;
         affected
     });

@@ -4,7 +4,7 @@ use sqlx::FromRow;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::{Db, DbResult, now, on_pool};
+use super::{Db, DbResult, as_user, now, on_pool};
 use crate::domain::Email;
 
 #[derive(Clone, Debug, FromRow)]
@@ -86,16 +86,59 @@ pub async fn password_hash(db: &Db, id: Uuid) -> DbResult<Option<String>> {
     Ok(found.map(|(hash,)| hash))
 }
 
-pub async fn set_password_hash(db: &Db, id: Uuid, password_hash: &str) -> DbResult<()> {
-    on_pool!(db, pool => {
-        sqlx::query("UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3")
-            .bind(password_hash)
-            .bind(now())
-            .bind(id)
-            .execute(pool)
-            .await?;
+/// Sets a new password hash, in one transaction with what must land with
+/// it: the reset link it came through is spent (if it already was, or has
+/// expired, nothing changes and the answer is `false`), every other reset
+/// link of the user is spent (one mailed earlier must not undo this), and
+/// every session but `keep` is revoked, with its spent refresh tokens.
+pub async fn replace_password(
+    db: &Db,
+    id: Uuid,
+    password_hash: &str,
+    via_reset: Option<&str>,
+    keep: Option<Uuid>,
+) -> DbResult<bool> {
+    let now = now();
+    let replaced = as_user!(db, id, atomically conn => {
+        let link_spent = match via_reset {
+            None => true,
+            Some(token_hash) => {
+                sqlx::query(
+                    "UPDATE password_resets SET used_at = $1
+                     WHERE token_hash = $2 AND user_id = $3 AND used_at IS NULL AND expires_at > $1",
+                )
+                .bind(now)
+                .bind(token_hash)
+                .bind(id)
+                .execute(&mut *conn)
+                .await?
+                .rows_affected()
+                    == 1
+            }
+        };
+        if link_spent {
+            sqlx::query("UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3")
+                .bind(password_hash)
+                .bind(now)
+                .bind(id)
+                .execute(&mut *conn)
+                .await?;
+            sqlx::query("UPDATE password_resets SET used_at = $1 WHERE user_id = $2 AND used_at IS NULL")
+                .bind(now)
+                .bind(id)
+                .execute(&mut *conn)
+                .await?;
+            sqlx::query(super::sessions::REVOKE_ALL_BUT)
+                .bind(now)
+                .bind(id)
+                .bind(keep.unwrap_or(Uuid::nil()))
+                .execute(&mut *conn)
+                .await?;
+            sqlx::query(super::sessions::FORGET_SPENT_OF_REVOKED).bind(id).execute(&mut *conn).await?;
+        }
+        link_spent
     });
-    Ok(())
+    Ok(replaced)
 }
 
 /// Activates or deactivates an account by email (the `doable user` command);

@@ -229,7 +229,9 @@ pub async fn change_password(
             Some("Your current password is not right.")
         }
         Ok(new) => {
-            if set_password(&state, user.id, &personal_words(&user), &new, Some(user.session_id)).await? {
+            if set_password(&state, user.id, &personal_words(&user), &new, NewPassword::Keeping(user.session_id))
+                .await?
+            {
                 record_event(&state, user.id, "password.changed", &client).await?;
                 tracing::info!(event = "auth.password_changed", user_id = %user.id, "password changed; other sessions revoked");
                 return Ok(Redirect::to("/account?done=password").into_response());
@@ -249,24 +251,33 @@ fn personal_words(user: &CurrentUser) -> Vec<&str> {
     words
 }
 
-/// Sets a new password and revokes every session of the user but `keep`;
-/// false (and nothing changed) when the password is too easy to guess.
+/// How a new password comes: through a reset link (by its token hash,
+/// spent with it), or from the signed-in user, who keeps this session.
+pub enum NewPassword<'a> {
+    ViaReset(&'a str),
+    Keeping(Uuid),
+}
+
+/// Sets a new password, spends every reset link and revokes every session
+/// but the one kept, all in one transaction; false (and nothing changed)
+/// when the password is too easy to guess or the reset link no longer works.
 pub async fn set_password(
     state: &AppState,
     user_id: Uuid,
     personal: &[&str],
     new: &Password,
-    keep: Option<Uuid>,
+    how: NewPassword<'_>,
 ) -> Result<bool, AppError> {
     if !state.passwords.strong_enough(new, personal).await? {
         return Ok(false);
     }
+    // Hashed first: the slow part, and the one that may be refused (503).
     let hash = state.passwords.hash(new).await?;
-    users::set_password_hash(&state.db, user_id, &hash).await?;
-    // A link mailed before this change must not undo it.
-    security::spend_resets(&state.db, user_id).await?;
-    sessions::revoke_all(&state.db, user_id, keep).await?;
-    Ok(true)
+    let (via_reset, keep) = match how {
+        NewPassword::ViaReset(token_hash) => (Some(token_hash), None),
+        NewPassword::Keeping(session) => (None, Some(session)),
+    };
+    Ok(users::replace_password(&state.db, user_id, &hash, via_reset, keep).await?)
 }
 
 pub async fn revoke_session(
@@ -331,7 +342,7 @@ pub async fn export(State(state): State<AppState>, SignedIn(user): SignedIn) -> 
     let head =
         format!(r#"{{"profile":{},"tasks":["#, serde_json::to_string(&profile).map_err(AppError::internal_from)?);
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<Vec<u8>, std::io::Error>>(2);
-    tokio::spawn(async move {
+    crate::app::spawn_in_request(async move {
         if tx.send(Ok(head.into_bytes())).await.is_err() {
             return;
         }

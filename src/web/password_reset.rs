@@ -25,7 +25,7 @@ use crate::{
     db::{security, users},
     domain::{Email, GUESSABLE_PASSWORD, Password},
     error::AppError,
-    web::account::set_password,
+    web::account::{NewPassword, set_password},
 };
 
 pub const RESET_LIFETIME: time::Duration = time::Duration::minutes(30);
@@ -69,8 +69,8 @@ pub async fn forgot(
     // Answered before anything is looked up: the lookup, the link, the event
     // and the mail happen afterwards, so neither the answer nor its timing
     // tells whether the email has an account.
-    if let Ok(email) = Email::parse(form.email.as_deref().unwrap_or_default()) {
-        tokio::spawn(async move {
+    if let Ok(email) = Email::for_lookup(form.email.as_deref().unwrap_or_default()) {
+        crate::app::spawn_in_request(async move {
             if let Err(err) = mail_reset_link(&state, &email, &client).await {
                 tracing::error!(error = %err, "password-reset mail not sent");
             }
@@ -117,7 +117,7 @@ pub async fn reset_page(
     Query(query): Query<TokenQuery>,
 ) -> Result<Response, AppError> {
     let token = query.token.unwrap_or_default();
-    let valid = !token.is_empty() && security::reset_is_live(&state.db, &hash_refresh_token(&token)).await?;
+    let valid = !token.is_empty() && security::reset_owner(&state.db, &hash_refresh_token(&token)).await?.is_some();
     let status = if valid { StatusCode::OK } else { StatusCode::BAD_REQUEST };
     Ok((status, ResetPage { csrf, token, valid, password_error: None }).into_response())
 }
@@ -139,9 +139,10 @@ pub async fn reset(
     let invalid = |csrf: String, token: String| {
         (StatusCode::BAD_REQUEST, ResetPage { csrf, token, valid: false, password_error: None }).into_response()
     };
-    if token.is_empty() || !security::reset_is_live(&state.db, &hash).await? {
+    let owner = if token.is_empty() { None } else { security::reset_owner(&state.db, &hash).await? };
+    let Some(user_id) = owner else {
         return Ok(invalid(csrf, token));
-    }
+    };
     let password = match Password::parse(form.password.as_deref().unwrap_or_default()) {
         Ok(password) => password,
         Err(message) => {
@@ -153,11 +154,12 @@ pub async fn reset(
         let page = ResetPage { csrf, token, valid: true, password_error: Some(GUESSABLE_PASSWORD) };
         return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
     }
-    // Spent here, atomically: of two clicks at once only one gets past this.
-    let Some(user_id) = security::use_reset(&state.db, &hash).await? else {
+    // The link is spent with the new password, in one transaction: of two
+    // clicks at once only one sets it, and a failure before (a busy hashing
+    // queue, say) leaves the link working.
+    if !set_password(&state, user_id, &[], &password, NewPassword::ViaReset(&hash)).await? {
         return Ok(invalid(csrf, token));
-    };
-    set_password(&state, user_id, &[], &password, None).await?;
+    }
     record_event(&state, user_id, "password.reset", &client).await?;
     tracing::info!(event = "auth.password_reset", %user_id, "password reset; every session revoked");
     Ok(Redirect::to("/signin?notice=reset").into_response())

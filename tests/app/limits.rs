@@ -15,6 +15,7 @@ crate::on_both_backends!(
     a_sign_in_past_the_session_cap_ends_the_least_recently_used_session,
     spent_refresh_tokens_go_with_their_session,
     the_audit_trail_keeps_the_newest_events_up_to_the_cap_and_a_year_at_most,
+    a_strangers_guesses_cannot_push_the_owners_history_out,
     the_export_streams_every_task_across_pages,
 );
 
@@ -201,4 +202,36 @@ async fn the_export_streams_every_task_across_pages(app: TestApp) {
     let ids: Vec<i64> = tasks.iter().map(|t| t["id"].as_i64().unwrap()).collect();
     assert!(ids.windows(2).all(|w| w[0] < w[1]), "each task once, oldest first");
     assert!(json["profile"]["email"].is_string());
+}
+
+/// Failed sign-ins are trimmed among themselves: a stranger guessing all day
+/// fills only their own share of the trail.
+async fn a_strangers_guesses_cannot_push_the_owners_history_out(app: TestApp) {
+    let app =
+        app.restart_with(&[("MAX_SECURITY_EVENTS_PER_USER", "5"), ("RATE_LIMIT_SIGNIN_PER_ACCOUNT", "1000/15m")]).await;
+    let email = sign_up(&app).await;
+    let id = user_id(&app, &email).await;
+    for _ in 0..3 {
+        token_pair(&app, &email).await;
+    }
+    for n in 0..12 {
+        let (status, _) = post(
+            format!("{}/api/v1/auth/token", app.base),
+            json!({"email": email, "password": format!("a stranger's guess {n}")}),
+            None,
+        )
+        .await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+    }
+    let owners = "SELECT count(*) FROM security_events WHERE user_id = $1 AND event IN ('signup', 'signin')";
+    let failed = "SELECT count(*) FROM security_events WHERE user_id = $1 AND event = 'signin.failed'";
+    // The failed ones are recorded in the background: wait for the last.
+    for _ in 0..100 {
+        if scalar(&app, failed, id).await == 5 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(30)).await;
+    }
+    assert_eq!(scalar(&app, failed, id).await, 5, "the guesses keep their own five");
+    assert_eq!(scalar(&app, owners, id).await, 4, "the owner's sign-up and sign-ins all stay");
 }

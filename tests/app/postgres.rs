@@ -550,6 +550,32 @@ async fn throttling_holds_across_instances() {
     assert_eq!(two.browser().sign_in(&email, PASSWORD).await.status, StatusCode::TOO_MANY_REQUESTS);
 }
 
+/// The throttle's count is atomic across instances too: 120 wrong guesses
+/// at once, split over three instances on one database, get at most the
+/// limit of verdicts between them.
+#[tokio::test]
+async fn concurrent_guesses_across_instances_get_at_most_the_limit_of_verdicts() {
+    let Some(url) = postgres_url() else { return };
+    let settings = [("RATE_LIMIT_SIGNIN_PER_ACCOUNT", "10/15m")];
+    let mut instances = Vec::new();
+    for _ in 0..3 {
+        instances.push(TestApp::boot(Backend::Postgres, tempfile::tempdir().unwrap(), &url, &settings).await);
+    }
+    let email = unique_email();
+    instances[0].browser().sign_up(&email, PASSWORD).await;
+    let client = reqwest::Client::new();
+    let guesses = (0..120).map(|i| {
+        let url = format!("{}/api/v1/auth/token", instances[i % 3].base);
+        let body = serde_json::json!({"email": email, "password": format!("wrong guess {i}")});
+        let client = client.clone();
+        async move { client.post(url).json(&body).send().await.unwrap().status() }
+    });
+    let statuses = futures::future::join_all(guesses).await;
+    let verdicts = statuses.iter().filter(|s| **s == StatusCode::UNAUTHORIZED).count();
+    assert!(verdicts <= 10, "{verdicts} verdicts: {statuses:?}");
+    assert!(statuses.iter().all(|s| matches!(s.as_u16(), 401 | 429 | 503)), "{statuses:?}");
+}
+
 /// Row-level security: the app's pool works as a role that owns no table and
 /// sees a user's tasks, sessions and security events only inside a
 /// transaction that names that user. So a statement with no owner filter at
