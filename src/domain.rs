@@ -308,8 +308,98 @@ impl std::str::FromStr for StatusFilter {
     }
 }
 
+/// Every entry of an account's audit trail ("Recent activity"). Each has one
+/// stable name, stored in `security_events.event` and logged as the `event`
+/// field of the same moment, so the table and the logs say the same thing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AuditEvent {
+    SignUp,
+    SignIn,
+    SignInFailed,
+    SignInThrottled,
+    SignOut,
+    PasswordChanged,
+    PasswordReset,
+    PasswordResetRequested,
+    SessionRevoked,
+    SessionsRevokedAll,
+    ProfileUpdated,
+}
+
+impl AuditEvent {
+    pub const ALL: [AuditEvent; 11] = [
+        AuditEvent::SignUp,
+        AuditEvent::SignIn,
+        AuditEvent::SignInFailed,
+        AuditEvent::SignInThrottled,
+        AuditEvent::SignOut,
+        AuditEvent::PasswordChanged,
+        AuditEvent::PasswordReset,
+        AuditEvent::PasswordResetRequested,
+        AuditEvent::SessionRevoked,
+        AuditEvent::SessionsRevokedAll,
+        AuditEvent::ProfileUpdated,
+    ];
+
+    /// The stored and logged name. Stored rows keep it: never rename one.
+    pub const fn name(self) -> &'static str {
+        match self {
+            AuditEvent::SignUp => "signup",
+            AuditEvent::SignIn => "signin",
+            AuditEvent::SignInFailed => "signin.failed",
+            AuditEvent::SignInThrottled => "signin.throttled",
+            AuditEvent::SignOut => "signout",
+            AuditEvent::PasswordChanged => "password.changed",
+            AuditEvent::PasswordReset => "password.reset",
+            AuditEvent::PasswordResetRequested => "password.reset_requested",
+            AuditEvent::SessionRevoked => "session.revoked",
+            AuditEvent::SessionsRevokedAll => "sessions.revoked_all",
+            AuditEvent::ProfileUpdated => "profile.updated",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|event| event.name() == name)
+    }
+
+    /// What "Recent activity" on the account page says.
+    pub const fn describe(self) -> &'static str {
+        match self {
+            AuditEvent::SignUp => "Account created",
+            AuditEvent::SignIn => "Signed in",
+            AuditEvent::SignInFailed => "Failed sign-in attempt",
+            AuditEvent::SignInThrottled => "Sign-in blocked after too many attempts",
+            AuditEvent::SignOut => "Signed out",
+            AuditEvent::PasswordChanged => "Password changed",
+            AuditEvent::PasswordReset => "Password reset by email link",
+            AuditEvent::PasswordResetRequested => "Password reset link requested",
+            AuditEvent::SessionRevoked => "A session was signed out",
+            AuditEvent::SessionsRevokedAll => "Signed out everywhere",
+            AuditEvent::ProfileUpdated => "Name changed",
+        }
+    }
+
+    /// Whether anyone can cause it just by naming the account's email,
+    /// without its session: such events are trimmed apart from the owner's.
+    pub const fn caused_by_anyone(self) -> bool {
+        matches!(self, AuditEvent::SignInFailed | AuditEvent::SignInThrottled | AuditEvent::PasswordResetRequested)
+    }
+}
+
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn audit_event_names_are_unique_and_read_back() {
+        let mut names: Vec<&str> = AuditEvent::ALL.iter().map(|e| e.name()).collect();
+        for event in AuditEvent::ALL {
+            assert_eq!(AuditEvent::from_name(event.name()), Some(event));
+        }
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), AuditEvent::ALL.len());
+        assert_eq!(AuditEvent::from_name("unheard of"), None);
+    }
 
     #[test]
     fn a_task_draft_reports_every_bad_field_at_once() {

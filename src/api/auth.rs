@@ -1,5 +1,6 @@
 //! Accounts and tokens.
 
+use crate::domain::AuditEvent;
 use axum::{
     extract::State,
     http::StatusCode,
@@ -212,8 +213,7 @@ pub async fn logout(
     ApiUser(user): ApiUser,
 ) -> ApiResult<StatusCode> {
     sessions::revoke(&state.db, user.id, user.session_id).await?;
-    record_event(&state, user.id, "signout", &client).await?;
-    tracing::info!(event = "auth.signout", via = "api", user_id = %user.id, session_id = %user.session_id, "signed out");
+    record_event(&state, user.id, AuditEvent::SignOut, &client).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -1,5 +1,6 @@
 //! The caller's signed-in devices.
 
+use crate::domain::AuditEvent;
 use axum::{
     Json,
     extract::{Path, State},
@@ -66,7 +67,6 @@ pub async fn revoke(
     if !sessions::revoke(&state.db, user.id, id).await? {
         return Err(ApiError::not_found());
     }
-    record_event(&state, user.id, "session.revoked", &client).await?;
-    tracing::info!(event = "session.revoked", via = "api", user_id = %user.id, session_id = %id, "session revoked");
+    record_event(&state, user.id, AuditEvent::SessionRevoked, &client).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -13,6 +13,7 @@ pub mod tokens;
 
 pub use signup::{Confirmation, SignUpError, confirm_sign_up, email_awaiting_confirmation, request_sign_up, sign_up};
 
+use crate::domain::AuditEvent;
 use axum::{
     extract::{ConnectInfo, FromRequestParts, Request, State},
     http::{HeaderMap, HeaderValue, StatusCode, header, request::Parts},
@@ -314,8 +315,7 @@ async fn check_password(
         Some(user) if matches && user.is_active => {
             counted.refund(state).await?;
             if purpose == Purpose::SignIn {
-                record_event(state, user.id, "signin", client).await?;
-                tracing::info!(event = "auth.signin", user_id = %user.id, ip = client.ip.as_deref().unwrap_or("-"), "signed in");
+                record_event(state, user.id, AuditEvent::SignIn, client).await?;
             }
             Ok(SignIn::Success(user.id))
         }
@@ -325,7 +325,7 @@ async fn check_password(
             if let Some(user) = found {
                 let (state, client) = (state.clone(), client.clone());
                 crate::app::spawn_in_request(async move {
-                    if let Err(err) = record_event(&state, user.id, "signin.failed", &client).await {
+                    if let Err(err) = record_event(&state, user.id, AuditEvent::SignInFailed, &client).await {
                         tracing::warn!(error = %err, "could not record a failed sign-in");
                     }
                 });
@@ -363,7 +363,7 @@ fn note_blocked_sign_in(state: &AppState, email: &str, client: &ClientInfo) {
             if throttle::attempt(&state, &throttle::blocked_bucket(email.as_str()), once).await?.is_none()
                 && let Some(user) = users::credentials_by_email(&state.db, &email).await?
             {
-                record_event(&state, user.id, "signin.throttled", &client).await?;
+                record_event(&state, user.id, AuditEvent::SignInThrottled, &client).await?;
             }
             Ok::<(), AppError>(())
         };
@@ -373,11 +373,18 @@ fn note_blocked_sign_in(state: &AppState, email: &str, client: &ClientInfo) {
     });
 }
 
-/// Stores a security event for the user's "Recent activity".
-pub async fn record_event(state: &AppState, user_id: Uuid, event: &str, client: &ClientInfo) -> Result<(), AppError> {
-    let event =
-        crate::db::security::Event { name: event, ip: client.ip.as_deref(), user_agent: client.user_agent.as_deref() };
-    Ok(crate::db::security::record(&state.db, user_id, &event, state.config.quotas.security_events_per_user).await?)
+/// Stores a security event for the user's "Recent activity", and logs it
+/// under the same name.
+pub async fn record_event(
+    state: &AppState,
+    user_id: Uuid,
+    event: AuditEvent,
+    client: &ClientInfo,
+) -> Result<(), AppError> {
+    let ip = client.ip.as_deref();
+    tracing::info!(event = event.name(), %user_id, ip = ip.unwrap_or("-"), "{}", event.describe());
+    let stored = crate::db::security::Event { name: event, ip, user_agent: client.user_agent.as_deref() };
+    Ok(crate::db::security::record(&state.db, user_id, &stored, state.config.quotas.security_events_per_user).await?)
 }
 
 /// The user behind an API bearer token: a genuine, unexpired JWT whose

@@ -11,6 +11,7 @@
 //!   chosen at sign-up; an address that has one is sent a note saying so.
 //!   Only the mailbox's owner learns which.
 
+use crate::domain::AuditEvent;
 use time::Duration;
 
 use super::{ClientInfo, record_event, throttle, tokens::hash_refresh_token, tokens::random_token};
@@ -101,8 +102,7 @@ async fn create_account(
 ) -> Result<Option<users::User>, AppError> {
     match users::create(&state.db, &new.email, new.name.as_deref(), &new.password_hash).await {
         Ok(user) => {
-            record_event(state, user.id, "signup", client).await?;
-            tracing::info!(event = "auth.signup", user_id = %user.id, "account created");
+            record_event(state, user.id, AuditEvent::SignUp, client).await?;
             Ok(Some(user))
         }
         Err(DbError::Conflict(_)) => Ok(None),

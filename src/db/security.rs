@@ -6,6 +6,7 @@ use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
 
 use super::{Db, DbResult, as_user, now, on_pool};
+use crate::domain::AuditEvent;
 
 #[derive(Clone, Debug, FromRow)]
 pub struct SecurityEvent {
@@ -16,7 +17,8 @@ pub struct SecurityEvent {
 }
 
 /// Records `event` for the user; never secrets, only what and from where.
-/// Keeps the newest `keep` events of each class (see [`CAUSED_BY_ANYONE`];
+/// Keeps the newest `keep` events of each class (see
+/// [`AuditEvent::caused_by_anyone`];
 /// older ones go, and the hourly purge drops those over a year old), so a
 /// script that signs in all day cannot grow the trail without bound.
 pub async fn record(db: &Db, user_id: Uuid, event: &Event<'_>, keep: i64) -> DbResult<()> {
@@ -25,7 +27,7 @@ pub async fn record(db: &Db, user_id: Uuid, event: &Event<'_>, keep: i64) -> DbR
             "INSERT INTO security_events (user_id, event, ip, user_agent, created_at) VALUES ($1, $2, $3, $4, $5)",
         )
         .bind(user_id)
-        .bind(event.name)
+        .bind(event.name.name())
         .bind(event.ip)
         .bind(event.user_agent)
         .bind(now())
@@ -35,30 +37,28 @@ pub async fn record(db: &Db, user_id: Uuid, event: &Event<'_>, keep: i64) -> DbR
         // account are kept apart from the owner's own, so a stranger's
         // guesses cannot push the owner's history out. An index walk over
         // `keep` entries: cheap next to the password hash most events follow.
-        let class = format!(
-            "(event IN ({})) = $3",
-            CAUSED_BY_ANYONE.iter().map(|name| format!("'{name}'")).collect::<Vec<_>>().join(", ")
-        );
+        let anyones: Vec<String> = AuditEvent::ALL
+            .iter()
+            .filter(|e| e.caused_by_anyone())
+            .map(|e| format!("'{}'", e.name()))
+            .collect();
+        let class = format!("(event IN ({})) = $3", anyones.join(", "));
         sqlx::query(&format!(
             "DELETE FROM security_events WHERE user_id = $1 AND {class} AND id <= (
                  SELECT id FROM security_events WHERE user_id = $1 AND {class} ORDER BY id DESC LIMIT 1 OFFSET $2)"
         ))
         .bind(user_id)
         .bind(keep)
-        .bind(CAUSED_BY_ANYONE.contains(&event.name))
+        .bind(event.name.caused_by_anyone())
         .execute(&mut *conn)
         .await?;
     });
     Ok(())
 }
 
-/// Events a request can cause without the account's session, just by naming
-/// its email: each class keeps its own newest `keep`.
-const CAUSED_BY_ANYONE: [&str; 3] = ["signin.failed", "signin.throttled", "password.reset_requested"];
-
 /// What a security event says: never secrets, only what and from where.
 pub struct Event<'a> {
-    pub name: &'a str,
+    pub name: AuditEvent,
     pub ip: Option<&'a str>,
     pub user_agent: Option<&'a str>,
 }

@@ -1,6 +1,7 @@
 //! The account page: profile, password, signed-in sessions, recent activity,
 //! export and deletion.
 
+use crate::domain::AuditEvent;
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::{
@@ -88,20 +89,7 @@ pub fn device(user_agent: Option<&str>) -> String {
 }
 
 fn describe(event: &str) -> &'static str {
-    match event {
-        "signup" => "Account created",
-        "signin" => "Signed in",
-        "signin.failed" => "Failed sign-in attempt",
-        "signin.throttled" => "Sign-in blocked after too many attempts",
-        "signout" => "Signed out",
-        "password.changed" => "Password changed",
-        "password.reset" => "Password reset by email link",
-        "password.reset_requested" => "Password reset link requested",
-        "session.revoked" => "A session was signed out",
-        "sessions.revoked_all" => "Signed out everywhere",
-        "profile.updated" => "Name changed",
-        _ => "Security event",
-    }
+    AuditEvent::from_name(event).map_or("Security event", AuditEvent::describe)
 }
 
 #[derive(Deserialize, Default)]
@@ -180,7 +168,7 @@ pub async fn update_profile(
     match parse_name(form.name.as_deref()) {
         Ok(name) => {
             users::set_name(&state.db, user.id, name.as_deref()).await?;
-            record_event(&state, user.id, "profile.updated", &client).await?;
+            record_event(&state, user.id, AuditEvent::ProfileUpdated, &client).await?;
             Ok(Redirect::to("/account?done=profile").into_response())
         }
         Err(message) => {
@@ -232,8 +220,7 @@ pub async fn change_password(
             if set_password(&state, user.id, &personal_words(&user), &new, NewPassword::Keeping(user.session_id))
                 .await?
             {
-                record_event(&state, user.id, "password.changed", &client).await?;
-                tracing::info!(event = "auth.password_changed", user_id = %user.id, "password changed; other sessions revoked");
+                record_event(&state, user.id, AuditEvent::PasswordChanged, &client).await?;
                 return Ok(Redirect::to("/account?done=password").into_response());
             }
             Some(GUESSABLE_PASSWORD)
@@ -291,8 +278,7 @@ pub async fn revoke_session(
     if !sessions::revoke(&state.db, user.id, id).await? {
         return Err(AppError::NotFound);
     }
-    record_event(&state, user.id, "session.revoked", &client).await?;
-    tracing::info!(event = "session.revoked", user_id = %user.id, session_id = %id, "session revoked");
+    record_event(&state, user.id, AuditEvent::SessionRevoked, &client).await?;
     if id == user.session_id {
         clear_session_cookies(&cookies, &state.config);
         return Ok(Redirect::to("/signin").into_response());
@@ -307,8 +293,7 @@ pub async fn sign_out_everywhere(
     client: ClientInfo,
 ) -> Result<Redirect, AppError> {
     sessions::revoke_all(&state.db, user.id, None).await?;
-    record_event(&state, user.id, "sessions.revoked_all", &client).await?;
-    tracing::info!(event = "session.revoked_all", user_id = %user.id, "signed out everywhere");
+    record_event(&state, user.id, AuditEvent::SessionsRevokedAll, &client).await?;
     clear_session_cookies(&cookies, &state.config);
     Ok(Redirect::to("/signin"))
 }

@@ -1,5 +1,6 @@
 //! Sign-up, sign-in and sign-out pages.
 
+use crate::domain::AuditEvent;
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::{
@@ -245,7 +246,6 @@ pub async fn signout(
     SignedIn(user): SignedIn,
 ) -> Result<Redirect, AppError> {
     end_session(&state, &cookies, &user).await?;
-    record_event(&state, user.id, "signout", &client).await?;
-    tracing::info!(event = "auth.signout", user_id = %user.id, session_id = %user.session_id, "signed out");
+    record_event(&state, user.id, AuditEvent::SignOut, &client).await?;
     Ok(Redirect::to("/signin"))
 }

@@ -3,6 +3,7 @@
 //! account, and the mail is sent in the background so the timing is the
 //! same too.
 
+use crate::domain::AuditEvent;
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::{
@@ -92,7 +93,7 @@ async fn mail_reset_link(state: &AppState, email: &Email, client: &ClientInfo) -
     }
     let token = random_token();
     security::create_reset(&state.db, user.id, &hash_refresh_token(&token), RESET_LIFETIME).await?;
-    record_event(state, user.id, "password.reset_requested", client).await?;
+    record_event(state, user.id, AuditEvent::PasswordResetRequested, client).await?;
     let link = format!("{}/reset-password?token={token}", state.config.public_url());
     let body = format!(
         "Someone (hopefully you) asked to reset the password of your doable account.\n\n\
@@ -160,7 +161,6 @@ pub async fn reset(
     if !set_password(&state, user_id, &[], &password, NewPassword::ViaReset(&hash)).await? {
         return Ok(invalid(csrf, token));
     }
-    record_event(&state, user_id, "password.reset", &client).await?;
-    tracing::info!(event = "auth.password_reset", %user_id, "password reset; every session revoked");
+    record_event(&state, user_id, AuditEvent::PasswordReset, &client).await?;
     Ok(Redirect::to("/signin?notice=reset").into_response())
 }
