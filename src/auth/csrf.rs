@@ -12,7 +12,7 @@ use axum::{
     middleware::Next,
     response::{IntoResponse, Response},
 };
-use tower_cookies::{Cookie, Cookies, cookie::SameSite};
+use tower_cookies::Cookies;
 
 use super::Resolved;
 use crate::{app::AppState, error::AppError};
@@ -75,14 +75,7 @@ fn browser_id(cookies: &Cookies, state: &AppState) -> String {
         return existing.value().to_owned();
     }
     let id = super::tokens::random_token();
-    cookies.add(
-        Cookie::build((CSRF_COOKIE, id.clone()))
-            .http_only(true)
-            .same_site(SameSite::Lax)
-            .path("/")
-            .secure(state.config.secure_cookies())
-            .build(),
-    );
+    cookies.add(super::cookies::cookie(&state.config, CSRF_COOKIE, id.clone()).build());
     id
 }
 

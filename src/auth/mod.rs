@@ -5,6 +5,7 @@
 //! cookie. Handlers learn the user only through the [`SignedIn`] extractor,
 //! which is the only source of the owner id that queries receive.
 
+pub mod cookies;
 pub mod csrf;
 pub mod password;
 mod signup;
@@ -21,12 +22,12 @@ use axum::{
     response::{IntoResponse, Redirect, Response},
 };
 use std::net::{IpAddr, SocketAddr};
-use tower_cookies::{Cookie, Cookies, cookie::SameSite};
+use tower_cookies::Cookies;
 use uuid::Uuid;
 
 use crate::{
     app::AppState,
-    config::{Config, Limit},
+    config::Limit,
     db::{
         sessions::{self, NewSession, Refresh},
         users,
@@ -36,8 +37,8 @@ use crate::{
 };
 use tokens::{hash_refresh_token, random_token, seal_successor};
 
-pub const ACCESS_COOKIE: &str = "doable_access";
-pub const REFRESH_COOKIE: &str = "doable_refresh";
+use cookies::set_session_cookies;
+pub use cookies::{ACCESS_COOKIE, REFRESH_COOKIE, clear_session_cookies};
 
 /// How long a just-spent refresh token is still honoured, for two tabs (or
 /// two requests of one page) renewing at the same moment.
@@ -113,31 +114,6 @@ async fn authenticate(state: &AppState, cookies: &Cookies) -> Result<Option<Curr
     let access = state.keys.issue_access(user_id, session_id, state.config.access_token_ttl)?;
     set_session_cookies(cookies, &state.config, access, rotated.then_some(new_refresh));
     Ok(Some(CurrentUser { id: user_id, session_id, email: user.email, name: user.name }))
-}
-
-fn session_cookie(config: &Config, name: &'static str, value: String, max_age: std::time::Duration) -> Cookie<'static> {
-    Cookie::build((name, value))
-        .http_only(true)
-        .same_site(SameSite::Lax)
-        .path("/")
-        .secure(config.secure_cookies())
-        .max_age(time::Duration::seconds(max_age.as_secs() as i64))
-        .build()
-}
-
-fn set_session_cookies(cookies: &Cookies, config: &Config, access: String, refresh: Option<String>) {
-    cookies.add(session_cookie(config, ACCESS_COOKIE, access, config.access_token_ttl));
-    if let Some(refresh) = refresh {
-        cookies.add(session_cookie(config, REFRESH_COOKIE, refresh, config.refresh_token_ttl));
-    }
-}
-
-pub fn clear_session_cookies(cookies: &Cookies, config: &Config) {
-    for name in [ACCESS_COOKIE, REFRESH_COOKIE] {
-        if cookies.get(name).is_some() {
-            cookies.remove(session_cookie(config, name, String::new(), std::time::Duration::ZERO));
-        }
-    }
 }
 
 /// Where a request comes from, for the sessions list and security events.

@@ -5,8 +5,6 @@
 
 use std::net::{IpAddr, Ipv6Addr};
 
-use sha2::{Digest, Sha256};
-
 use crate::{
     app::AppState,
     config::Limit,
@@ -36,8 +34,7 @@ pub fn reset_mail_bucket(email: &str) -> String {
 }
 
 fn email_bucket(action: &str, email: &str) -> String {
-    let digest: String =
-        Sha256::digest(email.trim().to_lowercase().as_bytes()).iter().map(|b| format!("{b:02x}")).collect();
+    let digest = crate::digest::sha256_hex(email.trim().to_lowercase().as_bytes());
     format!("{action}:{digest}")
 }
 

@@ -118,7 +118,7 @@ pub fn random_token() -> String {
 /// How refresh tokens are stored: SHA-256, hex. They are 256 random bits, so
 /// a fast hash is enough (no dictionary to guess from).
 pub fn hash_refresh_token(token: &str) -> String {
-    Sha256::digest(token.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+    crate::digest::sha256_hex(token.as_bytes())
 }
 
 /// The successor of a refresh token, sealed so that only the holder of the

@@ -281,7 +281,7 @@ async fn prepare_row_security(owner: &mut sqlx::PgConnection, mode: &RowSecurity
         None
     };
     if let Some(checksum) = migrated {
-        if hex(&checksum) == MIGRATION_0003_AS_RELEASED {
+        if crate::digest::hex(&checksum) == MIGRATION_0003_AS_RELEASED {
             let current = sqlx::migrate!("migrations/postgres")
                 .iter()
                 .find(|m| m.version == 3)
@@ -322,10 +322,6 @@ async fn prepare_row_security(owner: &mut sqlx::PgConnection, mode: &RowSecurity
 /// SHA-384 of migration 0003 before it read the row-security settings.
 const MIGRATION_0003_AS_RELEASED: &str =
     "531078eddc0f37da82b49384d3a2076b70f7f1cd6f848c75cce1d86f06661e2038cb1da069f36c256278a031740c09a0";
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
 
 /// SQLite has no `statement_timeout`: a progress handler, called every few
 /// thousand virtual-machine steps, interrupts whatever runs on a connection

@@ -9,7 +9,6 @@ use axum::{
     http::{HeaderValue, header},
     response::{IntoResponse, Response},
 };
-use sha2::{Digest, Sha256};
 
 use crate::error::AppError;
 
@@ -40,8 +39,7 @@ static HASHED: LazyLock<Vec<(String, &'static Asset)>> = LazyLock::new(|| {
     ASSETS
         .iter()
         .map(|asset| {
-            let digest = Sha256::digest(asset.bytes);
-            let short: String = digest.iter().take(4).map(|b| format!("{b:02x}")).collect();
+            let short = &crate::digest::sha256_hex(asset.bytes)[..8];
             let (stem, ext) = asset.name.rsplit_once('.').unwrap_or((asset.name, ""));
             (format!("{stem}.{short}.{ext}"), asset)
         })

@@ -7,7 +7,9 @@
 //! never text — and the page looks the deletion up under the signed-in
 //! owner, so a cookie can show nothing that is not theirs.
 
-use tower_cookies::{Cookie, Cookies, cookie::SameSite};
+use tower_cookies::{Cookie, Cookies};
+
+use crate::auth::cookies::cookie;
 use uuid::Uuid;
 
 use crate::{
@@ -120,15 +122,7 @@ impl Flash {
             Flash::TooLate => "late".into(),
             Flash::Done(done) => format!("done:{}", done.key()),
         };
-        cookies.add(
-            Cookie::build((FLASH_COOKIE, value))
-                .http_only(true)
-                .same_site(SameSite::Lax)
-                .path("/")
-                .max_age(time::Duration::minutes(1))
-                .secure(state.config.secure_cookies())
-                .build(),
-        );
+        cookies.add(cookie(&state.config, FLASH_COOKIE, value).max_age(time::Duration::minutes(1)).build());
     }
 
     /// The flash a redirect left for this page, shown once: it is cleared here.
