@@ -90,50 +90,33 @@ fn like_pattern(search: &str) -> String {
 /// One page of the owner's tasks, by keyset on `id` (offset only for a bare
 /// page number). Fetches one row more than asked to learn whether more exist.
 pub async fn list(db: &Db, owner: Uuid, query: &ListQuery<'_>) -> DbResult<TaskPage> {
-    let mut sql = format!("SELECT {COLUMNS} FROM tasks WHERE user_id = $1 AND deleted_at IS NULL");
-    let mut next = 2;
-    let mut param = |sql: &mut String, clause: &str| {
-        // Every `?` in one clause is the same parameter (sqlx numbers `$n`
-        // explicitly on both backends, so a repeat binds the same value).
-        sql.push_str(&clause.replace('?', &format!("${next}")));
-        next += 1;
-    };
-    if query.status != StatusFilter::All {
-        param(&mut sql, " AND completed = ?");
-    }
-    if query.search.is_some() {
-        param(&mut sql, " AND (title_folded LIKE ? ESCAPE '\\' OR description_folded LIKE ? ESCAPE '\\')");
-    }
     let newest_first = !matches!(query.position, Position::Before(_));
-    match query.position {
-        Position::Offset(_) => {}
-        Position::After(_) => param(&mut sql, " AND id < ?"),
-        Position::Before(_) => param(&mut sql, " AND id > ?"),
-    }
-    sql.push_str(if newest_first { " ORDER BY id DESC" } else { " ORDER BY id ASC" });
-    param(&mut sql, " LIMIT ?");
-    if let Position::Offset(_) = query.position {
-        param(&mut sql, " OFFSET ?");
-    }
-
     let pattern = query.search.map(like_pattern);
     let mut tasks: Vec<Task> = as_user!(db, owner, conn => {
-        let mut q = sqlx::query_as::<_, Task>(&sql).bind(owner);
+        let mut q = sqlx::QueryBuilder::new(format!("SELECT {COLUMNS} FROM tasks WHERE user_id = "));
+        q.push_bind(owner).push(" AND deleted_at IS NULL");
         if query.status != StatusFilter::All {
-            q = q.bind(query.status == StatusFilter::Completed);
+            q.push(" AND completed = ").push_bind(query.status == StatusFilter::Completed);
         }
         if let Some(pattern) = &pattern {
-            q = q.bind(pattern.clone());
+            q.push(" AND (title_folded LIKE ").push_bind(pattern.clone());
+            q.push(" ESCAPE '\\' OR description_folded LIKE ").push_bind(pattern.clone()).push(" ESCAPE '\\')");
         }
         match query.position {
             Position::Offset(_) => {}
-            Position::After(id) | Position::Before(id) => q = q.bind(id),
+            Position::After(id) => {
+                q.push(" AND id < ").push_bind(id);
+            }
+            Position::Before(id) => {
+                q.push(" AND id > ").push_bind(id);
+            }
         }
-        q = q.bind(query.limit + 1);
+        q.push(if newest_first { " ORDER BY id DESC" } else { " ORDER BY id ASC" });
+        q.push(" LIMIT ").push_bind(query.limit + 1);
         if let Position::Offset(offset) = query.position {
-            q = q.bind(offset);
+            q.push(" OFFSET ").push_bind(offset);
         }
-        q.fetch_all(&mut *conn).await?
+        q.build_query_as::<Task>().fetch_all(&mut *conn).await?
     });
 
     let more = tasks.len() as i64 > query.limit;
@@ -207,38 +190,29 @@ pub async fn create(db: &Db, owner: Uuid, input: &TaskInput, quota: i64) -> DbRe
 /// fields both land; `None` when the task is not the owner's.
 pub async fn update(db: &Db, owner: Uuid, id: i64, patch: &TaskPatch) -> DbResult<Option<Task>> {
     let now = now();
-    // completed_at keeps its first value while the task stays completed.
-    let sql = format!(
-        "UPDATE tasks SET
-             title = CASE WHEN $1 THEN $2 ELSE title END,
-             title_folded = CASE WHEN $1 THEN $3 ELSE title_folded END,
-             description = CASE WHEN $4 THEN $5 ELSE description END,
-             description_folded = CASE WHEN $4 THEN $6 ELSE description_folded END,
-             due_date = CASE WHEN $7 THEN $8 ELSE due_date END,
-             completed = CASE WHEN $9 THEN $10 ELSE completed END,
-             completed_at = CASE WHEN $9 THEN (CASE WHEN $10 THEN coalesce(completed_at, $11) ELSE NULL END)
-                                 ELSE completed_at END,
-             updated_at = $12
-         WHERE id = $13 AND user_id = $14 AND deleted_at IS NULL RETURNING {COLUMNS}"
-    );
     let task = as_user!(db, owner, conn => {
-        sqlx::query_as::<_, Task>(&sql)
-            .bind(patch.title.is_some())
-            .bind(patch.title.as_deref())
-            .bind(patch.title.as_deref().map(fold))
-            .bind(patch.description.is_some())
-            .bind(patch.description.clone().flatten())
-            .bind(patch.description.clone().flatten().as_deref().map(fold))
-            .bind(patch.due_date.is_some())
-            .bind(patch.due_date.flatten())
-            .bind(patch.completed.is_some())
-            .bind(patch.completed.unwrap_or(false))
-            .bind(now)
-            .bind(now)
-            .bind(id)
-            .bind(owner)
-            .fetch_optional(&mut *conn)
-            .await?
+        // Only the fields the patch names are written.
+        let mut q = sqlx::QueryBuilder::new("UPDATE tasks SET updated_at = ");
+        q.push_bind(now);
+        if let Some(title) = &patch.title {
+            q.push(", title = ").push_bind(title.clone()).push(", title_folded = ").push_bind(fold(title));
+        }
+        if let Some(description) = &patch.description {
+            q.push(", description = ").push_bind(description.clone());
+            q.push(", description_folded = ").push_bind(description.as_deref().map(fold));
+        }
+        if let Some(due_date) = patch.due_date {
+            q.push(", due_date = ").push_bind(due_date);
+        }
+        if let Some(completed) = patch.completed {
+            // completed_at keeps its first value while the task stays completed.
+            q.push(", completed = ").push_bind(completed);
+            q.push(", completed_at = CASE WHEN ").push_bind(completed);
+            q.push(" THEN coalesce(completed_at, ").push_bind(now).push(") ELSE NULL END");
+        }
+        q.push(" WHERE id = ").push_bind(id).push(" AND user_id = ").push_bind(owner);
+        q.push(format!(" AND deleted_at IS NULL RETURNING {COLUMNS}"));
+        q.build_query_as::<Task>().fetch_optional(&mut *conn).await?
     });
     Ok(task)
 }
