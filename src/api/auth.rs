@@ -15,14 +15,10 @@ use crate::error::AppError;
 use crate::{
     app::AppState,
     auth::{
-        ClientInfo, REFRESH_GRACE, SignIn, SignUpError, create_session, record_event, renewal, request_sign_up,
-        sign_in, sign_up,
-        tokens::{open_successor, random_token},
+        ClientInfo, Renewed, SignIn, SignUpError, create_session, record_event, renew, request_sign_up, sign_in,
+        sign_up,
     },
-    db::{
-        sessions::{self, Refresh},
-        users,
-    },
+    db::{sessions, users},
 };
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -183,22 +179,14 @@ pub async fn refresh(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<RefreshRequest>,
 ) -> ApiResult<axum::Json<TokenPair>> {
-    let new_refresh = random_token();
-    let outcome = sessions::refresh(&state.db, &renewal(&body.refresh_token, &new_refresh), REFRESH_GRACE).await?;
-    let (session_id, user_id, refresh) = match outcome {
-        Refresh::Rotated { session_id, user_id } => (session_id, user_id, new_refresh),
-        // A parallel renewal moments ago: this caller gets the very successor
-        // that renewal got, so no second chain exists for a thief to keep.
-        Refresh::JustRotated { session_id, user_id, successor } => {
-            let successor = successor.and_then(|sealed| open_successor(&body.refresh_token, &sealed));
-            let Some(successor) = successor else { return Err(ApiError::unauthorized()) };
-            (session_id, user_id, successor)
-        }
-        Refresh::Reused { session_id, user_id } => {
-            tracing::warn!(event = "session.refresh_reuse", via = "api", %user_id, %session_id, "spent refresh token presented again; session revoked");
-            return Err(ApiError::unauthorized());
-        }
-        Refresh::Invalid => return Err(ApiError::unauthorized()),
+    let renewed = renew(&state, &body.refresh_token, "api").await?;
+    // The API always needs a refresh token back: inside the grace window the
+    // one the first renewal got.
+    let Some(Renewed { session_id, user_id, refresh }) = renewed else {
+        return Err(ApiError::unauthorized());
+    };
+    let Some(refresh) = refresh.token() else {
+        return Err(ApiError::unauthorized());
     };
     let access = state.keys.issue_access(user_id, session_id, state.config.access_token_ttl).map_err(AppError::from)?;
     Ok(axum::Json(pair(&state, access, refresh)))

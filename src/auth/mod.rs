@@ -44,9 +44,59 @@ pub use cookies::{ACCESS_COOKIE, REFRESH_COOKIE, clear_session_cookies};
 /// two requests of one page) renewing at the same moment.
 pub const REFRESH_GRACE: time::Duration = time::Duration::seconds(10);
 
+/// A refresh token renewed: whose session, and what the client holds now.
+pub struct Renewed {
+    pub session_id: Uuid,
+    pub user_id: Uuid,
+    pub refresh: Successor,
+}
+
+/// The refresh token that follows a renewal.
+pub enum Successor {
+    /// Minted now: the presented token was current.
+    New(String),
+    /// Minted by a parallel renewal seconds ago (the grace window): the very
+    /// same token, never a second chain. `None` if it cannot be opened
+    /// (spent before successors were kept).
+    Earlier(Option<String>),
+}
+
+impl Successor {
+    /// The token to hand the client, if there is one.
+    pub fn token(self) -> Option<String> {
+        match self {
+            Successor::New(token) | Successor::Earlier(Some(token)) => Some(token),
+            Successor::Earlier(None) => None,
+        }
+    }
+}
+
+/// Renews a refresh token, for pages and API alike: spends it for a new one,
+/// honours one spent inside the grace window with that same successor, and
+/// revokes the session when one spent earlier comes back (it was copied).
+/// `None` for a token that gets nothing (unknown, expired, revoked, reused).
+pub async fn renew(state: &AppState, presented: &str, via: &'static str) -> Result<Option<Renewed>, AppError> {
+    let new_refresh = random_token();
+    let outcome = sessions::refresh(&state.db, &renewal(presented, &new_refresh), REFRESH_GRACE).await?;
+    Ok(match outcome {
+        Refresh::Rotated { session_id, user_id } => {
+            Some(Renewed { session_id, user_id, refresh: Successor::New(new_refresh) })
+        }
+        Refresh::JustRotated { session_id, user_id, successor } => {
+            let earlier = successor.and_then(|sealed| tokens::open_successor(presented, &sealed));
+            Some(Renewed { session_id, user_id, refresh: Successor::Earlier(earlier) })
+        }
+        Refresh::Reused { session_id, user_id } => {
+            tracing::warn!(event = "session.refresh_reuse", via, %user_id, %session_id, "spent refresh token presented again; session revoked");
+            None
+        }
+        Refresh::Invalid => None,
+    })
+}
+
 /// What renewing `presented` with `successor` stores: both hashed, and the
 /// successor sealed for a parallel renewal inside the grace window.
-pub fn renewal(presented: &str, successor: &str) -> sessions::Renewal {
+fn renewal(presented: &str, successor: &str) -> sessions::Renewal {
     sessions::Renewal {
         presented_hash: hash_refresh_token(presented),
         new_hash: hash_refresh_token(successor),
@@ -90,29 +140,19 @@ async fn authenticate(state: &AppState, cookies: &Cookies) -> Result<Option<Curr
     let Some(presented) = cookies.get(REFRESH_COOKIE) else {
         return Ok(None);
     };
-    let new_refresh = random_token();
-    let outcome = sessions::refresh(&state.db, &renewal(presented.value(), &new_refresh), REFRESH_GRACE).await?;
-    let (session_id, user_id, rotated) = match outcome {
-        Refresh::Rotated { session_id, user_id } => (session_id, user_id, true),
-        // The browser already holds the successor (the parallel request set it):
-        // it gets a new access token only.
-        Refresh::JustRotated { session_id, user_id, .. } => (session_id, user_id, false),
-        Refresh::Reused { session_id, user_id } => {
-            tracing::warn!(event = "session.refresh_reuse", %user_id, %session_id, "spent refresh token presented again; session revoked");
-            clear_session_cookies(cookies, &state.config);
-            return Ok(None);
-        }
-        Refresh::Invalid => {
-            clear_session_cookies(cookies, &state.config);
-            return Ok(None);
-        }
+    let Some(Renewed { session_id, user_id, refresh }) = renew(state, presented.value(), "pages").await? else {
+        clear_session_cookies(cookies, &state.config);
+        return Ok(None);
     };
+    // Inside the grace window the browser already holds the successor (the
+    // parallel request set it): it gets a new access token only.
+    let rotated = matches!(refresh, Successor::New(_));
     let Some(user) = sessions::live_user(&state.db, session_id, user_id).await? else {
         clear_session_cookies(cookies, &state.config);
         return Ok(None);
     };
     let access = state.keys.issue_access(user_id, session_id, state.config.access_token_ttl)?;
-    set_session_cookies(cookies, &state.config, access, rotated.then_some(new_refresh));
+    set_session_cookies(cookies, &state.config, access, if rotated { refresh.token() } else { None });
     Ok(Some(CurrentUser { id: user_id, session_id, email: user.email, name: user.name }))
 }
 
@@ -283,10 +323,19 @@ async fn check_password(
         Ok(email) => users::credentials_by_email(&state.db, &email).await?,
         Err(_) => None,
     };
-    let matches = state
+    let verdict = state
         .passwords
         .verify_for(Some(&account), password, credentials.as_ref().map(|c| c.password_hash.as_str()))
-        .await?;
+        .await;
+    let matches = match verdict {
+        Ok(matches) => matches,
+        // Shed before any verdict (the hashing queue is full): no guess was
+        // checked, so none is counted against the account.
+        Err(err) => {
+            counted.refund(state).await?;
+            return Err(err.into());
+        }
+    };
     match credentials {
         Some(user) if matches && user.is_active => {
             counted.refund(state).await?;

@@ -155,10 +155,9 @@ pub async fn get(db: &Db, owner: Uuid, id: i64) -> DbResult<Option<Task>> {
 
 /// Creates a task unless the owner already holds `quota` live ones; `None`
 /// then. (Deleted tasks await their purge for seconds only; counting live
-/// ones lets the owner's index answer.) The
-/// check and the insert are one statement. On PostgreSQL two creates at the
-/// same instant may both see room, so the quota can be passed by as many
-/// as run at once: it bounds storage, not an exact count.
+/// ones lets the owner's index answer.) The check and the insert are one
+/// statement; on PostgreSQL, where two such statements could both see room,
+/// the owner's creates also queue on a lock of their own ([`QUOTA_LOCK`]).
 pub async fn create(db: &Db, owner: Uuid, input: &TaskInput, quota: i64) -> DbResult<Option<Task>> {
     let now = now();
     let sql = format!(
@@ -169,6 +168,9 @@ pub async fn create(db: &Db, owner: Uuid, input: &TaskInput, quota: i64) -> DbRe
          RETURNING {COLUMNS}"
     );
     let task = as_user!(db, owner, conn => {
+        if let Db::Postgres(_) = db {
+            sqlx::query(QUOTA_LOCK).bind(owner).execute(&mut *conn).await?;
+        }
         sqlx::query_as::<_, Task>(&sql)
             .bind(owner)
             .bind(&input.title)
@@ -368,21 +370,46 @@ pub async fn deletion(db: &Db, owner: Uuid, batch: Uuid) -> DbResult<Option<Dele
     Ok(Some(Deletion::new(batch, rows.into_iter().map(|(title, _)| title).collect(), deleted_at)))
 }
 
+/// PostgreSQL: what an owner's creates and restores queue on (for the rest
+/// of their transaction), so that the quota check and the write cannot
+/// interleave. SQLite runs one writer at a time anyway.
+const QUOTA_LOCK: &str = "SELECT pg_advisory_xact_lock(hashtextextended($1::text, 7032))";
+
 /// Brings back the owner's deletion `batch` if it is still within the undo
-/// window; the tasks restored (none when too late or not the owner's).
-pub async fn restore(db: &Db, owner: Uuid, batch: Uuid) -> DbResult<Vec<String>> {
-    let now = now();
-    let titles = as_user!(db, owner, conn => {
-        sqlx::query_scalar(
-            "UPDATE tasks SET deleted_at = NULL, deleted_batch = NULL
-             WHERE user_id = $1 AND deleted_batch = $2 AND deleted_at IS NOT NULL AND deleted_at >= $3
-             RETURNING title",
+/// window: the tasks restored (none when too late or not the owner's), or
+/// `None` when they would take the owner past `quota` live tasks.
+pub async fn restore(db: &Db, owner: Uuid, batch: Uuid, quota: i64) -> DbResult<Option<Vec<String>>> {
+    let since = now() - UNDO_WINDOW;
+    let titles = as_user!(db, owner, atomically conn => {
+        if let Db::Postgres(_) = db {
+            sqlx::query(QUOTA_LOCK).bind(owner).execute(&mut *conn).await?;
+        }
+        let (live, waiting): (i64, i64) = sqlx::query_as(
+            "SELECT (SELECT count(*) FROM tasks WHERE user_id = $1 AND deleted_at IS NULL),
+                    (SELECT count(*) FROM tasks
+                     WHERE user_id = $1 AND deleted_batch = $2 AND deleted_at IS NOT NULL AND deleted_at >= $3)",
         )
         .bind(owner)
         .bind(batch)
-        .bind(now - UNDO_WINDOW)
-        .fetch_all(&mut *conn)
-        .await?
+        .bind(since)
+        .fetch_one(&mut *conn)
+        .await?;
+        if waiting > 0 && live + waiting > quota {
+            None
+        } else {
+            Some(
+                sqlx::query_scalar(
+                    "UPDATE tasks SET deleted_at = NULL, deleted_batch = NULL
+                     WHERE user_id = $1 AND deleted_batch = $2 AND deleted_at IS NOT NULL AND deleted_at >= $3
+                     RETURNING title",
+                )
+                .bind(owner)
+                .bind(batch)
+                .bind(since)
+                .fetch_all(&mut *conn)
+                .await?,
+            )
+        }
     });
     Ok(titles)
 }

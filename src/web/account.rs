@@ -306,6 +306,28 @@ struct ExportProfile {
     created_at: String,
 }
 
+/// An account's export in progress; ends when dropped.
+struct ExportRunning(Uuid);
+
+static EXPORTING: std::sync::Mutex<Vec<Uuid>> = std::sync::Mutex::new(Vec::new());
+
+impl ExportRunning {
+    fn start(user: Uuid) -> Option<Self> {
+        let mut running = EXPORTING.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if running.contains(&user) {
+            return None;
+        }
+        running.push(user);
+        Some(ExportRunning(user))
+    }
+}
+
+impl Drop for ExportRunning {
+    fn drop(&mut self) {
+        EXPORTING.lock().unwrap_or_else(std::sync::PoisonError::into_inner).retain(|user| *user != self.0);
+    }
+}
+
 /// Tasks read per query while exporting.
 const EXPORT_PAGE: i64 = 500;
 
@@ -317,6 +339,12 @@ const EXPORT_PAGE: i64 = 500;
 /// database fails midway the download is cut short rather than completed
 /// with a lie.
 pub async fn export(State(state): State<AppState>, SignedIn(user): SignedIn) -> Result<Response, AppError> {
+    // Exports take pool connections page after page for as long as the
+    // client reads: a few at a time per instance, one per account.
+    static EXPORTS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
+    let (Ok(permit), Some(running)) = (EXPORTS.try_acquire(), ExportRunning::start(user.id)) else {
+        return Err(AppError::TooManyRequests(5));
+    };
     let profile = users::find(&state.db, user.id).await?.ok_or(AppError::NotFound)?;
     let profile = ExportProfile {
         id: profile.id,
@@ -328,6 +356,7 @@ pub async fn export(State(state): State<AppState>, SignedIn(user): SignedIn) -> 
         format!(r#"{{"profile":{},"tasks":["#, serde_json::to_string(&profile).map_err(AppError::internal_from)?);
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<Vec<u8>, std::io::Error>>(2);
     crate::app::spawn_in_request(async move {
+        let _slot = (permit, running);
         if tx.send(Ok(head.into_bytes())).await.is_err() {
             return;
         }

@@ -533,7 +533,10 @@ pub async fn clear_completed(action: ListAction, Form(form): Form<BackForm>) -> 
 pub async fn undo(action: ListAction, Form(form): Form<UndoForm>) -> Result<Response, AppError> {
     // A malformed id names nothing: the same answer as one that is too old.
     let restored = match form.batch.as_deref().and_then(|b| Uuid::parse_str(b).ok()) {
-        Some(batch) => tasks::restore(&action.state.db, action.user.id, batch).await?,
+        Some(batch) => {
+            let quota = action.state.config.quotas.tasks_per_user;
+            tasks::restore(&action.state.db, action.user.id, batch, quota).await?.ok_or(AppError::task_quota(quota))?
+        }
         None => Vec::new(),
     };
     let flash = match restored.len() {

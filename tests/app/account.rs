@@ -395,7 +395,8 @@ async fn a_deactivated_user_cannot_sign_in_or_use_a_session() {
     assert!(browser.get("/tasks").await.location().starts_with("/signin"), "the live session is refused");
     assert_eq!(app.browser().sign_in(&email, PASSWORD).await.status, StatusCode::UNAUTHORIZED);
 
-    assert!(run("activate").status.success());
+    let out = run("activate");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(app.browser().sign_in(&email, PASSWORD).await.status, StatusCode::SEE_OTHER);
 
     let unknown = std::process::Command::new(env!("CARGO_BIN_EXE_doable"))

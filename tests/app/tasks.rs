@@ -302,7 +302,7 @@ async fn the_full_edit_page_posts_as_a_plain_form(app: TestApp) {
 }
 
 /// The Undo form's deletion id on a page, if it offers one.
-fn undo_batch(html: &str) -> Option<String> {
+pub fn undo_batch(html: &str) -> Option<String> {
     let marker = r#"name="batch" value=""#;
     let start = html.find(marker)? + marker.len();
     let end = html[start..].find('"')? + start;
