@@ -251,8 +251,10 @@ pub async fn run(config: Config) -> Result<(), StartError> {
         tracing::error!(error = %err, "could not prepare the dummy password hash");
     }
     tokio::spawn(purge_periodically(state.db.clone()));
+    let listener =
+        crate::listener::GuardedListener::new(listener, state.config.connections, state.config.trusted_proxies.clone());
     let app = build_app(state);
-    axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+    axum::serve(listener, app.into_make_service_with_connect_info::<crate::listener::Peer>())
         .with_graceful_shutdown(shutdown)
         .await
         .map_err(StartError::Serve)?;

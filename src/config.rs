@@ -72,6 +72,8 @@ pub struct Config {
     /// signs in at once, and a taken email is refused.
     pub confirm_signup_by_email: bool,
     pub quotas: Quotas,
+    /// What one client may hold open (see `listener.rs`).
+    pub connections: crate::listener::ConnectionLimits,
 }
 
 /// How much one account may hold: far beyond what a person uses, so that
@@ -330,6 +332,18 @@ impl Config {
             }
             Ok(value)
         };
+        let count = |name: &'static str, default: usize, max: usize| -> Result<usize, ConfigError> {
+            let value: usize = parse_or(get(name), default, name)?;
+            if !(1..=max).contains(&value) {
+                return Err(invalid(name, format!("must be between 1 and {max}")));
+            }
+            Ok(value)
+        };
+        let connections = crate::listener::ConnectionLimits {
+            idle: seconds("CONNECTION_IDLE_SECONDS", 45, 3600)?,
+            total: count("MAX_CONNECTIONS", 4096, 1_000_000)?,
+            per_ip: count("MAX_CONNECTIONS_PER_IP", 64, 1_000_000)?,
+        };
         let quotas = Quotas {
             tasks_per_user: quota("MAX_TASKS_PER_USER", 100_000)?,
             sessions_per_user: quota("MAX_SESSIONS_PER_USER", 100)?,
@@ -354,6 +368,7 @@ impl Config {
             smtp_url,
             confirm_signup_by_email,
             quotas,
+            connections,
         })
     }
 }

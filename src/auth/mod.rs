@@ -15,13 +15,14 @@ pub mod tokens;
 pub use signup::{Confirmation, SignUpError, confirm_sign_up, email_awaiting_confirmation, request_sign_up, sign_up};
 
 use crate::domain::AuditEvent;
+use crate::listener::Peer;
 use axum::{
     extract::{ConnectInfo, FromRequestParts, Request, State},
     http::{HeaderMap, HeaderValue, StatusCode, header, request::Parts},
     middleware::Next,
     response::{IntoResponse, Redirect, Response},
 };
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use tower_cookies::Cookies;
 use uuid::Uuid;
 
@@ -167,7 +168,7 @@ impl FromRequestParts<AppState> for ClientInfo {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let socket = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|ConnectInfo(addr)| addr.ip());
+        let socket = parts.extensions.get::<ConnectInfo<Peer>>().map(|ConnectInfo(Peer(addr))| addr.ip());
         let ip = socket.map(|ip| client_ip(ip, &parts.headers, &state.config.trusted_proxies).to_string());
         let user_agent = parts
             .headers

@@ -586,3 +586,51 @@ async fn a_flood_naming_other_accounts_does_not_use_up_a_victims_budget(app: Tes
 async fn post_json_owned(client: Client, url: String, body: Value) -> StatusCode {
     client.post(url).json(&body).send().await.expect("request").status()
 }
+
+/// Connections held open without use (slowloris, idle floods): one client
+/// holds at most `MAX_CONNECTIONS_PER_IP` (more are closed at once), and any
+/// connection silent for `CONNECTION_IDLE_SECONDS` is closed, mid-request
+/// too; the slots come back, so the client is served again afterwards.
+#[tokio::test]
+async fn idle_connections_are_closed_and_one_client_holds_at_most_its_share() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpStream;
+    let app =
+        TestApp::spawn_with(Backend::Sqlite, &[("CONNECTION_IDLE_SECONDS", "1"), ("MAX_CONNECTIONS_PER_IP", "5")])
+            .await
+            .unwrap();
+    let addr = app.base.trim_start_matches("http://").to_owned();
+    let closed_within = |mut stream: TcpStream, limit: Duration| async move {
+        let mut buf = [0u8; 1024];
+        let started = Instant::now();
+        loop {
+            match tokio::time::timeout(limit, stream.read(&mut buf)).await {
+                Ok(Ok(0)) | Ok(Err(_)) => return Some(started.elapsed()),
+                Ok(Ok(_)) => continue, // an answer; wait for the close
+                Err(_) => return None,
+            }
+        }
+    };
+    let mut held = Vec::new();
+    for _ in 0..4 {
+        held.push(TcpStream::connect(&addr).await.unwrap());
+    }
+    // The fifth sends half a request and stops.
+    let mut partial = TcpStream::connect(&addr).await.unwrap();
+    partial.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n").await.unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let sixth = TcpStream::connect(&addr).await.unwrap();
+    let refused = closed_within(sixth, Duration::from_millis(500)).await;
+    assert!(refused.is_some(), "a sixth connection from one client is closed at once");
+
+    // Silent ones are closed after the idle limit, the half-sent request too.
+    let started = Instant::now();
+    let closes =
+        join_all(held.into_iter().chain([partial]).map(|stream| closed_within(stream, Duration::from_secs(4)))).await;
+    assert!(closes.iter().all(Option::is_some), "every idle connection is closed: {closes:?}");
+    assert!(started.elapsed() >= Duration::from_millis(500), "not before the idle limit");
+
+    // The slots came back: the client is served again.
+    let reply = Client::new().get(format!("{}/healthz", app.base)).send().await.unwrap();
+    assert_eq!(reply.status(), StatusCode::OK);
+}

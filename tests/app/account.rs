@@ -380,22 +380,31 @@ async fn a_deactivated_user_cannot_sign_in_or_use_a_session() {
     let browser = app.browser();
     browser.sign_up(&email, PASSWORD).await;
     let database_url = format!("sqlite://{}/doable.db", app.data_dir.path().display());
-    let run = |action: &str| {
-        std::process::Command::new(env!("CARGO_BIN_EXE_doable"))
-            .args(["user", action, &email])
-            .env("DATABASE_URL", &database_url)
-            .env("DATA_DIR", app.data_dir.path())
-            .env("JWT_SECRET", crate::common::SECRET)
-            .env("RUST_LOG", "warn")
-            .output()
+    // On a blocking thread: the server shares this test's runtime and must
+    // keep running (it may be finishing a write) while the command runs.
+    let run = |action: &'static str| {
+        let (email, database_url, data_dir) = (email.clone(), database_url.clone(), app.data_dir.path().to_owned());
+        async move {
+            tokio::task::spawn_blocking(move || {
+                std::process::Command::new(env!("CARGO_BIN_EXE_doable"))
+                    .args(["user", action, &email])
+                    .env("DATABASE_URL", &database_url)
+                    .env("DATA_DIR", &data_dir)
+                    .env("JWT_SECRET", crate::common::SECRET)
+                    .env("RUST_LOG", "warn")
+                    .output()
+                    .unwrap()
+            })
+            .await
             .unwrap()
+        }
     };
-    let out = run("deactivate");
+    let out = run("deactivate").await;
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(browser.get("/tasks").await.location().starts_with("/signin"), "the live session is refused");
     assert_eq!(app.browser().sign_in(&email, PASSWORD).await.status, StatusCode::UNAUTHORIZED);
 
-    let out = run("activate");
+    let out = run("activate").await;
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(app.browser().sign_in(&email, PASSWORD).await.status, StatusCode::SEE_OTHER);
 

@@ -6,6 +6,7 @@ use std::{collections::HashMap, net::SocketAddr, sync::Arc};
 use doable::{
     AppState, Config, build_app,
     db::{DatabaseUrl, Db},
+    listener::{GuardedListener, Peer},
 };
 use reqwest::{
     Client, StatusCode,
@@ -80,6 +81,8 @@ impl TestApp {
             // one database): throttling tests set their own limits and IPs.
             ("RATE_LIMIT_SIGNUP_PER_IP", "1000000/1h"),
             ("RATE_LIMIT_SIGNIN_PER_IP", "1000000/15m"),
+            // Concurrency tests open hundreds of connections from 127.0.0.1.
+            ("MAX_CONNECTIONS_PER_IP", "1000000"),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v.to_owned()))
@@ -90,9 +93,11 @@ impl TestApp {
         vars.retain(|_, v| !v.is_empty());
         let config = Config::from_vars(&vars).expect("test config");
         let db = Db::connect_with(&config.database_url, &config.pool).await.expect("database");
+        // The listener the binary uses, with its guards.
+        let listener = GuardedListener::new(listener, config.connections, config.trusted_proxies.clone());
         let app = build_app(AppState::new(config, db.clone()));
         tokio::spawn(async move {
-            axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>()).await.expect("serve");
+            axum::serve(listener, app.into_make_service_with_connect_info::<Peer>()).await.expect("serve");
         });
         TestApp {
             base,

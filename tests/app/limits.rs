@@ -200,15 +200,23 @@ async fn the_export_streams_every_task_across_pages(app: TestApp) {
     }
     // One export per account at a time: a second while the first is still
     // being read is 429; once it is read, the next works.
+    // The first is read through a socket with a small receive buffer that
+    // nobody reads, so it stays in progress.
     let cookies = browser.cookie_header();
-    let first =
-        Client::new().get(format!("{}/account/export", app.base)).header("cookie", &cookies).send().await.unwrap();
-    assert_eq!(first.status(), StatusCode::OK);
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    let mut first = socket.connect(app.base.trim_start_matches("http://").parse().unwrap()).await.unwrap();
+    let request = format!("GET /account/export HTTP/1.1\r\nHost: x\r\nCookie: {cookies}\r\n\r\n");
+    tokio::io::AsyncWriteExt::write_all(&mut first, request.as_bytes()).await.unwrap();
+    let mut head = [0u8; 12];
+    tokio::io::AsyncReadExt::read_exact(&mut first, &mut head).await.unwrap();
+    assert_eq!(&head, b"HTTP/1.1 200");
     let second =
         Client::new().get(format!("{}/account/export", app.base)).header("cookie", &cookies).send().await.unwrap();
     assert_eq!(second.status(), StatusCode::TOO_MANY_REQUESTS);
     assert!(second.headers().get("retry-after").is_some());
-    first.bytes().await.unwrap();
+    // Once the first ends (here: its client leaves), the next works.
+    drop(first);
     let mut export = browser.get("/account/export").await;
     for _ in 0..50 {
         if export.status == StatusCode::OK {
