@@ -269,7 +269,7 @@ async fn purge_periodically(db: Db) {
     let mut every_hour = tokio::time::interval(Duration::from_secs(3600));
     loop {
         every_hour.tick().await;
-        if let Err(err) = crate::db::security::purge(&db, time::Duration::days(1)).await {
+        if let Err(err) = crate::db::housekeeping::purge(&db, time::Duration::days(1)).await {
             tracing::warn!(error = %err, "purge failed; will try again in an hour");
         }
     }

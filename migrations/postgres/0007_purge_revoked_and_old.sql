@@ -1,4 +1,4 @@
--- Housekeeping grows two duties (src/db/security.rs `purge` does the same on
+-- Housekeeping grows two duties (src/db/housekeeping.rs `purge` does the same on
 -- SQLite; keep them in step):
 -- * revoked sessions go, and with them (ON DELETE CASCADE) their spent
 --   refresh tokens: a revoked session refuses every token already, so they

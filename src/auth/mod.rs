@@ -409,8 +409,8 @@ pub async fn record_event(
 ) -> Result<(), AppError> {
     let ip = client.ip.as_deref();
     tracing::info!(event = event.name(), %user_id, ip = ip.unwrap_or("-"), "{}", event.describe());
-    let stored = crate::db::security::Event { name: event, ip, user_agent: client.user_agent.as_deref() };
-    Ok(crate::db::security::record(&state.db, user_id, &stored, state.config.quotas.security_events_per_user).await?)
+    let stored = crate::db::audit::Event { name: event, ip, user_agent: client.user_agent.as_deref() };
+    Ok(crate::db::audit::record(&state.db, user_id, &stored, state.config.quotas.security_events_per_user).await?)
 }
 
 /// The user behind an API bearer token: a genuine, unexpired JWT whose

@@ -8,7 +8,7 @@ use std::net::{IpAddr, Ipv6Addr};
 use crate::{
     app::AppState,
     config::Limit,
-    db::{self, security},
+    db::{self, throttle as db_throttle},
     error::AppError,
 };
 
@@ -60,30 +60,30 @@ pub struct Counted(Vec<i64>);
 
 impl Counted {
     pub async fn refund(self, state: &AppState) -> Result<(), AppError> {
-        Ok(security::throttle_refund(&state.db, &self.0).await?)
+        Ok(db_throttle::refund(&state.db, &self.0).await?)
     }
 }
 
 /// Counts one attempt against every bucket, before the work it guards, if
 /// each is under its limit: `Err(seconds to wait)` when one is full, and
 /// then nothing is counted. Atomic (one statement, see
-/// [`security::throttle_take`]), so of many attempts at once at most the
+/// [`db_throttle::take`]), so of many attempts at once at most the
 /// limit get through, on every instance together. It reads only the
 /// counters: a throttled answer costs the same whoever it names.
 pub async fn take(state: &AppState, buckets: &[(&str, Limit)]) -> Result<Result<Counted, u64>, AppError> {
     let now = db::now();
     let since = |limit: &Limit| now - time::Duration::seconds(limit.window.as_secs() as i64);
-    let rows: Vec<security::Bucket<'_>> = buckets
+    let rows: Vec<db_throttle::Bucket<'_>> = buckets
         .iter()
-        .map(|(name, limit)| security::Bucket { name, limit: i64::from(limit.count), since: since(limit) })
+        .map(|(name, limit)| db_throttle::Bucket { name, limit: i64::from(limit.count), since: since(limit) })
         .collect();
-    if let Some(ids) = security::throttle_take(&state.db, &rows).await? {
+    if let Some(ids) = db_throttle::take(&state.db, &rows).await? {
         return Ok(Ok(Counted(ids)));
     }
     // Full: wait until the fullest bucket's oldest event leaves its window.
     let mut wait = 1;
     for (name, limit) in buckets {
-        let (count, oldest) = security::throttle_count(&state.db, name, since(limit)).await?;
+        let (count, oldest) = db_throttle::count(&state.db, name, since(limit)).await?;
         if count >= i64::from(limit.count) {
             let frees_at = oldest.unwrap_or(now) + time::Duration::seconds(limit.window.as_secs() as i64);
             wait = wait.max((frees_at - now).whole_seconds().max(1) as u64);

@@ -15,10 +15,13 @@
 //! [`as_user!`]. A statement that forgot its owner filter still sees nothing
 //! of anyone else's.
 
-pub mod security;
+pub mod audit;
+pub mod housekeeping;
+pub mod resets;
 pub mod sessions;
 pub mod signups;
 pub mod tasks;
+pub mod throttle;
 pub mod users;
 
 use std::{str::FromStr, time::Duration};

@@ -21,7 +21,7 @@ use crate::{
         ClientInfo, CurrentUser, SignIn, SignedIn, clear_session_cookies, confirm_password, csrf::CsrfToken,
         record_event,
     },
-    db::{security, sessions, tasks, users},
+    db::{audit, sessions, tasks, users},
     domain::{GUESSABLE_PASSWORD, Password, parse_name},
     error::AppError,
 };
@@ -109,8 +109,7 @@ impl Notice {
 }
 
 async fn page(state: &AppState, user: &CurrentUser, csrf: String) -> Result<AccountPage, AppError> {
-    let (live, events) =
-        tokio::try_join!(sessions::list(&state.db, user.id), security::recent(&state.db, user.id, 20))?;
+    let (live, events) = tokio::try_join!(sessions::list(&state.db, user.id), audit::recent(&state.db, user.id, 20))?;
     Ok(AccountPage {
         csrf,
         email: user.email.clone(),
@@ -356,7 +355,6 @@ pub async fn export(State(state): State<AppState>, SignedIn(user): SignedIn) -> 
         format!(r#"{{"profile":{},"tasks":["#, serde_json::to_string(&profile).map_err(AppError::internal_from)?);
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<Vec<u8>, std::io::Error>>(2);
     crate::app::spawn_in_request(async move {
-        let _slot = (permit, running);
         if tx.send(Ok(head.into_bytes())).await.is_err() {
             return;
         }
@@ -390,7 +388,12 @@ pub async fn export(State(state): State<AppState>, SignedIn(user): SignedIn) -> 
             }
         }
     });
-    let body = futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|chunk| (chunk, rx)) });
+    // The export counts as running for as long as the response body lives:
+    // until the client has been sent everything, or has gone.
+    let slot = (permit, running);
+    let body = futures_util::stream::unfold((rx, slot), |(mut rx, slot)| async move {
+        rx.recv().await.map(|chunk| (chunk, (rx, slot)))
+    });
     Ok((
         [
             (header::CONTENT_TYPE, "application/json"),

@@ -23,7 +23,7 @@ use crate::{
         tokens::{hash_refresh_token, random_token},
     },
     config::Limit,
-    db::{security, users},
+    db::{resets, users},
     domain::{Email, GUESSABLE_PASSWORD, Password},
     error::AppError,
     web::account::{NewPassword, set_password},
@@ -92,7 +92,7 @@ async fn mail_reset_link(state: &AppState, email: &Email, client: &ClientInfo) -
         return Ok(());
     }
     let token = random_token();
-    security::create_reset(&state.db, user.id, &hash_refresh_token(&token), RESET_LIFETIME).await?;
+    resets::create(&state.db, user.id, &hash_refresh_token(&token), RESET_LIFETIME).await?;
     record_event(state, user.id, AuditEvent::PasswordResetRequested, client).await?;
     let link = format!("{}/reset-password?token={token}", state.config.public_url());
     let body = format!(
@@ -118,7 +118,7 @@ pub async fn reset_page(
     Query(query): Query<TokenQuery>,
 ) -> Result<Response, AppError> {
     let token = query.token.unwrap_or_default();
-    let valid = !token.is_empty() && security::reset_owner(&state.db, &hash_refresh_token(&token)).await?.is_some();
+    let valid = !token.is_empty() && resets::owner(&state.db, &hash_refresh_token(&token)).await?.is_some();
     let status = if valid { StatusCode::OK } else { StatusCode::BAD_REQUEST };
     Ok((status, ResetPage { csrf, token, valid, password_error: None }).into_response())
 }
@@ -140,7 +140,7 @@ pub async fn reset(
     let invalid = |csrf: String, token: String| {
         (StatusCode::BAD_REQUEST, ResetPage { csrf, token, valid: false, password_error: None }).into_response()
     };
-    let owner = if token.is_empty() { None } else { security::reset_owner(&state.db, &hash).await? };
+    let owner = if token.is_empty() { None } else { resets::owner(&state.db, &hash).await? };
     let Some(user_id) = owner else {
         return Ok(invalid(csrf, token));
     };

@@ -154,7 +154,7 @@ async fn spent_refresh_tokens_go_with_their_session(app: TestApp) {
     assert_eq!(status, StatusCode::NO_CONTENT);
     assert_eq!(scalar(&app, spent, id).await, 0, "signing out forgets them");
     // The hourly purge removes the revoked session itself.
-    doable::db::security::purge(&app.db, time::Duration::days(1)).await.unwrap();
+    doable::db::housekeeping::purge(&app.db, time::Duration::days(1)).await.unwrap();
     assert_eq!(scalar(&app, "SELECT count(*) FROM sessions WHERE user_id = $1", id).await, 0);
 }
 
@@ -175,7 +175,7 @@ async fn the_audit_trail_keeps_the_newest_events_up_to_the_cap_and_a_year_at_mos
     let sql = "UPDATE security_events SET created_at = $1
                WHERE id = (SELECT min(id) FROM security_events WHERE user_id = $2)";
     doable::on_pool!(&app.unrestricted, pool => sqlx::query(sql).bind(long_ago).bind(id).execute(pool).await.unwrap().rows_affected());
-    doable::db::security::purge(&app.db, time::Duration::days(1)).await.unwrap();
+    doable::db::housekeeping::purge(&app.db, time::Duration::days(1)).await.unwrap();
     assert_eq!(scalar(&app, count, id).await, 4);
 }
 

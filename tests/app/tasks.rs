@@ -492,7 +492,7 @@ async fn housekeeping_forgets_old_deletions_and_expired_sessions_of_every_user(a
         sqlx::query(expire).bind(past).bind(&email).execute(pool).await.unwrap();
     });
 
-    doable::db::security::purge(&app.db, time::Duration::days(1)).await.expect("purge through the app's pool");
+    doable::db::housekeeping::purge(&app.db, time::Duration::days(1)).await.expect("purge through the app's pool");
     assert_eq!(count_rows(&app.unrestricted, &title).await, 0, "the old deletion is gone");
     assert_eq!(count_sessions().await, 0, "the expired session is gone");
 }
