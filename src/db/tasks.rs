@@ -380,38 +380,43 @@ const QUOTA_LOCK: &str = "SELECT pg_advisory_xact_lock(hashtextextended($1::text
 /// `None` when they would take the owner past `quota` live tasks.
 pub async fn restore(db: &Db, owner: Uuid, batch: Uuid, quota: i64) -> DbResult<Option<Vec<String>>> {
     let since = now() - UNDO_WINDOW;
-    let titles = as_user!(db, owner, atomically conn => {
+    // One statement that writes first: on SQLite a transaction that read
+    // before writing could fail outright when another writer got in between.
+    let titles: Vec<String> = as_user!(db, owner, conn => {
         if let Db::Postgres(_) = db {
             sqlx::query(QUOTA_LOCK).bind(owner).execute(&mut *conn).await?;
         }
-        let (live, waiting): (i64, i64) = sqlx::query_as(
-            "SELECT (SELECT count(*) FROM tasks WHERE user_id = $1 AND deleted_at IS NULL),
-                    (SELECT count(*) FROM tasks
-                     WHERE user_id = $1 AND deleted_batch = $2 AND deleted_at IS NOT NULL AND deleted_at >= $3)",
+        sqlx::query_scalar(
+            "UPDATE tasks SET deleted_at = NULL, deleted_batch = NULL
+             WHERE user_id = $1 AND deleted_batch = $2 AND deleted_at IS NOT NULL AND deleted_at >= $3
+               AND (SELECT count(*) FROM tasks WHERE user_id = $1 AND deleted_at IS NULL)
+                 + (SELECT count(*) FROM tasks
+                    WHERE user_id = $1 AND deleted_batch = $2 AND deleted_at IS NOT NULL AND deleted_at >= $3) <= $4
+             RETURNING title",
+        )
+        .bind(owner)
+        .bind(batch)
+        .bind(since)
+        .bind(quota)
+        .fetch_all(&mut *conn)
+        .await?
+    });
+    if !titles.is_empty() {
+        return Ok(Some(titles));
+    }
+    // Nothing restored: too late (or not the owner's), or no room.
+    let waiting: i64 = as_user!(db, owner, conn => {
+        sqlx::query_scalar(
+            "SELECT count(*) FROM tasks
+             WHERE user_id = $1 AND deleted_batch = $2 AND deleted_at IS NOT NULL AND deleted_at >= $3",
         )
         .bind(owner)
         .bind(batch)
         .bind(since)
         .fetch_one(&mut *conn)
-        .await?;
-        if waiting > 0 && live + waiting > quota {
-            None
-        } else {
-            Some(
-                sqlx::query_scalar(
-                    "UPDATE tasks SET deleted_at = NULL, deleted_batch = NULL
-                     WHERE user_id = $1 AND deleted_batch = $2 AND deleted_at IS NOT NULL AND deleted_at >= $3
-                     RETURNING title",
-                )
-                .bind(owner)
-                .bind(batch)
-                .bind(since)
-                .fetch_all(&mut *conn)
-                .await?,
-            )
-        }
+        .await?
     });
-    Ok(titles)
+    Ok(if waiting > 0 { None } else { Some(Vec::new()) })
 }
 
 #[cfg(test)]
