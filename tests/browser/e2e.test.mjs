@@ -349,6 +349,9 @@ describe('keyboard only', { skip }, () => {
 
     await task(page, 'Shortcut target').getByRole('button', { name: /^Delete/ }).click();
     await task(page, 'Shortcut target').waitFor({ state: 'detached' });
+    // After the swap settles, focus moves on (here, with no task left, to the
+    // new-task field); leave it only then, or the u would be typed there.
+    await page.waitForFunction(() => document.activeElement?.id === 'new-title');
     await page.evaluate(() => document.activeElement?.blur());
     await page.keyboard.press('u');
     await task(page, 'Shortcut target').waitFor();
