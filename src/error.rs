@@ -43,10 +43,6 @@ impl AppError {
         AppError::Internal(message.into())
     }
 
-    pub fn internal_from(err: impl std::error::Error + Send + Sync + 'static) -> Self {
-        AppError::Internal(Box::new(err))
-    }
-
     /// Creating a task when the account holds `MAX_TASKS_PER_USER`.
     pub fn task_quota(quota: i64) -> Self {
         AppError::QuotaExceeded(format!(

@@ -11,6 +11,7 @@ pub mod db;
 pub mod digest;
 pub mod domain;
 pub mod error;
+pub mod in_progress;
 pub mod listener;
 pub mod mail;
 pub mod web;

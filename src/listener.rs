@@ -7,11 +7,10 @@
 //! in the kernel's backlog instead of exhausting file descriptors.
 
 use std::{
-    collections::HashMap,
     io,
     net::{IpAddr, Ipv6Addr, SocketAddr},
     pin::Pin,
-    sync::{Arc, Mutex, PoisonError},
+    sync::Arc,
     task::{Context, Poll},
     time::Duration,
 };
@@ -22,6 +21,8 @@ use tokio::{
     sync::{OwnedSemaphorePermit, Semaphore},
     time::{Instant, Sleep},
 };
+
+use crate::in_progress::{PerKey, Place};
 
 /// The address of a connection's peer, as `ConnectInfo` carries it to the
 /// handlers (the client IP before any `X-Forwarded-For`).
@@ -47,7 +48,7 @@ pub struct GuardedListener {
     limits: ConnectionLimits,
     trusted_proxies: Vec<ipnet::IpNet>,
     slots: Arc<Semaphore>,
-    per_client: Arc<Mutex<HashMap<IpAddr, usize>>>,
+    per_client: PerKey<IpAddr>,
 }
 
 impl GuardedListener {
@@ -57,23 +58,17 @@ impl GuardedListener {
             limits,
             trusted_proxies,
             slots: Arc::new(Semaphore::new(limits.total)),
-            per_client: Arc::default(),
+            per_client: PerKey::new(limits.per_ip),
         }
     }
 
-    /// Counts a connection from `ip` if it has room; `None` when it is full.
-    fn admit(&self, ip: IpAddr) -> Option<Option<ClientSlot>> {
+    /// Counts a connection from `ip` if it has room; `None` when it is full
+    /// (a trusted proxy holds no count: every client comes through it).
+    fn admit(&self, ip: IpAddr) -> Option<Option<Place<IpAddr>>> {
         if self.trusted_proxies.iter().any(|proxy| proxy.contains(&ip)) {
             return Some(None);
         }
-        let client = client_of(ip);
-        let mut counts = self.per_client.lock().unwrap_or_else(PoisonError::into_inner);
-        let held = counts.entry(client).or_insert(0);
-        if *held >= self.limits.per_ip {
-            return None;
-        }
-        *held += 1;
-        Some(Some(ClientSlot { client, counts: self.per_client.clone() }))
+        self.per_client.take(client_of(ip)).map(Some)
     }
 }
 
@@ -125,24 +120,6 @@ impl axum::serve::Listener for GuardedListener {
     }
 }
 
-/// One client's count of connections, given back when the connection ends.
-struct ClientSlot {
-    client: IpAddr,
-    counts: Arc<Mutex<HashMap<IpAddr, usize>>>,
-}
-
-impl Drop for ClientSlot {
-    fn drop(&mut self) {
-        let mut counts = self.counts.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(held) = counts.get_mut(&self.client) {
-            *held -= 1;
-            if *held == 0 {
-                counts.remove(&self.client);
-            }
-        }
-    }
-}
-
 /// A connection that fails with `TimedOut` once no byte has moved for the
 /// idle limit (hyper then closes it). Longer than the request timeout, so a
 /// slow answer is never cut: it is the silence between requests, or in the
@@ -151,7 +128,7 @@ pub struct GuardedStream {
     inner: TcpStream,
     idle: Duration,
     deadline: Pin<Box<Sleep>>,
-    _slot: (OwnedSemaphorePermit, Option<ClientSlot>),
+    _slot: (OwnedSemaphorePermit, Option<Place<IpAddr>>),
 }
 
 impl GuardedStream {

@@ -147,13 +147,16 @@ async fn authenticate(state: &AppState, cookies: &Cookies) -> Result<Option<Curr
     };
     // Inside the grace window the browser already holds the successor (the
     // parallel request set it): it gets a new access token only.
-    let rotated = matches!(refresh, Successor::New(_));
+    let new_cookie = match refresh {
+        Successor::New(token) => Some(token),
+        Successor::Earlier(_) => None,
+    };
     let Some(user) = sessions::live_user(&state.db, session_id, user_id).await? else {
         clear_session_cookies(cookies, &state.config);
         return Ok(None);
     };
     let access = state.keys.issue_access(user_id, session_id, state.config.access_token_ttl)?;
-    set_session_cookies(cookies, &state.config, access, if rotated { refresh.token() } else { None });
+    set_session_cookies(cookies, &state.config, access, new_cookie);
     Ok(Some(CurrentUser { id: user_id, session_id, email: user.email, name: user.name }))
 }
 

@@ -2,18 +2,15 @@
 //! p = 1), on tokio's blocking pool and never more than a few at a time, so
 //! a burst of sign-ins can neither stall the async workers nor exhaust memory.
 
-use std::{
-    collections::HashMap,
-    sync::{
-        Arc, Mutex,
-        atomic::{AtomicUsize, Ordering},
-    },
+use std::sync::{
+    Arc,
+    atomic::{AtomicUsize, Ordering},
 };
 
 use argon2::{Algorithm, Argon2, Params, PasswordHasher as _, PasswordVerifier as _, Version};
 use tokio::sync::{OnceCell, Semaphore};
 
-use crate::domain::Password;
+use crate::{domain::Password, in_progress::PerKey};
 
 #[derive(Debug, thiserror::Error)]
 pub enum HashError {
@@ -35,7 +32,7 @@ pub struct Passwords {
     max_queued: usize,
     /// The same, per account: one account's flood must not fill the queue
     /// that everyone else's sign-in waits in.
-    per_account: Arc<Mutex<HashMap<String, usize>>>,
+    per_account: Arc<PerKey<String>>,
     /// A hash of a random password, verified against when the email is
     /// unknown so that answer takes as long as a wrong password.
     dummy_hash: OnceCell<String>,
@@ -64,33 +61,6 @@ impl Drop for QueuePlace {
 /// Password checks of one account that may be queued or running at once.
 pub const PER_ACCOUNT: usize = 4;
 
-/// One of an account's places in the hashing queue, given back when dropped.
-struct AccountPlace(Arc<Mutex<HashMap<String, usize>>>, String);
-
-impl AccountPlace {
-    fn take(places: &Arc<Mutex<HashMap<String, usize>>>, key: &str) -> Option<Self> {
-        let mut map = places.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        let held = map.entry(key.to_owned()).or_insert(0);
-        if *held >= PER_ACCOUNT {
-            return None;
-        }
-        *held += 1;
-        Some(AccountPlace(places.clone(), key.to_owned()))
-    }
-}
-
-impl Drop for AccountPlace {
-    fn drop(&mut self) {
-        let mut map = self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        if let Some(held) = map.get_mut(&self.1) {
-            *held -= 1;
-            if *held == 0 {
-                map.remove(&self.1);
-            }
-        }
-    }
-}
-
 fn argon2() -> Argon2<'static> {
     // These parameters are valid; argon2's defaults are the same values, so
     // the fallback can never weaken anything.
@@ -107,7 +77,7 @@ impl Passwords {
             permits: Arc::new(Semaphore::new(max_concurrent)),
             queued: Arc::new(AtomicUsize::new(0)),
             max_queued: max_concurrent * QUEUE_FACTOR,
-            per_account: Arc::new(Mutex::new(HashMap::new())),
+            per_account: Arc::new(PerKey::new(PER_ACCOUNT)),
             dummy_hash: OnceCell::new(),
         }
     }
@@ -122,7 +92,7 @@ impl Passwords {
         work: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T, HashError> {
         let account = match account {
-            Some(key) => Some(AccountPlace::take(&self.per_account, key).ok_or(HashError::Busy)?),
+            Some(key) => Some(self.per_account.take(key.to_owned()).ok_or(HashError::Busy)?),
             None => None,
         };
         let place = QueuePlace::take(&self.queued, self.max_queued).ok_or(HashError::Busy)?;

@@ -2,6 +2,7 @@
 //! export and deletion.
 
 use crate::domain::AuditEvent;
+use crate::in_progress::PerKey;
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::{
@@ -305,27 +306,8 @@ struct ExportProfile {
     created_at: String,
 }
 
-/// An account's export in progress; ends when dropped.
-struct ExportRunning(Uuid);
-
-static EXPORTING: std::sync::Mutex<Vec<Uuid>> = std::sync::Mutex::new(Vec::new());
-
-impl ExportRunning {
-    fn start(user: Uuid) -> Option<Self> {
-        let mut running = EXPORTING.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        if running.contains(&user) {
-            return None;
-        }
-        running.push(user);
-        Some(ExportRunning(user))
-    }
-}
-
-impl Drop for ExportRunning {
-    fn drop(&mut self) {
-        EXPORTING.lock().unwrap_or_else(std::sync::PoisonError::into_inner).retain(|user| *user != self.0);
-    }
-}
+/// Accounts with an export in progress: one each.
+static EXPORTING: std::sync::LazyLock<PerKey<Uuid>> = std::sync::LazyLock::new(|| PerKey::new(1));
 
 /// Tasks read per query while exporting.
 const EXPORT_PAGE: i64 = 500;
@@ -341,7 +323,7 @@ pub async fn export(State(state): State<AppState>, SignedIn(user): SignedIn) -> 
     // Exports take pool connections page after page for as long as the
     // client reads: a few at a time per instance, one per account.
     static EXPORTS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
-    let (Ok(permit), Some(running)) = (EXPORTS.try_acquire(), ExportRunning::start(user.id)) else {
+    let (Ok(permit), Some(running)) = (EXPORTS.try_acquire(), EXPORTING.take(user.id)) else {
         return Err(AppError::TooManyRequests(5));
     };
     let profile = users::find(&state.db, user.id).await?.ok_or(AppError::NotFound)?;
@@ -351,8 +333,10 @@ pub async fn export(State(state): State<AppState>, SignedIn(user): SignedIn) -> 
         name: profile.name,
         created_at: profile.created_at.format(&Rfc3339).unwrap_or_default(),
     };
-    let head =
-        format!(r#"{{"profile":{},"tasks":["#, serde_json::to_string(&profile).map_err(AppError::internal_from)?);
+    let head = format!(
+        r#"{{"profile":{},"tasks":["#,
+        serde_json::to_string(&profile).map_err(|e| AppError::Internal(Box::new(e)))?
+    );
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<Vec<u8>, std::io::Error>>(2);
     crate::app::spawn_in_request(async move {
         if tx.send(Ok(head.into_bytes())).await.is_err() {
