@@ -109,6 +109,8 @@ impl From<askama::Error> for AppError {
 #[derive(Template)]
 #[template(path = "error.html")]
 pub struct ErrorPage<'a> {
+    /// Nobody's: an error page shows no navigation and carries no form.
+    pub layout: crate::web::Layout,
     pub title: &'a str,
     pub message: &'a str,
     pub status: u16,
@@ -155,7 +157,7 @@ impl IntoResponse for AppError {
 }
 
 pub fn render_error(status: StatusCode, title: &'static str, message: &str) -> Response {
-    let page = ErrorPage { title, message, status: status.as_u16() };
+    let page = ErrorPage { layout: Default::default(), title, message, status: status.as_u16() };
     match page.render() {
         Ok(html) => (status, Html(html)).into_response(),
         Err(err) => {

@@ -3,6 +3,7 @@
 //! `main.rs` reads the configuration and calls [`run`]; tests drive
 //! [`build_app`] directly.
 
+pub mod account;
 pub mod api;
 pub mod app;
 pub mod auth;

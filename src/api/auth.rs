@@ -1,6 +1,5 @@
 //! Accounts and tokens.
 
-use crate::domain::AuditEvent;
 use axum::{
     extract::State,
     http::StatusCode,
@@ -11,14 +10,12 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::{ApiError, ApiJson, ApiResult, ApiUser, ErrorBody, rfc3339};
-use crate::error::AppError;
 use crate::{
+    account::{self, SignIn, SignUp, SignUpError},
     app::AppState,
-    auth::{
-        ClientInfo, Renewed, SignIn, SignUpError, create_session, record_event, renew, request_sign_up, sign_in,
-        sign_up,
-    },
-    db::{sessions, users},
+    auth::{ClientInfo, Renewed, create_session, renew},
+    db::users,
+    error::AppError,
 };
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -116,14 +113,11 @@ pub async fn signup(
     client: ClientInfo,
     ApiJson(body): ApiJson<SignUpRequest>,
 ) -> ApiResult<Response> {
-    let outcome = if state.config.confirm_signup_by_email {
-        request_sign_up(&state, &body.email, &body.password, body.name.as_deref(), &client).await.map(|()| None)
-    } else {
-        sign_up(&state, &body.email, &body.password, body.name.as_deref(), &client).await.map(Some)
-    };
-    match outcome {
-        Ok(Some(user)) => Ok((StatusCode::CREATED, axum::Json(SignedUp { user: user.into() })).into_response()),
-        Ok(None) => {
+    match account::sign_up(&state, &body.email, &body.password, body.name.as_deref(), &client).await {
+        Ok(SignUp::Created(user)) => {
+            Ok((StatusCode::CREATED, axum::Json(SignedUp { user: user.into() })).into_response())
+        }
+        Ok(SignUp::MailSent) => {
             let accepted = SignUpAccepted { message: "Check your inbox to finish signing up." };
             Ok((StatusCode::ACCEPTED, axum::Json(accepted)).into_response())
         }
@@ -150,7 +144,7 @@ pub async fn token(
     client: ClientInfo,
     ApiJson(body): ApiJson<TokenRequest>,
 ) -> ApiResult<axum::Json<TokenPair>> {
-    let user_id = match sign_in(&state, &body.email, &body.password, &client).await? {
+    let user_id = match account::sign_in(&state, &body.email, &body.password, &client).await? {
         SignIn::Success(user_id) => user_id,
         SignIn::Failed => {
             return Err(ApiError::new(
@@ -200,8 +194,7 @@ pub async fn logout(
     client: ClientInfo,
     ApiUser(user): ApiUser,
 ) -> ApiResult<StatusCode> {
-    sessions::revoke(&state.db, user.id, user.session_id).await?;
-    record_event(&state, user.id, AuditEvent::SignOut, &client).await?;
+    account::sign_out(&state, &user, &client).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -1,6 +1,5 @@
 //! The caller's signed-in devices.
 
-use crate::domain::AuditEvent;
 use axum::{
     Json,
     extract::{Path, State},
@@ -11,11 +10,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::{ApiError, ApiResult, ApiUser, ErrorBody, rfc3339};
-use crate::{
-    app::AppState,
-    auth::{ClientInfo, record_event},
-    db::sessions,
-};
+use crate::{account, app::AppState, auth::ClientInfo, db::sessions};
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct SessionJson {
@@ -64,9 +59,8 @@ pub async fn revoke(
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
     let id = Uuid::parse_str(&id).map_err(|_| ApiError::not_found())?;
-    if !sessions::revoke(&state.db, user.id, id).await? {
+    if !account::revoke_session(&state, &user, id, &client).await? {
         return Err(ApiError::not_found());
     }
-    record_event(&state, user.id, AuditEvent::SessionRevoked, &client).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -14,7 +14,7 @@ use axum::{
 };
 use tower_cookies::Cookies;
 
-use super::Resolved;
+use super::session::Resolved;
 use crate::{app::AppState, error::AppError};
 
 pub const CSRF_COOKIE: &str = "doable_csrf";

@@ -1,30 +1,26 @@
 //! The account page: profile, password, signed-in sessions, recent activity,
 //! export and deletion.
 
-use crate::domain::AuditEvent;
-use crate::in_progress::PerKey;
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::{
-    extract::{Path, State},
+    extract::Path,
     http::{StatusCode, header},
     response::{IntoResponse, Redirect, Response},
 };
 use serde::{Deserialize, Serialize};
 use time::{OffsetDateTime, format_description::well_known::Rfc3339};
-use tower_cookies::Cookies;
 use uuid::Uuid;
 
-use super::extract::{Form, Query};
+use super::extract::{Form, Layout, Query, UserRequest};
 use crate::{
+    account::{self, Refused},
     app::AppState,
-    auth::{
-        ClientInfo, CurrentUser, SignIn, SignedIn, clear_session_cookies, confirm_password, csrf::CsrfToken,
-        record_event,
-    },
+    auth::{CurrentUser, clear_session_cookies},
     db::{audit, sessions, tasks, users},
-    domain::{GUESSABLE_PASSWORD, Password, parse_name},
+    domain::AuditEvent,
     error::AppError,
+    in_progress::PerKey,
 };
 
 pub struct SessionView {
@@ -46,8 +42,7 @@ pub struct EventView {
 #[derive(Template, WebTemplate)]
 #[template(path = "account.html")]
 pub struct AccountPage {
-    csrf: String,
-    email: String,
+    layout: Layout,
     name: String,
     notice: Option<&'static str>,
     name_error: Option<&'static str>,
@@ -109,11 +104,10 @@ impl Notice {
     }
 }
 
-async fn page(state: &AppState, user: &CurrentUser, csrf: String) -> Result<AccountPage, AppError> {
+async fn page(state: &AppState, user: &CurrentUser, layout: Layout) -> Result<AccountPage, AppError> {
     let (live, events) = tokio::try_join!(sessions::list(&state.db, user.id), audit::recent(&state.db, user.id, 20))?;
     Ok(AccountPage {
-        csrf,
-        email: user.email.clone(),
+        layout,
         name: user.name.clone().unwrap_or_default(),
         notice: None,
         name_error: None,
@@ -142,15 +136,17 @@ async fn page(state: &AppState, user: &CurrentUser, csrf: String) -> Result<Acco
     })
 }
 
-pub async fn show(
-    State(state): State<AppState>,
-    SignedIn(user): SignedIn,
-    CsrfToken(csrf): CsrfToken,
-    Query(notice): Query<Notice>,
-) -> Result<AccountPage, AppError> {
-    let mut page = page(&state, &user, csrf).await?;
+pub async fn show(request: UserRequest, Query(notice): Query<Notice>) -> Result<AccountPage, AppError> {
+    let mut page = page(&request.state, &request.user, request.layout).await?;
     page.notice = notice.message();
     Ok(page)
+}
+
+/// The account page again, with `error` set beside its field: 422.
+async fn refused(request: UserRequest, error: impl FnOnce(&mut AccountPage)) -> Result<Response, AppError> {
+    let mut page = page(&request.state, &request.user, request.layout).await?;
+    error(&mut page);
+    Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
 }
 
 #[derive(Deserialize)]
@@ -158,24 +154,15 @@ pub struct ProfileForm {
     name: Option<String>,
 }
 
-pub async fn update_profile(
-    State(state): State<AppState>,
-    SignedIn(user): SignedIn,
-    CsrfToken(csrf): CsrfToken,
-    client: ClientInfo,
-    Form(form): Form<ProfileForm>,
-) -> Result<Response, AppError> {
-    match parse_name(form.name.as_deref()) {
-        Ok(name) => {
-            users::set_name(&state.db, user.id, name.as_deref()).await?;
-            record_event(&state, user.id, AuditEvent::ProfileUpdated, &client).await?;
-            Ok(Redirect::to("/account?done=profile").into_response())
-        }
-        Err(message) => {
-            let mut page = page(&state, &user, csrf).await?;
-            page.name = form.name.unwrap_or_default();
-            page.name_error = Some(message);
-            Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
+pub async fn update_profile(request: UserRequest, Form(form): Form<ProfileForm>) -> Result<Response, AppError> {
+    match account::rename(&request.state, &request.user, form.name.as_deref(), &request.client).await? {
+        Ok(()) => Ok(Redirect::to("/account?done=profile").into_response()),
+        Err(Refused(message)) => {
+            refused(request, |page| {
+                page.name = form.name.unwrap_or_default();
+                page.name_error = Some(message);
+            })
+            .await
         }
     }
 }
@@ -186,99 +173,21 @@ pub struct PasswordForm {
     new_password: Option<String>,
 }
 
-/// Checks the current password against the account: a sign-in attempt,
-/// counted and throttled as one (past the limit: 429).
-async fn password_matches(
-    state: &AppState,
-    user: &CurrentUser,
-    password: &str,
-    client: &ClientInfo,
-) -> Result<bool, AppError> {
-    match confirm_password(state, user, password, client).await? {
-        SignIn::Success(_) => Ok(true),
-        SignIn::Failed => Ok(false),
-        SignIn::Throttled(wait) => Err(AppError::TooManyRequests(wait)),
+pub async fn change_password(request: UserRequest, Form(form): Form<PasswordForm>) -> Result<Response, AppError> {
+    let (current, new) =
+        (form.current_password.as_deref().unwrap_or_default(), form.new_password.as_deref().unwrap_or_default());
+    match account::change_password(&request.state, &request.user, current, new, &request.client).await? {
+        Ok(()) => Ok(Redirect::to("/account?done=password").into_response()),
+        Err(Refused(message)) => refused(request, |page| page.password_error = Some(message)).await,
     }
 }
 
-pub async fn change_password(
-    State(state): State<AppState>,
-    SignedIn(user): SignedIn,
-    CsrfToken(csrf): CsrfToken,
-    client: ClientInfo,
-    Form(form): Form<PasswordForm>,
-) -> Result<Response, AppError> {
-    let error = match Password::parse(form.new_password.as_deref().unwrap_or_default()) {
-        Err(message) => Some(message),
-        Ok(_)
-            if !password_matches(&state, &user, form.current_password.as_deref().unwrap_or_default(), &client)
-                .await? =>
-        {
-            Some("Your current password is not right.")
-        }
-        Ok(new) => {
-            if set_password(&state, user.id, &personal_words(&user), &new, NewPassword::Keeping(user.session_id))
-                .await?
-            {
-                record_event(&state, user.id, AuditEvent::PasswordChanged, &client).await?;
-                return Ok(Redirect::to("/account?done=password").into_response());
-            }
-            Some(GUESSABLE_PASSWORD)
-        }
-    };
-    let mut page = page(&state, &user, csrf).await?;
-    page.password_error = error;
-    Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
-}
-
-/// What a password must not be built from: the user's own email and name.
-fn personal_words(user: &CurrentUser) -> Vec<&str> {
-    let mut words = vec![user.email.as_str()];
-    words.extend(user.name.as_deref());
-    words
-}
-
-/// How a new password comes: through a reset link (by its token hash,
-/// spent with it), or from the signed-in user, who keeps this session.
-pub enum NewPassword<'a> {
-    ViaReset(&'a str),
-    Keeping(Uuid),
-}
-
-/// Sets a new password, spends every reset link and revokes every session
-/// but the one kept, all in one transaction; false (and nothing changed)
-/// when the password is too easy to guess or the reset link no longer works.
-pub async fn set_password(
-    state: &AppState,
-    user_id: Uuid,
-    personal: &[&str],
-    new: &Password,
-    how: NewPassword<'_>,
-) -> Result<bool, AppError> {
-    if !state.passwords.strong_enough(new, personal).await? {
-        return Ok(false);
-    }
-    // Hashed first: the slow part, and the one that may be refused (503).
-    let hash = state.passwords.hash(new).await?;
-    let (via_reset, keep) = match how {
-        NewPassword::ViaReset(token_hash) => (Some(token_hash), None),
-        NewPassword::Keeping(session) => (None, Some(session)),
-    };
-    Ok(users::replace_password(&state.db, user_id, &hash, via_reset, keep).await?)
-}
-
-pub async fn revoke_session(
-    State(state): State<AppState>,
-    SignedIn(user): SignedIn,
-    cookies: Cookies,
-    client: ClientInfo,
-    Path(id): Path<String>,
-) -> Result<Response, AppError> {
+pub async fn revoke_session(request: UserRequest, Path(id): Path<String>) -> Result<Response, AppError> {
+    let UserRequest { user, state, cookies, client, .. } = request;
     let id = Uuid::parse_str(&id).map_err(|_| AppError::NotFound)?;
-    if !sessions::revoke(&state.db, user.id, id).await? {
+    if !account::revoke_session(&state, &user, id, &client).await? {
         return Err(AppError::NotFound);
     }
-    record_event(&state, user.id, AuditEvent::SessionRevoked, &client).await?;
     if id == user.session_id {
         clear_session_cookies(&cookies, &state.config);
         return Ok(Redirect::to("/signin").into_response());
@@ -286,14 +195,9 @@ pub async fn revoke_session(
     Ok(Redirect::to("/account?done=revoked").into_response())
 }
 
-pub async fn sign_out_everywhere(
-    State(state): State<AppState>,
-    SignedIn(user): SignedIn,
-    cookies: Cookies,
-    client: ClientInfo,
-) -> Result<Redirect, AppError> {
-    sessions::revoke_all(&state.db, user.id, None).await?;
-    record_event(&state, user.id, AuditEvent::SessionsRevokedAll, &client).await?;
+pub async fn sign_out_everywhere(request: UserRequest) -> Result<Redirect, AppError> {
+    let UserRequest { user, state, cookies, client, .. } = request;
+    account::sign_out_everywhere(&state, &user, &client).await?;
     clear_session_cookies(&cookies, &state.config);
     Ok(Redirect::to("/signin"))
 }
@@ -319,7 +223,8 @@ const EXPORT_PAGE: i64 = 500;
 /// reading and stops (no query is abandoned halfway, see `app.rs`); if the
 /// database fails midway the download is cut short rather than completed
 /// with a lie.
-pub async fn export(State(state): State<AppState>, SignedIn(user): SignedIn) -> Result<Response, AppError> {
+pub async fn export(request: UserRequest) -> Result<Response, AppError> {
+    let UserRequest { user, state, .. } = request;
     // Exports take pool connections page after page for as long as the
     // client reads: a few at a time per instance, one per account.
     static EXPORTS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
@@ -393,23 +298,15 @@ pub struct DeleteForm {
     password: Option<String>,
 }
 
-pub async fn delete_account(
-    State(state): State<AppState>,
-    SignedIn(user): SignedIn,
-    CsrfToken(csrf): CsrfToken,
-    cookies: Cookies,
-    client: ClientInfo,
-    Form(form): Form<DeleteForm>,
-) -> Result<Response, AppError> {
-    if !password_matches(&state, &user, form.password.as_deref().unwrap_or_default(), &client).await? {
-        let mut page = page(&state, &user, csrf).await?;
-        page.delete_error = Some("That password is not right. Your account was not deleted.");
-        return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
+pub async fn delete_account(request: UserRequest, Form(form): Form<DeleteForm>) -> Result<Response, AppError> {
+    let password = form.password.as_deref().unwrap_or_default();
+    match account::delete(&request.state, &request.user, password, &request.client).await? {
+        Ok(()) => {
+            clear_session_cookies(&request.cookies, &request.state.config);
+            Ok(Redirect::to("/signin?notice=deleted").into_response())
+        }
+        Err(Refused(message)) => refused(request, |page| page.delete_error = Some(message)).await,
     }
-    users::delete(&state.db, user.id).await?;
-    tracing::info!(event = "account.deleted", user_id = %user.id, "account deleted with its tasks and sessions");
-    clear_session_cookies(&cookies, &state.config);
-    Ok(Redirect::to("/signin?notice=deleted").into_response())
 }
 
 #[cfg(test)]

@@ -1,24 +1,17 @@
 //! Sign-up, sign-in and sign-out pages.
 
-use crate::domain::AuditEvent;
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::{
-    extract::State,
     http::StatusCode,
     response::{IntoResponse, Redirect, Response},
 };
 use serde::Deserialize;
-use tower_cookies::Cookies;
 
-use super::extract::{Form, Query};
+use super::extract::{Form, Layout, PageRequest, Query, UserRequest};
 use crate::{
-    app::AppState,
-    auth::{
-        ClientInfo, Confirmation, MaybeSignedIn, SignIn, SignUpError, SignedIn, confirm_sign_up, csrf::CsrfToken,
-        email_awaiting_confirmation, end_session, record_event, request_sign_up, safe_next, sign_in, sign_up,
-        start_session,
-    },
+    account::{self, Confirmation, SignIn, SignUp, SignUpError},
+    auth::{clear_session_cookies, start_session},
     error::AppError,
 };
 
@@ -30,7 +23,7 @@ const SIGNIN_THROTTLED: &str = "Too many failed attempts. Wait a few minutes and
 #[derive(Template, WebTemplate, Default)]
 #[template(path = "auth/signup.html")]
 pub struct SignupPage {
-    csrf: String,
+    layout: Layout,
     email: String,
     name: String,
     email_error: Option<&'static str>,
@@ -41,7 +34,7 @@ pub struct SignupPage {
 #[derive(Template, WebTemplate, Default)]
 #[template(path = "auth/signin.html")]
 pub struct SigninPage {
-    csrf: String,
+    layout: Layout,
     email: String,
     next: String,
     error: Option<&'static str>,
@@ -54,11 +47,11 @@ pub struct NextQuery {
     notice: Option<String>,
 }
 
-pub async fn signup_page(MaybeSignedIn(user): MaybeSignedIn, CsrfToken(csrf): CsrfToken) -> Response {
-    if user.is_some() {
+pub async fn signup_page(page: PageRequest) -> Response {
+    if page.layout.user.is_some() {
         return Redirect::to("/tasks").into_response();
     }
-    SignupPage { csrf, ..Default::default() }.into_response()
+    SignupPage { layout: page.layout, ..Default::default() }.into_response()
 }
 
 #[derive(Deserialize)]
@@ -68,30 +61,20 @@ pub struct SignupForm {
     name: Option<String>,
 }
 
-pub async fn signup(
-    State(state): State<AppState>,
-    MaybeSignedIn(previous): MaybeSignedIn,
-    cookies: Cookies,
-    client: ClientInfo,
-    CsrfToken(csrf): CsrfToken,
-    Form(form): Form<SignupForm>,
-) -> Result<Response, AppError> {
+pub async fn signup(page: PageRequest, Form(form): Form<SignupForm>) -> Result<Response, AppError> {
+    let PageRequest { state, layout, cookies, client, .. } = page;
     let email = form.email.unwrap_or_default();
     let name = form.name.unwrap_or_default();
-    let mut page = SignupPage { csrf, email: email.trim().to_owned(), name: name.clone(), ..Default::default() };
     let password = form.password.as_deref().unwrap_or_default();
-    let outcome = if state.config.confirm_signup_by_email {
-        request_sign_up(&state, &email, password, Some(&name), &client).await.map(|()| None)
-    } else {
-        sign_up(&state, &email, password, Some(&name), &client).await.map(Some)
-    };
+    let outcome = account::sign_up(&state, &email, password, Some(&name), &client).await;
+    let previous = layout.user.clone();
+    let mut page = SignupPage { layout, email: email.trim().to_owned(), name, ..Default::default() };
     match outcome {
-        Ok(Some(user)) => {
+        Ok(SignUp::Created(user)) => {
             start_session(&state, &cookies, user.id, &client, previous.as_ref()).await?;
             Ok(Redirect::to("/tasks").into_response())
         }
-        // The same for every address, taken or not: the mail tells them apart.
-        Ok(None) => Ok(Redirect::to("/signup/sent").into_response()),
+        Ok(SignUp::MailSent) => Ok(Redirect::to("/signup/sent").into_response()),
         Err(SignUpError::Invalid(errors)) => {
             for (field, message) in errors {
                 match field {
@@ -114,10 +97,12 @@ pub async fn signup(
 /// "Check your inbox", after a sign-up that waits for confirmation.
 #[derive(Template, WebTemplate)]
 #[template(path = "auth/signup_sent.html")]
-pub struct SignupSentPage;
+pub struct SignupSentPage {
+    layout: Layout,
+}
 
-pub async fn signup_sent_page() -> SignupSentPage {
-    SignupSentPage
+pub async fn signup_sent_page(page: PageRequest) -> SignupSentPage {
+    SignupSentPage { layout: page.layout }
 }
 
 /// Where a confirmation link leads: the password chosen at sign-up and a
@@ -126,7 +111,7 @@ pub async fn signup_sent_page() -> SignupSentPage {
 #[derive(Template, WebTemplate, Default)]
 #[template(path = "auth/signup_confirm.html")]
 pub struct ConfirmPage {
-    csrf: String,
+    layout: Layout,
     token: String,
     /// The address the link creates an account for; `None`: the link is dead
     /// (or, with `taken`, the address got an account since).
@@ -146,29 +131,20 @@ pub struct ConfirmForm {
     password: Option<String>,
 }
 
-pub async fn confirm_page(
-    State(state): State<AppState>,
-    CsrfToken(csrf): CsrfToken,
-    Query(query): Query<ConfirmQuery>,
-) -> Result<Response, AppError> {
+pub async fn confirm_page(page: PageRequest, Query(query): Query<ConfirmQuery>) -> Result<Response, AppError> {
     let token = query.token.unwrap_or_default();
-    let email = email_awaiting_confirmation(&state, &token).await?;
+    let email = account::email_awaiting_confirmation(&page.state, &token).await?;
     let status = if email.is_some() { StatusCode::OK } else { StatusCode::BAD_REQUEST };
-    Ok((status, ConfirmPage { csrf, token, email, ..Default::default() }).into_response())
+    Ok((status, ConfirmPage { layout: page.layout, token, email, ..Default::default() }).into_response())
 }
 
-pub async fn confirm(
-    State(state): State<AppState>,
-    MaybeSignedIn(previous): MaybeSignedIn,
-    cookies: Cookies,
-    client: ClientInfo,
-    CsrfToken(csrf): CsrfToken,
-    Form(form): Form<ConfirmForm>,
-) -> Result<Response, AppError> {
+pub async fn confirm(page: PageRequest, Form(form): Form<ConfirmForm>) -> Result<Response, AppError> {
+    let PageRequest { state, layout, cookies, client, .. } = page;
     let token = form.token.unwrap_or_default();
     let password = form.password.unwrap_or_default();
-    let page = ConfirmPage { csrf, ..Default::default() };
-    match confirm_sign_up(&state, &token, &password, &client).await? {
+    let previous = layout.user.clone();
+    let page = ConfirmPage { layout, ..Default::default() };
+    match account::confirm_sign_up(&state, &token, &password, &client).await? {
         Confirmation::Created(user) => {
             start_session(&state, &cookies, user.id, &client, previous.as_ref()).await?;
             Ok(Redirect::to("/tasks").into_response())
@@ -186,13 +162,9 @@ pub async fn confirm(
     }
 }
 
-pub async fn signin_page(
-    MaybeSignedIn(user): MaybeSignedIn,
-    CsrfToken(csrf): CsrfToken,
-    Query(query): Query<NextQuery>,
-) -> Response {
+pub async fn signin_page(page: PageRequest, Query(query): Query<NextQuery>) -> Response {
     let next = safe_next(query.next.as_deref()).to_owned();
-    if user.is_some() {
+    if page.layout.user.is_some() {
         return Redirect::to(&next).into_response();
     }
     let notice = match query.notice.as_deref() {
@@ -200,7 +172,7 @@ pub async fn signin_page(
         Some("deleted") => Some("Your account and everything in it were deleted."),
         _ => None,
     };
-    SigninPage { csrf, next, notice, ..Default::default() }.into_response()
+    SigninPage { layout: page.layout, next, notice, ..Default::default() }.into_response()
 }
 
 #[derive(Deserialize)]
@@ -210,28 +182,22 @@ pub struct SigninForm {
     next: Option<String>,
 }
 
-pub async fn signin(
-    State(state): State<AppState>,
-    MaybeSignedIn(previous): MaybeSignedIn,
-    cookies: Cookies,
-    client: ClientInfo,
-    CsrfToken(csrf): CsrfToken,
-    Form(form): Form<SigninForm>,
-) -> Result<Response, AppError> {
+pub async fn signin(page: PageRequest, Form(form): Form<SigninForm>) -> Result<Response, AppError> {
+    let PageRequest { state, layout, cookies, client, .. } = page;
     let email = form.email.unwrap_or_default();
     let next = safe_next(form.next.as_deref()).to_owned();
     let email_kept = email.trim().to_owned();
-    match sign_in(&state, &email, form.password.as_deref().unwrap_or_default(), &client).await? {
+    match account::sign_in(&state, &email, form.password.as_deref().unwrap_or_default(), &client).await? {
         SignIn::Success(user_id) => {
-            start_session(&state, &cookies, user_id, &client, previous.as_ref()).await?;
+            start_session(&state, &cookies, user_id, &client, layout.user.as_ref()).await?;
             Ok(Redirect::to(&next).into_response())
         }
         SignIn::Failed => {
-            let page = SigninPage { csrf, email: email_kept, next, error: Some(SIGNIN_FAILED), notice: None };
+            let page = SigninPage { layout, email: email_kept, next, error: Some(SIGNIN_FAILED), notice: None };
             Ok((StatusCode::UNAUTHORIZED, page).into_response())
         }
         SignIn::Throttled(wait) => {
-            let page = SigninPage { csrf, email: email_kept, next, error: Some(SIGNIN_THROTTLED), notice: None };
+            let page = SigninPage { layout, email: email_kept, next, error: Some(SIGNIN_THROTTLED), notice: None };
             let mut response = (StatusCode::TOO_MANY_REQUESTS, page).into_response();
             response.headers_mut().insert(axum::http::header::RETRY_AFTER, wait.into());
             Ok(response)
@@ -239,13 +205,41 @@ pub async fn signin(
     }
 }
 
-pub async fn signout(
-    State(state): State<AppState>,
-    cookies: Cookies,
-    client: ClientInfo,
-    SignedIn(user): SignedIn,
-) -> Result<Redirect, AppError> {
-    end_session(&state, &cookies, &user).await?;
-    record_event(&state, user.id, AuditEvent::SignOut, &client).await?;
+pub async fn signout(request: UserRequest) -> Result<Redirect, AppError> {
+    let UserRequest { user, state, cookies, client, .. } = request;
+    account::sign_out(&state, &user, &client).await?;
+    clear_session_cookies(&cookies, &state.config);
     Ok(Redirect::to("/signin"))
+}
+
+/// A `next` target that stays on this site: an absolute path, never `//host`
+/// or `/\host` (which browsers read as another host).
+pub fn safe_next(next: Option<&str>) -> &str {
+    match next {
+        Some(path)
+            if path.starts_with('/')
+                && !path.starts_with("//")
+                && !path.contains('\\')
+                && !path.chars().any(char::is_control)
+                && !path.starts_with("/signin")
+                && !path.starts_with("/signup") =>
+        {
+            path
+        }
+        _ => "/tasks",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::safe_next;
+
+    #[test]
+    fn next_only_leads_to_paths_on_this_site() {
+        assert_eq!(safe_next(Some("/tasks?status=active")), "/tasks?status=active");
+        for hostile in ["//evil.com", "/\\evil.com", "https://evil.com", "evil.com", "/\tx", "/signin"] {
+            assert_eq!(safe_next(Some(hostile)), "/tasks", "{hostile:?}");
+        }
+        assert_eq!(safe_next(None), "/tasks");
+    }
 }

@@ -3,25 +3,12 @@
 mod account;
 pub mod assets;
 mod auth;
+mod extract;
 mod flash;
 mod password_reset;
 mod tasks;
 
-/// `axum::Form` and `axum::extract::Query`, but an unreadable form or query
-/// string is our friendly 400 page rather than axum's plain-text rejection.
-mod extract {
-    use axum::extract::{FromRequest, FromRequestParts};
-
-    use crate::error::AppError;
-
-    #[derive(FromRequest)]
-    #[from_request(via(axum::Form), rejection(AppError))]
-    pub struct Form<T>(pub T);
-
-    #[derive(FromRequestParts)]
-    #[from_request(via(axum::extract::Query), rejection(AppError))]
-    pub struct Query<T>(pub T);
-}
+pub use extract::Layout;
 
 use axum::{
     Router,
@@ -34,7 +21,7 @@ use tower_http::limit::RequestBodyLimitLayer;
 
 use crate::{
     app::AppState,
-    auth::{MaybeSignedIn, csrf, resolve_session},
+    auth::{csrf, resolve_session},
     error::AppError,
 };
 
@@ -77,8 +64,8 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .layer(RequestBodyLimitLayer::new(csrf::MAX_FORM_BYTES))
 }
 
-async fn root(MaybeSignedIn(user): MaybeSignedIn) -> Redirect {
-    Redirect::to(if user.is_some() { "/tasks" } else { "/signin" })
+async fn root(page: extract::PageRequest) -> Redirect {
+    Redirect::to(if page.layout.user.is_some() { "/tasks" } else { "/signin" })
 }
 
 async fn not_found() -> Response {

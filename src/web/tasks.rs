@@ -5,22 +5,20 @@
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::{
-    extract::{FromRequestParts, Path, State},
-    http::{HeaderMap, StatusCode, request::Parts},
+    extract::Path,
+    http::{HeaderMap, StatusCode},
     response::{IntoResponse, Redirect, Response},
 };
 use serde::{Deserialize, Serialize};
 use time::{Date, OffsetDateTime};
-use tower_cookies::Cookies;
 use uuid::Uuid;
 
 use super::{
-    extract::{Form, Query},
+    extract::{Form, Layout, Query, UserRequest},
     flash::{Done, Flash, Notice},
 };
 use crate::{
     app::AppState,
-    auth::{CurrentUser, SignedIn, csrf::CsrfToken, is_htmx},
     db::tasks::{self, Counts, ListQuery, Position, StatusFilter, Task, TaskInput, TaskPatch},
     domain::{MAX_SEARCH_CHARS, TaskDraft, error_of},
     error::AppError,
@@ -270,8 +268,7 @@ pub struct UndoForm {
 #[derive(Template, WebTemplate)]
 #[template(path = "tasks/index.html")]
 pub struct TasksPage {
-    csrf: String,
-    email: String,
+    layout: Layout,
     list: ListView,
     form: TaskFields,
 }
@@ -279,14 +276,14 @@ pub struct TasksPage {
 #[derive(Template, WebTemplate)]
 #[template(path = "tasks/_list.html")]
 pub struct ListFragment {
-    csrf: String,
+    layout: Layout,
     list: ListView,
 }
 
 #[derive(Template, WebTemplate)]
 #[template(path = "tasks/_new_form.html")]
 pub struct NewFormFragment {
-    csrf: String,
+    layout: Layout,
     list: ListView,
     form: TaskFields,
 }
@@ -294,8 +291,7 @@ pub struct NewFormFragment {
 #[derive(Template, WebTemplate)]
 #[template(path = "tasks/edit.html")]
 pub struct EditPage {
-    csrf: String,
-    email: String,
+    layout: Layout,
     inline: bool,
     id: i64,
     back: String,
@@ -305,7 +301,7 @@ pub struct EditPage {
 #[derive(Template, WebTemplate)]
 #[template(path = "tasks/_edit_item.html")]
 pub struct EditFragment {
-    csrf: String,
+    layout: Layout,
     inline: bool,
     id: i64,
     back: String,
@@ -341,48 +337,25 @@ fn quoted(title: &str) -> String {
     format!("“{title}”")
 }
 
-/// What every task action needs: the app, who is asking, the CSRF token for
-/// the forms it renders, whether htmx asked, and the cookie jar for flashes.
-pub struct ListAction {
-    state: AppState,
-    user: CurrentUser,
-    csrf: String,
-    htmx: bool,
-    cookies: Cookies,
-}
-
-impl FromRequestParts<AppState> for ListAction {
-    type Rejection = Response;
-
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let SignedIn(user) = SignedIn::from_request_parts(parts, state).await?;
-        let CsrfToken(csrf) = CsrfToken::from_request_parts(parts, state).await.map_err(IntoResponse::into_response)?;
-        let cookies = Cookies::from_request_parts(parts, state).await.map_err(IntoResponse::into_response)?;
-        Ok(ListAction { state: state.clone(), user, csrf, htmx: is_htmx(&parts.headers), cookies })
-    }
-}
-
-impl ListAction {
-    /// After the action: the list fragment for htmx, a redirect to the same view otherwise.
-    async fn back_to_list(self, view: ListState, outcome: Outcome) -> Result<Response, AppError> {
-        if self.htmx {
-            let mut list = load_list(&self.state, self.user.id, view).await?;
-            list.notice = outcome.flash.as_ref().map(Flash::notice);
-            if let (Some(notice), Some(Flash::Done(_))) = (&mut list.notice, &outcome.flash) {
-                notice.text.clone_from(&outcome.announce);
-            }
-            list.announce = match &list.notice {
-                Some(Notice { text, undo: Some(_), .. }) => format!("{text} Undo is available."),
-                Some(notice) => notice.text.clone(),
-                None => outcome.announce,
-            };
-            Ok(ListFragment { csrf: self.csrf, list }.into_response())
-        } else {
-            if let Some(flash) = &outcome.flash {
-                flash.store(&self.cookies, &self.state);
-            }
-            Ok(Redirect::to(&ListState::url(view.query())).into_response())
+/// After an action: the list fragment for htmx, a redirect to the same view otherwise.
+async fn back_to_list(request: UserRequest, view: ListState, outcome: Outcome) -> Result<Response, AppError> {
+    if request.htmx {
+        let mut list = load_list(&request.state, request.user.id, view).await?;
+        list.notice = outcome.flash.as_ref().map(Flash::notice);
+        if let (Some(notice), Some(Flash::Done(_))) = (&mut list.notice, &outcome.flash) {
+            notice.text.clone_from(&outcome.announce);
         }
+        list.announce = match &list.notice {
+            Some(Notice { text, undo: Some(_), .. }) => format!("{text} Undo is available."),
+            Some(notice) => notice.text.clone(),
+            None => outcome.announce,
+        };
+        Ok(ListFragment { layout: request.layout, list }.into_response())
+    } else {
+        if let Some(flash) = &outcome.flash {
+            flash.store(&request.cookies, &request.state);
+        }
+        Ok(Redirect::to(&ListState::url(view.query())).into_response())
     }
 }
 
@@ -397,65 +370,59 @@ fn retarget(response: impl IntoResponse, target: &str) -> Response {
 }
 
 pub async fn index(
-    State(state): State<AppState>,
-    SignedIn(user): SignedIn,
-    CsrfToken(csrf): CsrfToken,
+    request: UserRequest,
     headers: HeaderMap,
-    cookies: Cookies,
     Query(params): Query<ListParams>,
 ) -> Result<Response, AppError> {
+    let UserRequest { user, state, layout, htmx, cookies, .. } = request;
     let mut list = load_list(&state, user.id, ListState::from_params(params)).await?;
     // htmx asks for the fragment, except when restoring history (a full page).
-    if is_htmx(&headers) && headers.get("hx-history-restore-request").is_none() {
-        return Ok(ListFragment { csrf, list }.into_response());
+    if htmx && headers.get("hx-history-restore-request").is_none() {
+        return Ok(ListFragment { layout, list }.into_response());
     }
     list.notice = Flash::take(&cookies, &state, user.id).await?.as_ref().map(Flash::notice);
-    Ok(TasksPage { csrf, email: user.email, list, form: TaskFields::default() }.into_response())
+    Ok(TasksPage { layout, list, form: TaskFields::default() }.into_response())
 }
 
-pub async fn create(action: ListAction, Form(form): Form<TaskForm>) -> Result<Response, AppError> {
+pub async fn create(request: UserRequest, Form(form): Form<TaskForm>) -> Result<Response, AppError> {
     let view = ListState::from_back(form.back.as_deref());
     let input = match form.parse() {
         Ok((input, _)) => input,
         Err(fields) => {
-            let list = load_list(&action.state, action.user.id, view).await?;
-            let csrf = action.csrf;
-            return Ok(if action.htmx {
-                retarget(NewFormFragment { csrf, list, form: *fields }, "#new-task")
+            let list = load_list(&request.state, request.user.id, view).await?;
+            let layout = request.layout;
+            return Ok(if request.htmx {
+                retarget(NewFormFragment { layout, list, form: *fields }, "#new-task")
             } else {
-                let page = TasksPage { csrf, email: action.user.email, list, form: *fields };
-                (StatusCode::UNPROCESSABLE_ENTITY, page).into_response()
+                (StatusCode::UNPROCESSABLE_ENTITY, TasksPage { layout, list, form: *fields }).into_response()
             });
         }
     };
-    let quota = action.state.config.quotas.tasks_per_user;
+    let quota = request.state.config.quotas.tasks_per_user;
     let task =
-        tasks::create(&action.state.db, action.user.id, &input, quota).await?.ok_or(AppError::task_quota(quota))?;
+        tasks::create(&request.state.db, request.user.id, &input, quota).await?.ok_or(AppError::task_quota(quota))?;
     let outcome = Outcome::say(format!("Added {}.", quoted(&task.title)), Done::Added);
-    action.back_to_list(view, outcome).await
+    back_to_list(request, view, outcome).await
 }
 
 pub async fn edit_page(
-    State(state): State<AppState>,
-    SignedIn(user): SignedIn,
-    CsrfToken(csrf): CsrfToken,
-    headers: HeaderMap,
+    request: UserRequest,
     Path(id): Path<String>,
     Query(params): Query<ListParams>,
 ) -> Result<Response, AppError> {
     let id = task_id(&id)?;
-    let task = tasks::get(&state.db, user.id, id).await?.ok_or(AppError::NotFound)?;
+    let task = tasks::get(&request.state.db, request.user.id, id).await?.ok_or(AppError::NotFound)?;
     let back = ListState::from_params(params).query();
-    let form = TaskFields::from_task(&task);
-    Ok(if is_htmx(&headers) {
-        EditFragment { csrf, inline: true, id, back, form }.into_response()
+    let (layout, form) = (request.layout, TaskFields::from_task(&task));
+    Ok(if request.htmx {
+        EditFragment { layout, inline: true, id, back, form }.into_response()
     } else {
-        EditPage { csrf, email: user.email, inline: false, id, back, form }.into_response()
+        EditPage { layout, inline: false, id, back, form }.into_response()
     })
 }
 
 pub async fn update(
-    action: ListAction,
+    request: UserRequest,
     Path(id): Path<String>,
     Form(form): Form<TaskForm>,
 ) -> Result<Response, AppError> {
@@ -465,46 +432,46 @@ pub async fn update(
         Ok(parsed) => parsed,
         Err(fields) => {
             // Someone else's task is not found, whatever the input.
-            tasks::get(&action.state.db, action.user.id, id).await?.ok_or(AppError::NotFound)?;
-            let (csrf, back, form) = (action.csrf, view.query(), *fields);
-            return Ok(if action.htmx {
-                retarget(EditFragment { csrf, inline: true, id, back, form }, &format!("#task-{id}"))
+            tasks::get(&request.state.db, request.user.id, id).await?.ok_or(AppError::NotFound)?;
+            let (layout, back, form) = (request.layout, view.query(), *fields);
+            return Ok(if request.htmx {
+                retarget(EditFragment { layout, inline: true, id, back, form }, &format!("#task-{id}"))
             } else {
-                let page = EditPage { csrf, email: action.user.email, inline: false, id, back, form };
+                let page = EditPage { layout, inline: false, id, back, form };
                 (StatusCode::UNPROCESSABLE_ENTITY, page).into_response()
             });
         }
     };
     let patch = TaskPatch::replace(input, completed);
-    let task = tasks::update(&action.state.db, action.user.id, id, &patch).await?.ok_or(AppError::NotFound)?;
+    let task = tasks::update(&request.state.db, request.user.id, id, &patch).await?.ok_or(AppError::NotFound)?;
     let outcome = Outcome::say(format!("Saved {}.", quoted(&task.title)), Done::Saved);
-    action.back_to_list(view, outcome).await
+    back_to_list(request, view, outcome).await
 }
 
 pub async fn toggle(
-    action: ListAction,
+    request: UserRequest,
     Path(id): Path<String>,
     Form(form): Form<BackForm>,
 ) -> Result<Response, AppError> {
     let id = task_id(&id)?;
-    let task = tasks::toggle(&action.state.db, action.user.id, id).await?.ok_or(AppError::NotFound)?;
+    let task = tasks::toggle(&request.state.db, request.user.id, id).await?.ok_or(AppError::NotFound)?;
     let (done, kind) = if task.completed { ("done", Done::Completed) } else { ("not done", Done::Reopened) };
     let outcome = Outcome::say(format!("Marked {} as {done}.", quoted(&task.title)), kind);
-    action.back_to_list(ListState::from_back(form.back.as_deref()), outcome).await
+    back_to_list(request, ListState::from_back(form.back.as_deref()), outcome).await
 }
 
 pub async fn delete(
-    action: ListAction,
+    request: UserRequest,
     Path(id): Path<String>,
     Form(form): Form<BackForm>,
 ) -> Result<Response, AppError> {
     let id = task_id(&id)?;
-    let deletion = tasks::trash(&action.state.db, action.user.id, id).await?.ok_or(AppError::NotFound)?;
-    action.back_to_list(ListState::from_back(form.back.as_deref()), Outcome::show(Flash::Deleted(deletion))).await
+    let deletion = tasks::trash(&request.state.db, request.user.id, id).await?.ok_or(AppError::NotFound)?;
+    back_to_list(request, ListState::from_back(form.back.as_deref()), Outcome::show(Flash::Deleted(deletion))).await
 }
 
-pub async fn toggle_all(action: ListAction, Form(form): Form<ToggleAllForm>) -> Result<Response, AppError> {
-    let (db, owner) = (&action.state.db, action.user.id);
+pub async fn toggle_all(request: UserRequest, Form(form): Form<ToggleAllForm>) -> Result<Response, AppError> {
+    let (db, owner) = (&request.state.db, request.user.id);
     let completed = match form.completed.as_deref() {
         Some("true" | "on" | "1") => true,
         Some("false" | "off" | "0") => false,
@@ -517,25 +484,27 @@ pub async fn toggle_all(action: ListAction, Form(form): Form<ToggleAllForm>) -> 
         1 => Outcome::say(format!("Marked 1 task as {done}."), Done::MarkedAll),
         n => Outcome::say(format!("Marked {n} tasks as {done}."), Done::MarkedAll),
     };
-    action.back_to_list(ListState::from_back(form.back.as_deref()), outcome).await
+    back_to_list(request, ListState::from_back(form.back.as_deref()), outcome).await
 }
 
-pub async fn clear_completed(action: ListAction, Form(form): Form<BackForm>) -> Result<Response, AppError> {
-    let deletion = tasks::clear_completed(&action.state.db, action.user.id).await?;
+pub async fn clear_completed(request: UserRequest, Form(form): Form<BackForm>) -> Result<Response, AppError> {
+    let deletion = tasks::clear_completed(&request.state.db, request.user.id).await?;
     let outcome = if deletion.count == 0 {
         Outcome::say("There are no completed tasks to clear.".into(), Done::NothingToClear)
     } else {
         Outcome::show(Flash::Deleted(deletion))
     };
-    action.back_to_list(ListState::from_back(form.back.as_deref()), outcome).await
+    back_to_list(request, ListState::from_back(form.back.as_deref()), outcome).await
 }
 
-pub async fn undo(action: ListAction, Form(form): Form<UndoForm>) -> Result<Response, AppError> {
+pub async fn undo(request: UserRequest, Form(form): Form<UndoForm>) -> Result<Response, AppError> {
     // A malformed id names nothing: the same answer as one that is too old.
     let restored = match form.batch.as_deref().and_then(|b| Uuid::parse_str(b).ok()) {
         Some(batch) => {
-            let quota = action.state.config.quotas.tasks_per_user;
-            tasks::restore(&action.state.db, action.user.id, batch, quota).await?.ok_or(AppError::task_quota(quota))?
+            let quota = request.state.config.quotas.tasks_per_user;
+            tasks::restore(&request.state.db, request.user.id, batch, quota)
+                .await?
+                .ok_or(AppError::task_quota(quota))?
         }
         None => Vec::new(),
     };
@@ -546,7 +515,7 @@ pub async fn undo(action: ListAction, Form(form): Form<UndoForm>) -> Result<Resp
             Flash::Restored { count: count as i64, title }
         }
     };
-    action.back_to_list(ListState::from_back(form.back.as_deref()), Outcome::show(flash)).await
+    back_to_list(request, ListState::from_back(form.back.as_deref()), Outcome::show(flash)).await
 }
 
 #[cfg(test)]

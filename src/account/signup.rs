@@ -1,6 +1,6 @@
 //! Creating accounts, in one of two ways (`SIGNUP_CONFIRMATION`):
 //!
-//! * at once ([`sign_up`], the default and the contract's): the account
+//! * at once ([`create_at_once`], the default and the contract's): the account
 //!   exists and its owner is signed in straight away. A taken email must then
 //!   be refused, which tells the visitor the address has an account; every
 //!   attempt counts against the per-IP limit and spends a full hash, so
@@ -11,14 +11,17 @@
 //!   chosen at sign-up; an address that has one is sent a note saying so.
 //!   Only the mailbox's owner learns which.
 
-use crate::domain::AuditEvent;
 use time::Duration;
 
-use super::{ClientInfo, record_event, throttle, tokens::hash_refresh_token, tokens::random_token};
+use super::record_event;
 use crate::{
     app::AppState,
+    auth::{
+        ClientInfo, throttle,
+        tokens::{hash_refresh_token, random_token},
+    },
     db::{DbError, signups, users},
-    domain::{Email, GUESSABLE_PASSWORD, Password, parse_name},
+    domain::{AuditEvent, Email, GUESSABLE_PASSWORD, Password, parse_name},
     error::AppError,
 };
 
@@ -82,8 +85,33 @@ async fn check(
     Ok(NewAccount { email, name, password_hash })
 }
 
-/// Checks the input and creates the account at once (no session yet).
+/// How a sign-up that went ahead ended.
+#[derive(Debug)]
+pub enum SignUp {
+    /// The account exists (no session yet).
+    Created(users::User),
+    /// `SIGNUP_CONFIRMATION=email`: the same answer for every address, taken
+    /// or not; the mail tells them apart.
+    MailSent,
+}
+
+/// Signs up in the mode the server runs in.
 pub async fn sign_up(
+    state: &AppState,
+    email: &str,
+    password: &str,
+    name: Option<&str>,
+    client: &ClientInfo,
+) -> Result<SignUp, SignUpError> {
+    if state.config.confirm_signup_by_email {
+        request_sign_up(state, email, password, name, client).await.map(|()| SignUp::MailSent)
+    } else {
+        create_at_once(state, email, password, name, client).await.map(SignUp::Created)
+    }
+}
+
+/// Checks the input and creates the account at once (no session yet).
+async fn create_at_once(
     state: &AppState,
     email: &str,
     password: &str,
@@ -114,7 +142,7 @@ async fn create_account(
 /// creates the account, or a note that the address has one) happens in the
 /// background, so neither the answer nor its timing depends on whether the
 /// email has an account. Never `EmailTaken`.
-pub async fn request_sign_up(
+async fn request_sign_up(
     state: &AppState,
     email: &str,
     password: &str,
