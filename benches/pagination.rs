@@ -52,9 +52,9 @@ async fn bench(name: &str, url: &str) {
     let mut ids = Vec::with_capacity(TASKS as usize);
     for n in 0..TASKS {
         let input = TaskInput { title: format!("Task number {n}"), description: None, due_date: None };
-        ids.push(tasks::create(&db, owner, &input, i64::MAX).await.expect("task").expect("room").id);
+        ids.push(tasks::create(db.for_user(owner), &input, i64::MAX).await.expect("task").expect("room").id);
         if n % 4 == 0 {
-            tasks::create(&db, other, &input, i64::MAX).await.expect("task");
+            tasks::create(db.for_user(other), &input, i64::MAX).await.expect("task");
         }
     }
     ids.reverse(); // newest first, as listed
@@ -81,7 +81,7 @@ async fn bench(name: &str, url: &str) {
 async fn median(db: &Db, owner: uuid::Uuid, position: Position) -> Duration {
     let query = ListQuery { status: StatusFilter::All, search: None, position, limit: PAGE };
     median_of(|| async {
-        let page = tasks::list(db, owner, &query).await.expect("list");
+        let page = tasks::list(db.for_user(owner), &query).await.expect("list");
         assert_eq!(page.tasks.len() as i64, PAGE);
     })
     .await

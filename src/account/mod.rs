@@ -41,7 +41,7 @@ pub async fn record_event(
     let ip = client.ip.as_deref();
     tracing::info!(event = event.name(), %user_id, ip = ip.unwrap_or("-"), "{}", event.describe());
     let stored = audit::Event { name: event, ip, user_agent: client.user_agent.as_deref() };
-    Ok(audit::record(&state.db, user_id, &stored, state.config.quotas.security_events_per_user).await?)
+    Ok(audit::record(state.db.for_user(user_id), &stored, state.config.quotas.security_events_per_user).await?)
 }
 
 /// Sets (or, empty, clears) the name shown for the account.
@@ -55,14 +55,14 @@ pub async fn rename(
         Ok(name) => name,
         Err(message) => return Ok(Err(Refused(message))),
     };
-    users::set_name(&state.db, user.id, name.as_deref()).await?;
+    users::set_name(state.db.for_user(user.id), name.as_deref()).await?;
     record_event(state, user.id, AuditEvent::ProfileUpdated, client).await?;
     Ok(Ok(()))
 }
 
 /// Ends the session the request came with.
 pub async fn sign_out(state: &AppState, user: &CurrentUser, client: &ClientInfo) -> Result<(), AppError> {
-    sessions::revoke(&state.db, user.id, user.session_id).await?;
+    sessions::revoke(state.db.for_user(user.id), user.session_id).await?;
     record_event(state, user.id, AuditEvent::SignOut, client).await
 }
 
@@ -73,7 +73,7 @@ pub async fn revoke_session(
     session_id: Uuid,
     client: &ClientInfo,
 ) -> Result<bool, AppError> {
-    if !sessions::revoke(&state.db, user.id, session_id).await? {
+    if !sessions::revoke(state.db.for_user(user.id), session_id).await? {
         return Ok(false);
     }
     record_event(state, user.id, AuditEvent::SessionRevoked, client).await?;
@@ -82,7 +82,7 @@ pub async fn revoke_session(
 
 /// Ends every session of the user, this one included.
 pub async fn sign_out_everywhere(state: &AppState, user: &CurrentUser, client: &ClientInfo) -> Result<(), AppError> {
-    sessions::revoke_all(&state.db, user.id, None).await?;
+    sessions::revoke_all(state.db.for_user(user.id), None).await?;
     record_event(state, user.id, AuditEvent::SessionsRevokedAll, client).await
 }
 
@@ -97,7 +97,7 @@ pub async fn delete(
     if !password::reauthenticate(state, user, password, client).await? {
         return Ok(Err(Refused("That password is not right. Your account was not deleted.")));
     }
-    users::delete(&state.db, user.id).await?;
+    users::delete(state.db.for_user(user.id)).await?;
     tracing::info!(event = "account.deleted", user_id = %user.id, "account deleted with its tasks and sessions");
     Ok(Ok(()))
 }

@@ -181,5 +181,5 @@ async fn set_password(
         NewPassword::ViaReset(token_hash) => (Some(token_hash), None),
         NewPassword::Keeping(session) => (None, Some(session)),
     };
-    Ok(users::replace_password(&state.db, user_id, &hash, via_reset, keep).await?)
+    Ok(users::replace_password(state.db.for_user(user_id), &hash, via_reset, keep).await?)
 }

@@ -202,6 +202,6 @@ pub async fn logout(
 #[utoipa::path(get, path = "/api/v1/me", tag = "auth", security(("bearer" = [])),
     responses((status = 200, body = UserJson), (status = 401, body = ErrorBody)))]
 pub async fn me(State(state): State<AppState>, ApiUser(user): ApiUser) -> ApiResult<axum::Json<UserJson>> {
-    let found = users::find(&state.db, user.id).await?.ok_or_else(ApiError::unauthorized)?;
+    let found = users::find(state.db.for_user(user.id)).await?.ok_or_else(ApiError::unauthorized)?;
     Ok(axum::Json(found.into()))
 }

@@ -31,7 +31,7 @@ pub struct SessionJson {
 #[utoipa::path(get, path = "/api/v1/sessions", tag = "sessions", security(("bearer" = [])),
     responses((status = 200, body = Vec<SessionJson>), (status = 401, body = ErrorBody)))]
 pub async fn list(State(state): State<AppState>, ApiUser(user): ApiUser) -> ApiResult<Json<Vec<SessionJson>>> {
-    let sessions = sessions::list(&state.db, user.id).await?;
+    let sessions = sessions::list(state.db.for_user(user.id)).await?;
     Ok(Json(
         sessions
             .into_iter()

@@ -103,7 +103,7 @@ pub async fn list(
             .ok_or_else(|| ApiError::validation([("cursor", "Use the next_cursor of a previous page.")]))?,
     };
     let search = parse_search(params.q.as_deref()).map_err(|message| ApiError::validation([("q", message)]))?;
-    let page = tasks::list(&state.db, user.id, &ListQuery { status, search, position, limit }).await?;
+    let page = tasks::list(state.db.for_user(user.id), &ListQuery { status, search, position, limit }).await?;
     let next_cursor = if page.has_older { page.tasks.last().map(|t| t.id.to_string()) } else { None };
     Ok(Json(TaskPage { items: page.tasks.into_iter().map(TaskJson::from).collect(), next_cursor }))
 }
@@ -143,11 +143,12 @@ pub async fn create(
     };
     let input = draft.parse().map_err(ApiError::validation)?;
     let quota = state.config.quotas.tasks_per_user;
-    let mut task =
-        tasks::create(&state.db, user.id, &input, quota).await?.ok_or(crate::error::AppError::task_quota(quota))?;
+    let mut task = tasks::create(state.db.for_user(user.id), &input, quota)
+        .await?
+        .ok_or(crate::error::AppError::task_quota(quota))?;
     if body.completed == Some(true) {
         let patch = TaskPatch { completed: Some(true), ..Default::default() };
-        task = tasks::update(&state.db, user.id, task.id, &patch).await?.ok_or_else(ApiError::not_found)?;
+        task = tasks::update(state.db.for_user(user.id), task.id, &patch).await?.ok_or_else(ApiError::not_found)?;
     }
     let location = format!("/api/v1/tasks/{}", task.id);
     Ok((StatusCode::CREATED, [(header::LOCATION, location)], Json(TaskJson::from(task))))
@@ -166,7 +167,7 @@ pub async fn get(
     ApiUser(user): ApiUser,
     Path(id): Path<String>,
 ) -> ApiResult<Json<TaskJson>> {
-    let task = tasks::get(&state.db, user.id, task_id(&id)?).await?.ok_or_else(ApiError::not_found)?;
+    let task = tasks::get(state.db.for_user(user.id), task_id(&id)?).await?.ok_or_else(ApiError::not_found)?;
     Ok(Json(task.into()))
 }
 
@@ -216,7 +217,7 @@ pub async fn update(
 ) -> ApiResult<Json<TaskJson>> {
     let id = task_id(&id)?;
     let patch = body.draft().parse().map_err(ApiError::validation)?;
-    let task = tasks::update(&state.db, user.id, id, &patch).await?.ok_or_else(ApiError::not_found)?;
+    let task = tasks::update(state.db.for_user(user.id), id, &patch).await?.ok_or_else(ApiError::not_found)?;
     Ok(Json(task.into()))
 }
 
@@ -228,7 +229,7 @@ pub async fn delete(
     ApiUser(user): ApiUser,
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
-    if tasks::delete(&state.db, user.id, task_id(&id)?).await? {
+    if tasks::delete(state.db.for_user(user.id), task_id(&id)?).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(ApiError::not_found())

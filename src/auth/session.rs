@@ -110,7 +110,7 @@ pub async fn resolve_session(
 
 async fn authenticate(state: &AppState, cookies: &Cookies) -> Result<Option<CurrentUser>, AppError> {
     if let Some(claims) = cookies.get(ACCESS_COOKIE).and_then(|c| state.keys.verify_access(c.value())) {
-        let live = sessions::live_user(&state.db, claims.sid, claims.sub).await?;
+        let live = sessions::live_user(state.db.for_user(claims.sub), claims.sid).await?;
         if live.is_none() {
             // Revoked or deactivated: the refresh token is dead too.
             clear_session_cookies(cookies, &state.config);
@@ -131,7 +131,7 @@ async fn authenticate(state: &AppState, cookies: &Cookies) -> Result<Option<Curr
         Successor::New(token) => Some(token),
         Successor::Earlier(_) => None,
     };
-    let Some(user) = sessions::live_user(&state.db, session_id, user_id).await? else {
+    let Some(user) = sessions::live_user(state.db.for_user(user_id), session_id).await? else {
         clear_session_cookies(cookies, &state.config);
         return Ok(None);
     };
@@ -146,7 +146,7 @@ pub async fn authenticate_bearer(state: &AppState, token: &str) -> Result<Option
     let Some(claims) = state.keys.verify_access(token) else {
         return Ok(None);
     };
-    let live = sessions::live_user(&state.db, claims.sid, claims.sub).await?;
+    let live = sessions::live_user(state.db.for_user(claims.sub), claims.sid).await?;
     Ok(live.map(|u| CurrentUser { id: u.user_id, session_id: claims.sid, email: u.email, name: u.name }))
 }
 
@@ -161,9 +161,8 @@ pub struct IssuedTokens {
 pub async fn create_session(state: &AppState, user_id: Uuid, client: &ClientInfo) -> Result<IssuedTokens, AppError> {
     let refresh = random_token();
     let session_id = sessions::create(
-        &state.db,
+        state.db.for_user(user_id),
         &NewSession {
-            user_id,
             refresh_hash: &hash_refresh_token(&refresh),
             lifetime: time::Duration::seconds(state.config.refresh_token_ttl.as_secs() as i64),
             user_agent: client.user_agent.as_deref(),
@@ -186,7 +185,7 @@ pub async fn start_session(
     previous: Option<&CurrentUser>,
 ) -> Result<Uuid, AppError> {
     if let Some(previous) = previous {
-        sessions::revoke(&state.db, previous.id, previous.session_id).await?;
+        sessions::revoke(state.db.for_user(previous.id), previous.session_id).await?;
     }
     let tokens = create_session(state, user_id, client).await?;
     set_session_cookies(cookies, &state.config, tokens.access, Some(tokens.refresh));

@@ -2,9 +2,8 @@
 
 use sqlx::FromRow;
 use time::{Duration, OffsetDateTime};
-use uuid::Uuid;
 
-use super::{Db, DbResult, as_user, now};
+use super::{DbResult, UserDb, as_user, now};
 use crate::domain::AuditEvent;
 
 #[derive(Clone, Debug, FromRow)]
@@ -20,12 +19,12 @@ pub struct SecurityEvent {
 /// [`AuditEvent::caused_by_anyone`];
 /// older ones go, and the hourly purge drops those over a year old), so a
 /// script that signs in all day cannot grow the trail without bound.
-pub async fn record(db: &Db, user_id: Uuid, event: &Event<'_>, keep: i64) -> DbResult<()> {
-    as_user!(db, user_id, atomically conn => {
+pub async fn record(db: UserDb<'_>, event: &Event<'_>, keep: i64) -> DbResult<()> {
+    as_user!(db, atomically conn => {
         sqlx::query(
             "INSERT INTO security_events (user_id, event, ip, user_agent, created_at) VALUES ($1, $2, $3, $4, $5)",
         )
-        .bind(user_id)
+        .bind(db.owner())
         .bind(event.name.name())
         .bind(event.ip)
         .bind(event.user_agent)
@@ -46,7 +45,7 @@ pub async fn record(db: &Db, user_id: Uuid, event: &Event<'_>, keep: i64) -> DbR
             "DELETE FROM security_events WHERE user_id = $1 AND {class} AND id <= (
                  SELECT id FROM security_events WHERE user_id = $1 AND {class} ORDER BY id DESC LIMIT 1 OFFSET $2)"
         ))
-        .bind(user_id)
+        .bind(db.owner())
         .bind(keep)
         .bind(event.name.caused_by_anyone())
         .execute(&mut *conn)
@@ -63,13 +62,13 @@ pub struct Event<'a> {
 }
 
 /// The user's most recent events, newest first.
-pub async fn recent(db: &Db, user_id: Uuid, limit: i64) -> DbResult<Vec<SecurityEvent>> {
-    let events = as_user!(db, user_id, conn => {
+pub async fn recent(db: UserDb<'_>, limit: i64) -> DbResult<Vec<SecurityEvent>> {
+    let events = as_user!(db, conn => {
         sqlx::query_as::<_, SecurityEvent>(
             "SELECT event, ip, user_agent, created_at FROM security_events
              WHERE user_id = $1 ORDER BY id DESC LIMIT $2",
         )
-        .bind(user_id)
+        .bind(db.owner())
         .bind(limit)
         .fetch_all(&mut *conn)
         .await?

@@ -7,8 +7,9 @@
 //! statement uses only SQL both dialects accept (`$1`-style parameters in
 //! ascending order, `lower(..) LIKE`, `RETURNING`).
 //!
-//! Every function that touches a user's rows takes the owner's id, which
-//! callers get only from the authenticated session, and filters by it. On
+//! Every function that touches a user's rows takes a [`UserDb`], made from
+//! the owner's id, which callers get only from the authenticated session,
+//! and filters by it. On
 //! PostgreSQL the database enforces that too: the pool works as the role
 //! `doable_app_<database>`, which owns no table, and row-level security (migration
 //! 0003) shows it only the rows of the user named in the transaction by
@@ -32,6 +33,7 @@ use sqlx::{
     sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions},
 };
 use time::OffsetDateTime;
+use uuid::Uuid;
 
 /// A parsed `DATABASE_URL`.
 #[derive(Clone, Debug)]
@@ -75,30 +77,60 @@ macro_rules! on_pool {
 }
 pub use crate::on_pool;
 
-/// Runs `$body` on behalf of user `$user`, with `$conn` a connection (use it
-/// as `&mut *$conn`). On PostgreSQL the body runs in a transaction that
-/// starts by naming the user in `app.user_id`, the setting the row-level
-/// security policies compare with, so it sees and writes only that user's
-/// tasks, sessions and events. On SQLite, which has no policies, it runs on
-/// a plain connection, or in a transaction when written
-/// `as_user!(db, user, atomically conn => …)` (a body of several statements
+/// One user's rows: the only way to the tables that hold users' rows (tasks,
+/// sessions, security events, the user's own account row). Built from the
+/// owner id that the authenticated session gives (`db.for_user(user.id)`),
+/// and every statement made through it runs in [`as_user!`], so a query on
+/// a user's table can neither forget whose rows it is about nor, on
+/// PostgreSQL, the transaction row-level security reads the owner from.
+#[derive(Clone, Copy, Debug)]
+pub struct UserDb<'a> {
+    db: &'a Db,
+    owner: Uuid,
+}
+
+impl Db {
+    /// The rows of `owner`, who must come from the authenticated session.
+    pub fn for_user(&self, owner: Uuid) -> UserDb<'_> {
+        UserDb { db: self, owner }
+    }
+}
+
+impl UserDb<'_> {
+    /// Whose rows these are.
+    pub fn owner(&self) -> Uuid {
+        self.owner
+    }
+
+    fn is_postgres(&self) -> bool {
+        matches!(self.db, Db::Postgres(_))
+    }
+}
+
+/// Runs `$body` on behalf of the owner of `$scope` (a [`UserDb`]), with
+/// `$conn` a connection (use it as `&mut *$conn`). On PostgreSQL the body
+/// runs in a transaction that starts by naming the user in `app.user_id`,
+/// the setting the row-level security policies compare with, so it sees and
+/// writes only that user's rows. On SQLite, which has no policies, it runs
+/// on a plain connection, or in a transaction when written
+/// `as_user!(scope, atomically conn => …)` (a body of several statements
 /// that must land together). A transaction commits when the body finishes; a
 /// `?` inside returns early and it rolls back.
 macro_rules! as_user {
-    ($db:expr, $user:expr, $conn:ident => $body:expr) => {{
-        let user: ::uuid::Uuid = $user;
-        match $db {
+    ($scope:expr, $conn:ident => $body:expr) => {{
+        let scope: $crate::db::UserDb<'_> = $scope;
+        match scope.db {
             $crate::db::Db::Sqlite(pool) => {
                 let mut connection = pool.acquire().await?;
                 let $conn = &mut *connection;
                 $body
             }
-            $crate::db::Db::Postgres(pool) => $crate::db::as_user!(@postgres pool, user, $conn => $body),
+            $crate::db::Db::Postgres(pool) => $crate::db::as_user!(@postgres pool, scope.owner, $conn => $body),
         }
     }};
-    ($db:expr, $user:expr, atomically $conn:ident => $body:expr) => {{
-        let user: ::uuid::Uuid = $user;
-        match $db {
+    ($scope:expr, atomically $conn:ident => $body:expr) => {{
+        let scope: $crate::db::UserDb<'_> = $scope;
+        match scope.db {
             $crate::db::Db::Sqlite(pool) => {
                 let mut tx = pool.begin().await?;
                 let $conn = &mut *tx;
@@ -106,10 +138,10 @@ macro_rules! as_user {
                 tx.commit().await?;
                 out
             }
-            $crate::db::Db::Postgres(pool) => $crate::db::as_user!(@postgres pool, user, $conn => $body),
+            $crate::db::Db::Postgres(pool) => $crate::db::as_user!(@postgres pool, scope.owner, $conn => $body),
         }
     }};
-    (@postgres $pool:ident, $user:ident, $conn:ident => $body:expr) => {{
+    (@postgres $pool:ident, $user:expr, $conn:ident => $body:expr) => {{
         // One round trip for BEGIN and the settings. The role again, for this
         // transaction: the connection's own may be lost behind a pooler that
         // shares server connections. A Uuid prints as hex digits and hyphens

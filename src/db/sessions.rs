@@ -6,7 +6,7 @@ use sqlx::FromRow;
 use time::Duration;
 use uuid::Uuid;
 
-use super::{Db, DbResult, as_user, now};
+use super::{Db, DbResult, UserDb, as_user, now};
 
 /// The signed-in user behind a live session.
 #[derive(Clone, Debug, FromRow)]
@@ -17,7 +17,6 @@ pub struct SessionUser {
 }
 
 pub struct NewSession<'a> {
-    pub user_id: Uuid,
     pub refresh_hash: &'a str,
     pub lifetime: Duration,
     pub user_agent: Option<&'a str>,
@@ -27,16 +26,16 @@ pub struct NewSession<'a> {
     pub max_live: i64,
 }
 
-pub async fn create(db: &Db, new: &NewSession<'_>) -> DbResult<Uuid> {
+pub async fn create(db: UserDb<'_>, new: &NewSession<'_>) -> DbResult<Uuid> {
     let id = Uuid::new_v4();
     let now = now();
-    as_user!(db, new.user_id, atomically conn => {
+    as_user!(db, atomically conn => {
         sqlx::query(
             "INSERT INTO sessions (id, user_id, refresh_hash, created_at, last_seen_at, expires_at, user_agent, ip)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         )
         .bind(id)
-        .bind(new.user_id)
+        .bind(db.owner())
         .bind(new.refresh_hash)
         .bind(now)
         .bind(now)
@@ -52,7 +51,7 @@ pub async fn create(db: &Db, new: &NewSession<'_>) -> DbResult<Uuid> {
                  SELECT id FROM sessions WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $2
                  ORDER BY last_seen_at DESC, created_at DESC LIMIT 1000000000 OFFSET $3)",
         )
-        .bind(new.user_id)
+        .bind(db.owner())
         .bind(now)
         .bind(new.max_live)
         .execute(&mut *conn)
@@ -67,15 +66,15 @@ pub(super) const FORGET_SPENT_OF_REVOKED: &str = "DELETE FROM spent_refresh_toke
          SELECT id FROM sessions WHERE user_id = $1 AND revoked_at IS NOT NULL)";
 
 /// The user of session `id` if it is theirs, live, and the account active.
-pub async fn live_user(db: &Db, id: Uuid, user_id: Uuid) -> DbResult<Option<SessionUser>> {
-    let found = as_user!(db, user_id, conn => {
+pub async fn live_user(db: UserDb<'_>, id: Uuid) -> DbResult<Option<SessionUser>> {
+    let found = as_user!(db, conn => {
         sqlx::query_as::<_, SessionUser>(
             "SELECT u.id AS user_id, u.email, u.name
              FROM sessions s JOIN users u ON u.id = s.user_id
              WHERE s.id = $1 AND s.user_id = $2 AND s.revoked_at IS NULL AND s.expires_at > $3 AND u.is_active",
         )
         .bind(id)
-        .bind(user_id)
+        .bind(db.owner())
         .bind(now())
         .fetch_optional(&mut *conn)
         .await?
@@ -132,7 +131,7 @@ pub async fn refresh(db: &Db, renewal: &Renewal, grace: Duration) -> DbResult<Re
     let Some(token_owner) = refresh_token_owner(db, presented_hash).await? else {
         return Ok(Refresh::Invalid);
     };
-    let outcome = as_user!(db, token_owner, atomically tx => {
+    let outcome = as_user!(db.for_user(token_owner), atomically tx => {
         let rotated = sqlx::query_as::<_, Owner>(
             "UPDATE sessions SET refresh_hash = $1, last_seen_at = $2
              WHERE refresh_hash = $3 AND revoked_at IS NULL AND expires_at > $4
@@ -212,8 +211,8 @@ async fn refresh_token_owner(db: &Db, token_hash: &str) -> DbResult<Option<Uuid>
 }
 
 /// Revokes one of the user's sessions; false when it was not theirs or not live.
-pub async fn revoke(db: &Db, user_id: Uuid, id: Uuid) -> DbResult<bool> {
-    Ok(revoke_matching(db, user_id, REVOKE_ONE, id).await? == 1)
+pub async fn revoke(db: UserDb<'_>, id: Uuid) -> DbResult<bool> {
+    Ok(revoke_matching(db, REVOKE_ONE, id).await? == 1)
 }
 
 /// A signed-in device, as its owner sees it.
@@ -228,14 +227,14 @@ pub struct SessionInfo {
 }
 
 /// The user's live sessions, newest first.
-pub async fn list(db: &Db, user_id: Uuid) -> DbResult<Vec<SessionInfo>> {
-    let sessions = as_user!(db, user_id, conn => {
+pub async fn list(db: UserDb<'_>) -> DbResult<Vec<SessionInfo>> {
+    let sessions = as_user!(db, conn => {
         sqlx::query_as::<_, SessionInfo>(
             "SELECT id, created_at, last_seen_at, expires_at, user_agent, ip FROM sessions
              WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $2
              ORDER BY created_at DESC",
         )
-        .bind(user_id)
+        .bind(db.owner())
         .bind(now())
         .fetch_all(&mut *conn)
         .await?
@@ -244,9 +243,9 @@ pub async fn list(db: &Db, user_id: Uuid) -> DbResult<Vec<SessionInfo>> {
 }
 
 /// Revokes every live session of the user except `keep`; how many.
-pub async fn revoke_all(db: &Db, user_id: Uuid, keep: Option<Uuid>) -> DbResult<u64> {
+pub async fn revoke_all(db: UserDb<'_>, keep: Option<Uuid>) -> DbResult<u64> {
     // A nil id matches no session: "keep none".
-    revoke_matching(db, user_id, REVOKE_ALL_BUT, keep.unwrap_or(Uuid::nil())).await
+    revoke_matching(db, REVOKE_ALL_BUT, keep.unwrap_or(Uuid::nil())).await
 }
 
 /// Revokes the user's (`$2`) live sessions but `$3`, as of `$1`.
@@ -258,11 +257,11 @@ const REVOKE_ONE: &str = "UPDATE sessions SET revoked_at = $1 WHERE user_id = $2
 
 /// Runs a revocation (`$1` now, `$2` the user, `$3` the session id it
 /// names) and forgets the spent refresh tokens of what it revoked; how many.
-async fn revoke_matching(db: &Db, user_id: Uuid, revocation: &str, id: Uuid) -> DbResult<u64> {
-    let affected = as_user!(db, user_id, atomically conn => {
+async fn revoke_matching(db: UserDb<'_>, revocation: &str, id: Uuid) -> DbResult<u64> {
+    let affected = as_user!(db, atomically conn => {
         let affected =
-            sqlx::query(revocation).bind(now()).bind(user_id).bind(id).execute(&mut *conn).await?.rows_affected();
-        sqlx::query(FORGET_SPENT_OF_REVOKED).bind(user_id).execute(&mut *conn).await?;
+            sqlx::query(revocation).bind(now()).bind(db.owner()).bind(id).execute(&mut *conn).await?.rows_affected();
+        sqlx::query(FORGET_SPENT_OF_REVOKED).bind(db.owner()).execute(&mut *conn).await?;
         affected
     });
     Ok(affected)

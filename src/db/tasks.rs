@@ -11,7 +11,7 @@ use sqlx::FromRow;
 use time::{Date, Duration, OffsetDateTime};
 use uuid::Uuid;
 
-use super::{Db, DbResult, as_user, now};
+use super::{DbResult, UserDb, as_user, now};
 
 /// How long a deletion can be undone.
 pub const UNDO_WINDOW: Duration = Duration::seconds(30);
@@ -89,12 +89,12 @@ fn like_pattern(search: &str) -> String {
 
 /// One page of the owner's tasks, by keyset on `id` (offset only for a bare
 /// page number). Fetches one row more than asked to learn whether more exist.
-pub async fn list(db: &Db, owner: Uuid, query: &ListQuery<'_>) -> DbResult<TaskPage> {
+pub async fn list(db: UserDb<'_>, query: &ListQuery<'_>) -> DbResult<TaskPage> {
     let newest_first = !matches!(query.position, Position::Before(_));
     let pattern = query.search.map(like_pattern);
-    let mut tasks: Vec<Task> = as_user!(db, owner, conn => {
+    let mut tasks: Vec<Task> = as_user!(db, conn => {
         let mut q = sqlx::QueryBuilder::new(format!("SELECT {COLUMNS} FROM tasks WHERE user_id = "));
-        q.push_bind(owner).push(" AND deleted_at IS NULL");
+        q.push_bind(db.owner()).push(" AND deleted_at IS NULL");
         if query.status != StatusFilter::All {
             q.push(" AND completed = ").push_bind(query.status == StatusFilter::Completed);
         }
@@ -131,10 +131,10 @@ pub async fn list(db: &Db, owner: Uuid, query: &ListQuery<'_>) -> DbResult<TaskP
     })
 }
 
-pub async fn counts(db: &Db, owner: Uuid) -> DbResult<Counts> {
-    let rows: Vec<(bool, i64)> = as_user!(db, owner, conn => {
+pub async fn counts(db: UserDb<'_>) -> DbResult<Counts> {
+    let rows: Vec<(bool, i64)> = as_user!(db, conn => {
         sqlx::query_as("SELECT completed, count(*) FROM tasks WHERE user_id = $1 AND deleted_at IS NULL GROUP BY completed")
-            .bind(owner)
+            .bind(db.owner())
             .fetch_all(&mut *conn)
             .await?
     });
@@ -145,10 +145,10 @@ pub async fn counts(db: &Db, owner: Uuid) -> DbResult<Counts> {
     Ok(counts)
 }
 
-pub async fn get(db: &Db, owner: Uuid, id: i64) -> DbResult<Option<Task>> {
+pub async fn get(db: UserDb<'_>, id: i64) -> DbResult<Option<Task>> {
     let sql = format!("SELECT {COLUMNS} FROM tasks WHERE id = $1 AND user_id = $2 AND deleted_at IS NULL");
-    let task = as_user!(db, owner, conn => {
-        sqlx::query_as::<_, Task>(&sql).bind(id).bind(owner).fetch_optional(&mut *conn).await?
+    let task = as_user!(db, conn => {
+        sqlx::query_as::<_, Task>(&sql).bind(id).bind(db.owner()).fetch_optional(&mut *conn).await?
     });
     Ok(task)
 }
@@ -158,7 +158,7 @@ pub async fn get(db: &Db, owner: Uuid, id: i64) -> DbResult<Option<Task>> {
 /// ones lets the owner's index answer.) The check and the insert are one
 /// statement; on PostgreSQL, where two such statements could both see room,
 /// the owner's creates also queue on a lock of their own ([`QUOTA_LOCK`]).
-pub async fn create(db: &Db, owner: Uuid, input: &TaskInput, quota: i64) -> DbResult<Option<Task>> {
+pub async fn create(db: UserDb<'_>, input: &TaskInput, quota: i64) -> DbResult<Option<Task>> {
     let now = now();
     let sql = format!(
         "INSERT INTO tasks (user_id, title, description, title_folded, description_folded, completed, due_date,
@@ -167,12 +167,12 @@ pub async fn create(db: &Db, owner: Uuid, input: &TaskInput, quota: i64) -> DbRe
          WHERE (SELECT count(*) FROM (SELECT 1 FROM tasks WHERE user_id = $1 AND deleted_at IS NULL LIMIT $10) AS held) < $10
          RETURNING {COLUMNS}"
     );
-    let task = as_user!(db, owner, conn => {
-        if let Db::Postgres(_) = db {
-            sqlx::query(QUOTA_LOCK).bind(owner).execute(&mut *conn).await?;
+    let task = as_user!(db, conn => {
+        if db.is_postgres() {
+            sqlx::query(QUOTA_LOCK).bind(db.owner()).execute(&mut *conn).await?;
         }
         sqlx::query_as::<_, Task>(&sql)
-            .bind(owner)
+            .bind(db.owner())
             .bind(&input.title)
             .bind(&input.description)
             .bind(fold(&input.title))
@@ -190,9 +190,9 @@ pub async fn create(db: &Db, owner: Uuid, input: &TaskInput, quota: i64) -> DbRe
 
 /// Applies `patch` in one statement, so concurrent changes to different
 /// fields both land; `None` when the task is not the owner's.
-pub async fn update(db: &Db, owner: Uuid, id: i64, patch: &TaskPatch) -> DbResult<Option<Task>> {
+pub async fn update(db: UserDb<'_>, id: i64, patch: &TaskPatch) -> DbResult<Option<Task>> {
     let now = now();
-    let task = as_user!(db, owner, conn => {
+    let task = as_user!(db, conn => {
         // Only the fields the patch names are written.
         let mut q = sqlx::QueryBuilder::new("UPDATE tasks SET updated_at = ");
         q.push_bind(now);
@@ -212,7 +212,7 @@ pub async fn update(db: &Db, owner: Uuid, id: i64, patch: &TaskPatch) -> DbResul
             q.push(", completed_at = CASE WHEN ").push_bind(completed);
             q.push(" THEN coalesce(completed_at, ").push_bind(now).push(") ELSE NULL END");
         }
-        q.push(" WHERE id = ").push_bind(id).push(" AND user_id = ").push_bind(owner);
+        q.push(" WHERE id = ").push_bind(id).push(" AND user_id = ").push_bind(db.owner());
         q.push(format!(" AND deleted_at IS NULL RETURNING {COLUMNS}"));
         q.build_query_as::<Task>().fetch_optional(&mut *conn).await?
     });
@@ -220,7 +220,7 @@ pub async fn update(db: &Db, owner: Uuid, id: i64, patch: &TaskPatch) -> DbResul
 }
 
 /// Flips `completed` in one statement, so two quick clicks cannot race.
-pub async fn toggle(db: &Db, owner: Uuid, id: i64) -> DbResult<Option<Task>> {
+pub async fn toggle(db: UserDb<'_>, id: i64) -> DbResult<Option<Task>> {
     let now = now();
     let sql = format!(
         "UPDATE tasks SET completed = NOT completed,
@@ -228,19 +228,19 @@ pub async fn toggle(db: &Db, owner: Uuid, id: i64) -> DbResult<Option<Task>> {
              updated_at = $2
          WHERE id = $3 AND user_id = $4 AND deleted_at IS NULL RETURNING {COLUMNS}"
     );
-    let task = as_user!(db, owner, conn => {
-        sqlx::query_as::<_, Task>(&sql).bind(now).bind(now).bind(id).bind(owner).fetch_optional(&mut *conn).await?
+    let task = as_user!(db, conn => {
+        sqlx::query_as::<_, Task>(&sql).bind(now).bind(now).bind(id).bind(db.owner()).fetch_optional(&mut *conn).await?
     });
     Ok(task)
 }
 
 /// Deletes the owner's task for good (the JSON API, where clients keep
 /// their own undo); false when there was none to delete.
-pub async fn delete(db: &Db, owner: Uuid, id: i64) -> DbResult<bool> {
-    let result = as_user!(db, owner, conn => {
+pub async fn delete(db: UserDb<'_>, id: i64) -> DbResult<bool> {
+    let result = as_user!(db, conn => {
         sqlx::query("DELETE FROM tasks WHERE id = $1 AND user_id = $2 AND deleted_at IS NULL")
             .bind(id)
-            .bind(owner)
+            .bind(db.owner())
             .execute(&mut *conn)
             .await?
             .rows_affected()
@@ -250,21 +250,21 @@ pub async fn delete(db: &Db, owner: Uuid, id: i64) -> DbResult<bool> {
 
 /// Up to `limit` of the owner's tasks after id `after`, oldest first: "Export
 /// my data" reads them a page at a time, so it never holds them all.
-pub async fn page_after(db: &Db, owner: Uuid, after: i64, limit: i64) -> DbResult<Vec<Task>> {
+pub async fn page_after(db: UserDb<'_>, after: i64, limit: i64) -> DbResult<Vec<Task>> {
     let sql = format!(
         "SELECT {COLUMNS} FROM tasks WHERE user_id = $1 AND deleted_at IS NULL AND id > $2 ORDER BY id LIMIT $3"
     );
-    let tasks = as_user!(db, owner, conn => {
-        sqlx::query_as::<_, Task>(&sql).bind(owner).bind(after).bind(limit).fetch_all(&mut *conn).await?
+    let tasks = as_user!(db, conn => {
+        sqlx::query_as::<_, Task>(&sql).bind(db.owner()).bind(after).bind(limit).fetch_all(&mut *conn).await?
     });
     Ok(tasks)
 }
 
 /// Marks every live task completed (or every one active), in one statement.
 /// Returns how many changed.
-pub async fn set_all_completed(db: &Db, owner: Uuid, completed: bool) -> DbResult<u64> {
+pub async fn set_all_completed(db: UserDb<'_>, completed: bool) -> DbResult<u64> {
     let now = now();
-    let changed = as_user!(db, owner, conn => {
+    let changed = as_user!(db, conn => {
         sqlx::query(
             "UPDATE tasks SET completed = $1,
                  completed_at = CASE WHEN $1 THEN coalesce(completed_at, $2) ELSE NULL END,
@@ -274,7 +274,7 @@ pub async fn set_all_completed(db: &Db, owner: Uuid, completed: bool) -> DbResul
         .bind(completed)
         .bind(now)
         .bind(now)
-        .bind(owner)
+        .bind(db.owner())
         .execute(&mut *conn)
         .await?
         .rows_affected()
@@ -310,11 +310,11 @@ impl Deletion {
 const PURGE_UNDONE: &str = "DELETE FROM tasks WHERE user_id = $1 AND deleted_at IS NOT NULL AND deleted_at < $2";
 
 /// Deletes the owner's task, undoably; `None` when there was none to delete.
-pub async fn trash(db: &Db, owner: Uuid, id: i64) -> DbResult<Option<Deletion>> {
+pub async fn trash(db: UserDb<'_>, id: i64) -> DbResult<Option<Deletion>> {
     let now = now();
     let batch = Uuid::new_v4();
-    let title: Option<String> = as_user!(db, owner, conn => {
-        sqlx::query(PURGE_UNDONE).bind(owner).bind(now - UNDO_WINDOW).execute(&mut *conn).await?;
+    let title: Option<String> = as_user!(db, conn => {
+        sqlx::query(PURGE_UNDONE).bind(db.owner()).bind(now - UNDO_WINDOW).execute(&mut *conn).await?;
         sqlx::query_scalar(
             "UPDATE tasks SET deleted_at = $1, deleted_batch = $2
              WHERE id = $3 AND user_id = $4 AND deleted_at IS NULL RETURNING title",
@@ -322,7 +322,7 @@ pub async fn trash(db: &Db, owner: Uuid, id: i64) -> DbResult<Option<Deletion>> 
         .bind(now)
         .bind(batch)
         .bind(id)
-        .bind(owner)
+        .bind(db.owner())
         .fetch_optional(&mut *conn)
         .await?
     });
@@ -330,18 +330,18 @@ pub async fn trash(db: &Db, owner: Uuid, id: i64) -> DbResult<Option<Deletion>> 
 }
 
 /// Deletes all the owner's completed tasks, undoably, as one deletion.
-pub async fn clear_completed(db: &Db, owner: Uuid) -> DbResult<Deletion> {
+pub async fn clear_completed(db: UserDb<'_>) -> DbResult<Deletion> {
     let now = now();
     let batch = Uuid::new_v4();
-    let titles: Vec<String> = as_user!(db, owner, conn => {
-        sqlx::query(PURGE_UNDONE).bind(owner).bind(now - UNDO_WINDOW).execute(&mut *conn).await?;
+    let titles: Vec<String> = as_user!(db, conn => {
+        sqlx::query(PURGE_UNDONE).bind(db.owner()).bind(now - UNDO_WINDOW).execute(&mut *conn).await?;
         sqlx::query_scalar(
             "UPDATE tasks SET deleted_at = $1, deleted_batch = $2
              WHERE user_id = $3 AND completed AND deleted_at IS NULL RETURNING title",
         )
         .bind(now)
         .bind(batch)
-        .bind(owner)
+        .bind(db.owner())
         .fetch_all(&mut *conn)
         .await?
     });
@@ -349,15 +349,15 @@ pub async fn clear_completed(db: &Db, owner: Uuid) -> DbResult<Deletion> {
 }
 
 /// The owner's deletion `batch`, while it can still be undone.
-pub async fn deletion(db: &Db, owner: Uuid, batch: Uuid) -> DbResult<Option<Deletion>> {
+pub async fn deletion(db: UserDb<'_>, batch: Uuid) -> DbResult<Option<Deletion>> {
     let now = now();
-    let rows: Vec<(String, OffsetDateTime)> = as_user!(db, owner, conn => {
+    let rows: Vec<(String, OffsetDateTime)> = as_user!(db, conn => {
         sqlx::query_as(
             "SELECT title, deleted_at FROM tasks
              WHERE user_id = $1 AND deleted_batch = $2 AND deleted_at IS NOT NULL AND deleted_at >= $3
              ORDER BY id DESC",
         )
-        .bind(owner)
+        .bind(db.owner())
         .bind(batch)
         .bind(now - UNDO_WINDOW)
         .fetch_all(&mut *conn)
@@ -378,13 +378,13 @@ const QUOTA_LOCK: &str = "SELECT pg_advisory_xact_lock(hashtextextended($1::text
 /// Brings back the owner's deletion `batch` if it is still within the undo
 /// window: the tasks restored (none when too late or not the owner's), or
 /// `None` when they would take the owner past `quota` live tasks.
-pub async fn restore(db: &Db, owner: Uuid, batch: Uuid, quota: i64) -> DbResult<Option<Vec<String>>> {
+pub async fn restore(db: UserDb<'_>, batch: Uuid, quota: i64) -> DbResult<Option<Vec<String>>> {
     let since = now() - UNDO_WINDOW;
     // One statement that writes first: on SQLite a transaction that read
     // before writing could fail outright when another writer got in between.
-    let titles: Vec<String> = as_user!(db, owner, conn => {
-        if let Db::Postgres(_) = db {
-            sqlx::query(QUOTA_LOCK).bind(owner).execute(&mut *conn).await?;
+    let titles: Vec<String> = as_user!(db, conn => {
+        if db.is_postgres() {
+            sqlx::query(QUOTA_LOCK).bind(db.owner()).execute(&mut *conn).await?;
         }
         sqlx::query_scalar(
             "UPDATE tasks SET deleted_at = NULL, deleted_batch = NULL
@@ -394,7 +394,7 @@ pub async fn restore(db: &Db, owner: Uuid, batch: Uuid, quota: i64) -> DbResult<
                     WHERE user_id = $1 AND deleted_batch = $2 AND deleted_at IS NOT NULL AND deleted_at >= $3) <= $4
              RETURNING title",
         )
-        .bind(owner)
+        .bind(db.owner())
         .bind(batch)
         .bind(since)
         .bind(quota)
@@ -405,12 +405,12 @@ pub async fn restore(db: &Db, owner: Uuid, batch: Uuid, quota: i64) -> DbResult<
         return Ok(Some(titles));
     }
     // Nothing restored: too late (or not the owner's), or no room.
-    let waiting: i64 = as_user!(db, owner, conn => {
+    let waiting: i64 = as_user!(db, conn => {
         sqlx::query_scalar(
             "SELECT count(*) FROM tasks
              WHERE user_id = $1 AND deleted_batch = $2 AND deleted_at IS NOT NULL AND deleted_at >= $3",
         )
-        .bind(owner)
+        .bind(db.owner())
         .bind(batch)
         .bind(since)
         .fetch_one(&mut *conn)

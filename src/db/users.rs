@@ -4,7 +4,7 @@ use sqlx::FromRow;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::{Db, DbResult, as_user, now, on_pool};
+use super::{Db, DbResult, UserDb, as_user, now, on_pool};
 use crate::domain::Email;
 
 #[derive(Clone, Debug, FromRow)]
@@ -57,33 +57,26 @@ pub async fn credentials_by_email(db: &Db, email: &Email) -> DbResult<Option<Cre
 }
 
 /// The signed-in user's own profile.
-pub async fn find(db: &Db, id: Uuid) -> DbResult<Option<User>> {
-    let found = on_pool!(db, pool => {
+pub async fn find(db: UserDb<'_>) -> DbResult<Option<User>> {
+    let found = on_pool!(db.db, pool => {
         sqlx::query_as::<_, User>("SELECT id, email, name, created_at FROM users WHERE id = $1")
-            .bind(id)
+            .bind(db.owner())
             .fetch_optional(pool)
             .await?
     });
     Ok(found)
 }
 
-pub async fn set_name(db: &Db, id: Uuid, name: Option<&str>) -> DbResult<()> {
-    on_pool!(db, pool => {
+pub async fn set_name(db: UserDb<'_>, name: Option<&str>) -> DbResult<()> {
+    on_pool!(db.db, pool => {
         sqlx::query("UPDATE users SET name = $1, updated_at = $2 WHERE id = $3")
             .bind(name)
             .bind(now())
-            .bind(id)
+            .bind(db.owner())
             .execute(pool)
             .await?;
     });
     Ok(())
-}
-
-pub async fn password_hash(db: &Db, id: Uuid) -> DbResult<Option<String>> {
-    let found: Option<(String,)> = on_pool!(db, pool => {
-        sqlx::query_as("SELECT password_hash FROM users WHERE id = $1").bind(id).fetch_optional(pool).await?
-    });
-    Ok(found.map(|(hash,)| hash))
 }
 
 /// Sets a new password hash, in one transaction with what must land with
@@ -92,14 +85,13 @@ pub async fn password_hash(db: &Db, id: Uuid) -> DbResult<Option<String>> {
 /// link of the user is spent (one mailed earlier must not undo this), and
 /// every session but `keep` is revoked, with its spent refresh tokens.
 pub async fn replace_password(
-    db: &Db,
-    id: Uuid,
+    db: UserDb<'_>,
     password_hash: &str,
     via_reset: Option<&str>,
     keep: Option<Uuid>,
 ) -> DbResult<bool> {
     let now = now();
-    let replaced = as_user!(db, id, atomically conn => {
+    let replaced = as_user!(db, atomically conn => {
         let link_spent = match via_reset {
             None => true,
             Some(token_hash) => {
@@ -109,7 +101,7 @@ pub async fn replace_password(
                 )
                 .bind(now)
                 .bind(token_hash)
-                .bind(id)
+                .bind(db.owner())
                 .execute(&mut *conn)
                 .await?
                 .rows_affected()
@@ -120,21 +112,21 @@ pub async fn replace_password(
             sqlx::query("UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3")
                 .bind(password_hash)
                 .bind(now)
-                .bind(id)
+                .bind(db.owner())
                 .execute(&mut *conn)
                 .await?;
             sqlx::query("UPDATE password_resets SET used_at = $1 WHERE user_id = $2 AND used_at IS NULL")
                 .bind(now)
-                .bind(id)
+                .bind(db.owner())
                 .execute(&mut *conn)
                 .await?;
             sqlx::query(super::sessions::REVOKE_ALL_BUT)
                 .bind(now)
-                .bind(id)
+                .bind(db.owner())
                 .bind(keep.unwrap_or(Uuid::nil()))
                 .execute(&mut *conn)
                 .await?;
-            sqlx::query(super::sessions::FORGET_SPENT_OF_REVOKED).bind(id).execute(&mut *conn).await?;
+            sqlx::query(super::sessions::FORGET_SPENT_OF_REVOKED).bind(db.owner()).execute(&mut *conn).await?;
         }
         link_spent
     });
@@ -158,9 +150,9 @@ pub async fn set_active(db: &Db, email: &Email, active: bool) -> DbResult<bool> 
 
 /// Deletes the account; its tasks, sessions, events and reset links go with
 /// it (ON DELETE CASCADE).
-pub async fn delete(db: &Db, id: Uuid) -> DbResult<()> {
-    on_pool!(db, pool => {
-        sqlx::query("DELETE FROM users WHERE id = $1").bind(id).execute(pool).await?;
+pub async fn delete(db: UserDb<'_>) -> DbResult<()> {
+    on_pool!(db.db, pool => {
+        sqlx::query("DELETE FROM users WHERE id = $1").bind(db.owner()).execute(pool).await?;
     });
     Ok(())
 }

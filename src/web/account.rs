@@ -105,7 +105,8 @@ impl Notice {
 }
 
 async fn page(state: &AppState, user: &CurrentUser, layout: Layout) -> Result<AccountPage, AppError> {
-    let (live, events) = tokio::try_join!(sessions::list(&state.db, user.id), audit::recent(&state.db, user.id, 20))?;
+    let (live, events) =
+        tokio::try_join!(sessions::list(state.db.for_user(user.id)), audit::recent(state.db.for_user(user.id), 20))?;
     Ok(AccountPage {
         layout,
         name: user.name.clone().unwrap_or_default(),
@@ -231,7 +232,7 @@ pub async fn export(request: UserRequest) -> Result<Response, AppError> {
     let (Ok(permit), Some(running)) = (EXPORTS.try_acquire(), EXPORTING.take(user.id)) else {
         return Err(AppError::TooManyRequests(5));
     };
-    let profile = users::find(&state.db, user.id).await?.ok_or(AppError::NotFound)?;
+    let profile = users::find(state.db.for_user(user.id)).await?.ok_or(AppError::NotFound)?;
     let profile = ExportProfile {
         id: profile.id,
         email: profile.email,
@@ -249,7 +250,7 @@ pub async fn export(request: UserRequest) -> Result<Response, AppError> {
         }
         let (mut after, mut first) = (0, true);
         loop {
-            let page = match tasks::page_after(&state.db, user.id, after, EXPORT_PAGE).await {
+            let page = match tasks::page_after(state.db.for_user(user.id), after, EXPORT_PAGE).await {
                 Ok(page) => page,
                 Err(err) => {
                     tracing::error!(error = %err, "export cut short");

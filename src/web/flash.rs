@@ -132,7 +132,7 @@ impl Flash {
         cookies.remove(Cookie::build(FLASH_COOKIE).path("/").build());
         Ok(match value.split_once(':') {
             Some(("undo", batch)) => match Uuid::parse_str(batch) {
-                Ok(batch) => tasks::deletion(&state.db, owner, batch).await?.map(Flash::Deleted),
+                Ok(batch) => tasks::deletion(state.db.for_user(owner), batch).await?.map(Flash::Deleted),
                 Err(_) => None,
             },
             Some(("restored", count)) => {

@@ -166,7 +166,8 @@ impl ListView {
 async fn load_list(state: &AppState, owner: Uuid, view: ListState) -> Result<ListView, AppError> {
     let search = (!view.search.is_empty()).then_some(view.search.as_str());
     let query = ListQuery { status: view.status, search, position: view.position, limit: PAGE_SIZE };
-    let (page, counts) = tokio::try_join!(tasks::list(&state.db, owner, &query), tasks::counts(&state.db, owner))?;
+    let (page, counts) =
+        tokio::try_join!(tasks::list(state.db.for_user(owner), &query), tasks::counts(state.db.for_user(owner)))?;
     let today = OffsetDateTime::now_utc().date();
     let newer_url = (page.has_newer && view.page > 1).then(|| {
         let position = match page.tasks.first() {
@@ -399,8 +400,9 @@ pub async fn create(request: UserRequest, Form(form): Form<TaskForm>) -> Result<
         }
     };
     let quota = request.state.config.quotas.tasks_per_user;
-    let task =
-        tasks::create(&request.state.db, request.user.id, &input, quota).await?.ok_or(AppError::task_quota(quota))?;
+    let task = tasks::create(request.state.db.for_user(request.user.id), &input, quota)
+        .await?
+        .ok_or(AppError::task_quota(quota))?;
     let outcome = Outcome::say(format!("Added {}.", quoted(&task.title)), Done::Added);
     back_to_list(request, view, outcome).await
 }
@@ -411,7 +413,7 @@ pub async fn edit_page(
     Query(params): Query<ListParams>,
 ) -> Result<Response, AppError> {
     let id = task_id(&id)?;
-    let task = tasks::get(&request.state.db, request.user.id, id).await?.ok_or(AppError::NotFound)?;
+    let task = tasks::get(request.state.db.for_user(request.user.id), id).await?.ok_or(AppError::NotFound)?;
     let back = ListState::from_params(params).query();
     let (layout, form) = (request.layout, TaskFields::from_task(&task));
     Ok(if request.htmx {
@@ -432,7 +434,7 @@ pub async fn update(
         Ok(parsed) => parsed,
         Err(fields) => {
             // Someone else's task is not found, whatever the input.
-            tasks::get(&request.state.db, request.user.id, id).await?.ok_or(AppError::NotFound)?;
+            tasks::get(request.state.db.for_user(request.user.id), id).await?.ok_or(AppError::NotFound)?;
             let (layout, back, form) = (request.layout, view.query(), *fields);
             return Ok(if request.htmx {
                 retarget(EditFragment { layout, inline: true, id, back, form }, &format!("#task-{id}"))
@@ -443,7 +445,8 @@ pub async fn update(
         }
     };
     let patch = TaskPatch::replace(input, completed);
-    let task = tasks::update(&request.state.db, request.user.id, id, &patch).await?.ok_or(AppError::NotFound)?;
+    let task =
+        tasks::update(request.state.db.for_user(request.user.id), id, &patch).await?.ok_or(AppError::NotFound)?;
     let outcome = Outcome::say(format!("Saved {}.", quoted(&task.title)), Done::Saved);
     back_to_list(request, view, outcome).await
 }
@@ -454,7 +457,7 @@ pub async fn toggle(
     Form(form): Form<BackForm>,
 ) -> Result<Response, AppError> {
     let id = task_id(&id)?;
-    let task = tasks::toggle(&request.state.db, request.user.id, id).await?.ok_or(AppError::NotFound)?;
+    let task = tasks::toggle(request.state.db.for_user(request.user.id), id).await?.ok_or(AppError::NotFound)?;
     let (done, kind) = if task.completed { ("done", Done::Completed) } else { ("not done", Done::Reopened) };
     let outcome = Outcome::say(format!("Marked {} as {done}.", quoted(&task.title)), kind);
     back_to_list(request, ListState::from_back(form.back.as_deref()), outcome).await
@@ -466,7 +469,7 @@ pub async fn delete(
     Form(form): Form<BackForm>,
 ) -> Result<Response, AppError> {
     let id = task_id(&id)?;
-    let deletion = tasks::trash(&request.state.db, request.user.id, id).await?.ok_or(AppError::NotFound)?;
+    let deletion = tasks::trash(request.state.db.for_user(request.user.id), id).await?.ok_or(AppError::NotFound)?;
     back_to_list(request, ListState::from_back(form.back.as_deref()), Outcome::show(Flash::Deleted(deletion))).await
 }
 
@@ -475,9 +478,9 @@ pub async fn toggle_all(request: UserRequest, Form(form): Form<ToggleAllForm>) -
     let completed = match form.completed.as_deref() {
         Some("true" | "on" | "1") => true,
         Some("false" | "off" | "0") => false,
-        _ => tasks::counts(db, owner).await?.active > 0,
+        _ => tasks::counts(db.for_user(owner)).await?.active > 0,
     };
-    let changed = tasks::set_all_completed(db, owner, completed).await?;
+    let changed = tasks::set_all_completed(db.for_user(owner), completed).await?;
     let done = if completed { "done" } else { "not done" };
     let outcome = match changed {
         0 => Outcome::say("Nothing to change.".into(), Done::NothingToChange),
@@ -488,7 +491,7 @@ pub async fn toggle_all(request: UserRequest, Form(form): Form<ToggleAllForm>) -
 }
 
 pub async fn clear_completed(request: UserRequest, Form(form): Form<BackForm>) -> Result<Response, AppError> {
-    let deletion = tasks::clear_completed(&request.state.db, request.user.id).await?;
+    let deletion = tasks::clear_completed(request.state.db.for_user(request.user.id)).await?;
     let outcome = if deletion.count == 0 {
         Outcome::say("There are no completed tasks to clear.".into(), Done::NothingToClear)
     } else {
@@ -502,7 +505,7 @@ pub async fn undo(request: UserRequest, Form(form): Form<UndoForm>) -> Result<Re
     let restored = match form.batch.as_deref().and_then(|b| Uuid::parse_str(b).ok()) {
         Some(batch) => {
             let quota = request.state.config.quotas.tasks_per_user;
-            tasks::restore(&request.state.db, request.user.id, batch, quota)
+            tasks::restore(request.state.db.for_user(request.user.id), batch, quota)
                 .await?
                 .ok_or(AppError::task_quota(quota))?
         }

@@ -196,7 +196,7 @@ async fn the_export_streams_every_task_across_pages(app: TestApp) {
     let input =
         doable::db::tasks::TaskInput { title: "bulk".into(), description: Some("d".repeat(10_000)), due_date: None };
     for _ in 0..1_100 {
-        doable::db::tasks::create(&app.db, owner, &input, i64::MAX).await.unwrap().unwrap();
+        doable::db::tasks::create(app.db.for_user(owner), &input, i64::MAX).await.unwrap().unwrap();
     }
     // One export per account at a time: a second while the first is still
     // being read is 429; once it is read, the next works.
