@@ -12,7 +12,10 @@ use serde::{Deserialize, Serialize};
 use time::{OffsetDateTime, format_description::well_known::Rfc3339};
 use uuid::Uuid;
 
-use super::extract::{Form, Layout, Query, UserRequest};
+use super::{
+    extract::{Form, Layout, Query, UserRequest},
+    flash::Notice,
+};
 use crate::{
     account::{self, Refused},
     app::AppState,
@@ -44,7 +47,6 @@ pub struct EventView {
 pub struct AccountPage {
     layout: Layout,
     name: String,
-    notice: Option<&'static str>,
     name_error: Option<&'static str>,
     password_error: Option<&'static str>,
     delete_error: Option<&'static str>,
@@ -89,11 +91,11 @@ fn describe(event: &str) -> &'static str {
 }
 
 #[derive(Deserialize, Default)]
-pub struct Notice {
+pub struct Done {
     done: Option<String>,
 }
 
-impl Notice {
+impl Done {
     fn message(&self) -> Option<&'static str> {
         match self.done.as_deref()? {
             "profile" => Some("Your name was saved."),
@@ -110,7 +112,6 @@ async fn page(state: &AppState, user: &CurrentUser, layout: Layout) -> Result<Ac
     Ok(AccountPage {
         layout,
         name: user.name.clone().unwrap_or_default(),
-        notice: None,
         name_error: None,
         password_error: None,
         delete_error: None,
@@ -137,10 +138,12 @@ async fn page(state: &AppState, user: &CurrentUser, layout: Layout) -> Result<Ac
     })
 }
 
-pub async fn show(request: UserRequest, Query(notice): Query<Notice>) -> Result<AccountPage, AppError> {
-    let mut page = page(&request.state, &request.user, request.layout).await?;
-    page.notice = notice.message();
-    Ok(page)
+pub async fn show(request: UserRequest, Query(notice): Query<Done>) -> Result<AccountPage, AppError> {
+    let mut layout = request.layout;
+    if let Some(message) = notice.message() {
+        layout.flash = Some(Notice::say(message));
+    }
+    page(&request.state, &request.user, layout).await
 }
 
 /// The account page again, with `error` set beside its field: 422.

@@ -8,7 +8,10 @@ use axum::{
 };
 use serde::Deserialize;
 
-use super::extract::{Form, Layout, PageRequest, Query, UserRequest};
+use super::{
+    extract::{Form, Layout, PageRequest, Query, UserRequest},
+    flash::Notice,
+};
 use crate::{
     account::{self, Confirmation, SignIn, SignUp, SignUpError},
     auth::{clear_session_cookies, start_session},
@@ -38,7 +41,6 @@ pub struct SigninPage {
     email: String,
     next: String,
     error: Option<&'static str>,
-    notice: Option<&'static str>,
 }
 
 #[derive(Deserialize)]
@@ -167,12 +169,13 @@ pub async fn signin_page(page: PageRequest, Query(query): Query<NextQuery>) -> R
     if page.layout.user.is_some() {
         return Redirect::to(&next).into_response();
     }
-    let notice = match query.notice.as_deref() {
-        Some("reset") => Some("Your password was changed. Sign in with the new one."),
-        Some("deleted") => Some("Your account and everything in it were deleted."),
+    let mut layout = page.layout;
+    layout.flash = match query.notice.as_deref() {
+        Some("reset") => Some(Notice::say("Your password was changed. Sign in with the new one.")),
+        Some("deleted") => Some(Notice::say("Your account and everything in it were deleted.")),
         _ => None,
     };
-    SigninPage { layout: page.layout, next, notice, ..Default::default() }.into_response()
+    SigninPage { layout, next, ..Default::default() }.into_response()
 }
 
 #[derive(Deserialize)]
@@ -193,11 +196,11 @@ pub async fn signin(page: PageRequest, Form(form): Form<SigninForm>) -> Result<R
             Ok(Redirect::to(&next).into_response())
         }
         SignIn::Failed => {
-            let page = SigninPage { layout, email: email_kept, next, error: Some(SIGNIN_FAILED), notice: None };
+            let page = SigninPage { layout, email: email_kept, next, error: Some(SIGNIN_FAILED) };
             Ok((StatusCode::UNAUTHORIZED, page).into_response())
         }
         SignIn::Throttled(wait) => {
-            let page = SigninPage { layout, email: email_kept, next, error: Some(SIGNIN_THROTTLED), notice: None };
+            let page = SigninPage { layout, email: email_kept, next, error: Some(SIGNIN_THROTTLED) };
             let mut response = (StatusCode::TOO_MANY_REQUESTS, page).into_response();
             response.headers_mut().insert(axum::http::header::RETRY_AFTER, wait.into());
             Ok(response)

@@ -2,8 +2,8 @@
 //!
 //! * [`PageRequest`] / [`UserRequest`]: everything a page handler needs at
 //!   once (the app, the [`Layout`] its template receives, whether htmx
-//!   asked, the cookie jar, the client); a [`UserRequest`] sends a visitor
-//!   who is not signed in to sign in first.
+//!   asked for a fragment, the cookie jar, the client); a [`UserRequest`]
+//!   sends a visitor who is not signed in to sign in first.
 //! * [`Form`] and [`Query`]: `axum::Form` and `axum::extract::Query`, but an
 //!   unreadable form or query string is our friendly 400 page rather than
 //!   axum's plain-text rejection.
@@ -15,6 +15,7 @@ use axum::{
 };
 use tower_cookies::Cookies;
 
+use super::flash::{Flash, Notice};
 use crate::{
     app::AppState,
     auth::{ClientInfo, CurrentUser, csrf::CsrfToken, resolved_user},
@@ -30,11 +31,15 @@ pub struct Form<T>(pub T);
 pub struct Query<T>(pub T);
 
 /// What every page template receives, as `layout`: who is signed in (the
-/// navigation shows them) and the CSRF token its forms carry.
+/// navigation shows them), the CSRF token its forms carry, and the message
+/// to show after an action, if any.
 #[derive(Clone, Debug, Default)]
 pub struct Layout {
     pub user: Option<CurrentUser>,
     pub csrf: String,
+    /// On a whole page: the flash a plain form post left before its
+    /// redirect, shown once. After an htmx action: what the action says.
+    pub flash: Option<Notice>,
 }
 
 impl Layout {
@@ -48,7 +53,8 @@ impl Layout {
 pub struct PageRequest {
     pub state: AppState,
     pub layout: Layout,
-    /// htmx asked, for a fragment to swap in rather than a whole page.
+    /// htmx asked for a fragment to swap in (not when it restores history:
+    /// that wants the whole page).
     pub htmx: bool,
     pub cookies: Cookies,
     pub client: ClientInfo,
@@ -62,13 +68,16 @@ impl FromRequestParts<AppState> for PageRequest {
         let CsrfToken(csrf) = CsrfToken::from_request_parts(parts, state).await.map_err(IntoResponse::into_response)?;
         let cookies = Cookies::from_request_parts(parts, state).await.map_err(IntoResponse::into_response)?;
         let Ok(client) = ClientInfo::from_request_parts(parts, state).await;
-        Ok(PageRequest {
-            state: state.clone(),
-            layout: Layout { user, csrf },
-            htmx: is_htmx(&parts.headers),
-            cookies,
-            client,
-        })
+        let htmx = is_htmx(&parts.headers) && parts.headers.get("hx-history-restore-request").is_none();
+        // A whole page shows the flash a redirect left for it, and so spends it.
+        let flash = match &user {
+            Some(user) if parts.method == Method::GET && !htmx => {
+                Flash::take(&cookies, state, user.id).await.map_err(|err| AppError::from(err).into_response())?
+            }
+            _ => None,
+        };
+        let layout = Layout { user, csrf, flash: flash.as_ref().map(Flash::notice) };
+        Ok(PageRequest { state: state.clone(), layout, htmx, cookies, client })
     }
 }
 

@@ -72,14 +72,21 @@ impl Done {
     }
 }
 
-/// A flash as the list shows it.
-#[derive(Debug)]
+/// A message as a page shows it (the task list with its Undo button).
+#[derive(Clone, Debug)]
 pub struct Notice {
     pub text: String,
     /// The deletion an Undo button restores.
     pub undo: Option<Uuid>,
     /// How long the Undo button works; the script hides it then.
     pub seconds_left: i64,
+}
+
+impl Notice {
+    /// A plain message, with nothing to undo.
+    pub fn say(text: &str) -> Self {
+        Notice { text: text.to_owned(), undo: None, seconds_left: 0 }
+    }
 }
 
 fn quoted(title: &str) -> String {

@@ -6,7 +6,7 @@ use askama::Template;
 use askama_web::WebTemplate;
 use axum::{
     extract::Path,
-    http::{HeaderMap, StatusCode},
+    http::StatusCode,
     response::{IntoResponse, Redirect, Response},
 };
 use serde::{Deserialize, Serialize};
@@ -150,8 +150,6 @@ pub struct ListView {
     pub state: ListState,
     pub newer_url: Option<String>,
     pub older_url: Option<String>,
-    /// Shown after an action, with Undo after a deletion.
-    pub notice: Option<Notice>,
     /// Read out by screen readers after an htmx swap (the page copies it
     /// into its live region); empty when there is nothing to say.
     pub announce: String,
@@ -187,7 +185,7 @@ async fn load_list(state: &AppState, owner: Uuid, view: ListState) -> Result<Lis
         .into_iter()
         .map(|task| TaskView { due: task.due_date.map(|d| Due::new(d, today, task.completed)), task })
         .collect();
-    Ok(ListView { tasks, counts, state: view, newer_url, older_url, notice: None, announce: String::new() })
+    Ok(ListView { tasks, counts, state: view, newer_url, older_url, announce: String::new() })
 }
 
 /// The fields of the create and edit forms, as typed, with their errors.
@@ -339,18 +337,19 @@ fn quoted(title: &str) -> String {
 }
 
 /// After an action: the list fragment for htmx, a redirect to the same view otherwise.
-async fn back_to_list(request: UserRequest, view: ListState, outcome: Outcome) -> Result<Response, AppError> {
+async fn back_to_list(mut request: UserRequest, view: ListState, outcome: Outcome) -> Result<Response, AppError> {
     if request.htmx {
         let mut list = load_list(&request.state, request.user.id, view).await?;
-        list.notice = outcome.flash.as_ref().map(Flash::notice);
-        if let (Some(notice), Some(Flash::Done(_))) = (&mut list.notice, &outcome.flash) {
+        let mut notice = outcome.flash.as_ref().map(Flash::notice);
+        if let (Some(notice), Some(Flash::Done(_))) = (&mut notice, &outcome.flash) {
             notice.text.clone_from(&outcome.announce);
         }
-        list.announce = match &list.notice {
+        list.announce = match &notice {
             Some(Notice { text, undo: Some(_), .. }) => format!("{text} Undo is available."),
             Some(notice) => notice.text.clone(),
             None => outcome.announce,
         };
+        request.layout.flash = notice;
         Ok(ListFragment { layout: request.layout, list }.into_response())
     } else {
         if let Some(flash) = &outcome.flash {
@@ -370,18 +369,12 @@ fn retarget(response: impl IntoResponse, target: &str) -> Response {
     response
 }
 
-pub async fn index(
-    request: UserRequest,
-    headers: HeaderMap,
-    Query(params): Query<ListParams>,
-) -> Result<Response, AppError> {
-    let UserRequest { user, state, layout, htmx, cookies, .. } = request;
-    let mut list = load_list(&state, user.id, ListState::from_params(params)).await?;
-    // htmx asks for the fragment, except when restoring history (a full page).
-    if htmx && headers.get("hx-history-restore-request").is_none() {
+pub async fn index(request: UserRequest, Query(params): Query<ListParams>) -> Result<Response, AppError> {
+    let UserRequest { user, state, layout, htmx, .. } = request;
+    let list = load_list(&state, user.id, ListState::from_params(params)).await?;
+    if htmx {
         return Ok(ListFragment { layout, list }.into_response());
     }
-    list.notice = Flash::take(&cookies, &state, user.id).await?.as_ref().map(Flash::notice);
     Ok(TasksPage { layout, list, form: TaskFields::default() }.into_response())
 }
 
