@@ -197,20 +197,23 @@ impl TaskPatch {
     }
 }
 
-/// A task's fields as written — form fields or JSON members, absent as
-/// `None` — before checking. The one place their rules are applied.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct TaskDraft<'a> {
-    pub title: Option<&'a str>,
-    pub description: Option<&'a str>,
-    pub due_date: Option<&'a str>,
+/// A task's fields as written — form fields (the create and edit forms
+/// deserialize straight into it) or JSON members, absent as empty — before
+/// checking. The one place their rules are applied; a refused form shows
+/// these values again beside its errors.
+#[derive(Clone, Debug, Default, serde::Deserialize)]
+#[serde(default)]
+pub struct TaskDraft {
+    pub title: String,
+    pub description: String,
+    pub due_date: String,
 }
 
-impl TaskDraft<'_> {
+impl TaskDraft {
     pub fn parse(&self) -> Result<TaskInput, FieldErrors> {
-        let title = TaskTitle::parse(self.title.unwrap_or_default());
-        let description = parse_description(self.description);
-        let due_date = parse_due_date(self.due_date);
+        let title = TaskTitle::parse(&self.title);
+        let description = parse_description(Some(&self.description));
+        let due_date = parse_due_date(Some(&self.due_date));
         match (title, description, due_date) {
             (Ok(title), Ok(description), Ok(due_date)) => {
                 Ok(TaskInput { title: title.into_inner(), description, due_date })
@@ -403,10 +406,10 @@ mod tests {
 
     #[test]
     fn a_task_draft_reports_every_bad_field_at_once() {
-        let draft = TaskDraft { title: Some("  "), description: Some("\u{7}"), due_date: Some("31/12/2026") };
+        let draft = TaskDraft { title: "  ".into(), description: "\u{7}".into(), due_date: "31/12/2026".into() };
         let fields: Vec<&str> = draft.parse().unwrap_err().iter().map(|(f, _)| *f).collect();
         assert_eq!(fields, ["title", "description", "due_date"]);
-        let good = TaskDraft { title: Some(" Buy milk "), description: Some(""), due_date: Some("2026-12-31") };
+        let good = TaskDraft { title: " Buy milk ".into(), description: String::new(), due_date: "2026-12-31".into() };
         let input = good.parse().unwrap();
         assert_eq!((input.title.as_str(), input.description), ("Buy milk", None));
     }

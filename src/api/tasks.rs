@@ -137,9 +137,9 @@ pub async fn create(
     ApiJson(body): ApiJson<NewTask>,
 ) -> ApiResult<impl IntoResponse> {
     let draft = TaskDraft {
-        title: Some(&body.title),
-        description: body.description.as_deref(),
-        due_date: body.due_date.as_deref(),
+        title: body.title,
+        description: body.description.unwrap_or_default(),
+        due_date: body.due_date.unwrap_or_default(),
     };
     let input = draft.parse().map_err(ApiError::validation)?;
     let quota = state.config.quotas.tasks_per_user;

@@ -28,6 +28,17 @@ pub struct Task {
     pub updated_at: OffsetDateTime,
 }
 
+impl Task {
+    /// The task's fields as the edit form starts from them.
+    pub fn draft(&self) -> crate::domain::TaskDraft {
+        crate::domain::TaskDraft {
+            title: self.title.clone(),
+            description: self.description.clone().unwrap_or_default(),
+            due_date: self.due_date.map(|d| d.to_string()).unwrap_or_default(),
+        }
+    }
+}
+
 const COLUMNS: &str = "id, title, description, completed, completed_at, due_date, created_at, updated_at";
 
 // The checked input types live with their parsers.

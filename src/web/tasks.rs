@@ -20,7 +20,7 @@ use super::{
 use crate::{
     app::AppState,
     db::tasks::{self, Counts, ListQuery, Position, StatusFilter, Task, TaskInput, TaskPatch},
-    domain::{MAX_SEARCH_CHARS, TaskDraft, error_of},
+    domain::{FieldErrors, MAX_SEARCH_CHARS, TaskDraft, error_of},
     error::AppError,
 };
 
@@ -191,57 +191,45 @@ async fn load_list(state: &AppState, owner: Uuid, view: ListState) -> Result<Lis
 /// The fields of the create and edit forms, as typed, with their errors.
 #[derive(Default)]
 pub struct TaskFields {
-    pub title: String,
-    pub description: String,
-    pub due_date: String,
+    pub draft: TaskDraft,
     pub completed: bool,
-    pub title_error: Option<&'static str>,
-    pub description_error: Option<&'static str>,
-    pub due_date_error: Option<&'static str>,
+    pub errors: FieldErrors,
 }
 
 impl TaskFields {
     fn from_task(task: &Task) -> Self {
-        TaskFields {
-            title: task.title.clone(),
-            description: task.description.clone().unwrap_or_default(),
-            due_date: task.due_date.map(|d| d.to_string()).unwrap_or_default(),
-            completed: task.completed,
-            ..Default::default()
-        }
+        TaskFields { draft: task.draft(), completed: task.completed, errors: FieldErrors::new() }
+    }
+
+    /// What is wrong with `field`, for the template.
+    pub fn error(&self, field: &str) -> Option<&'static str> {
+        error_of(&self.errors, field)
+    }
+
+    /// Whether a field other than `field` is wrong (the create form opens
+    /// its details then).
+    pub fn has_error_besides(&self, field: &str) -> bool {
+        self.errors.iter().any(|(name, _)| *name != field)
     }
 }
 
 #[derive(Debug, Deserialize)]
 pub struct TaskForm {
-    title: Option<String>,
-    description: Option<String>,
-    due_date: Option<String>,
+    #[serde(flatten)]
+    draft: TaskDraft,
     completed: Option<String>,
     back: Option<String>,
 }
 
 impl TaskForm {
     /// The checked input, or the fields to show again with their errors.
-    fn parse(&self) -> Result<(TaskInput, bool), Box<TaskFields>> {
-        let draft = TaskDraft {
-            title: self.title.as_deref(),
-            description: self.description.as_deref(),
-            due_date: self.due_date.as_deref(),
-        };
+    fn parse(self) -> Result<(TaskInput, bool), Box<TaskFields>> {
         // A checkbox: present when ticked.
         let completed = matches!(self.completed.as_deref(), Some("on" | "true" | "1"));
-        draft.parse().map(|input| (input, completed)).map_err(|errors| {
-            Box::new(TaskFields {
-                title: self.title.clone().unwrap_or_default(),
-                description: self.description.clone().unwrap_or_default(),
-                due_date: self.due_date.clone().unwrap_or_default(),
-                completed,
-                title_error: error_of(&errors, "title"),
-                description_error: error_of(&errors, "description"),
-                due_date_error: error_of(&errors, "due_date"),
-            })
-        })
+        match self.draft.parse() {
+            Ok(input) => Ok((input, completed)),
+            Err(errors) => Err(Box::new(TaskFields { draft: self.draft, completed, errors })),
+        }
     }
 }
 
