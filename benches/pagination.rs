@@ -51,7 +51,7 @@ async fn bench(name: &str, url: &str) {
     let started = Instant::now();
     let mut ids = Vec::with_capacity(TASKS as usize);
     for n in 0..TASKS {
-        let input = TaskInput { title: format!("Task number {n}"), description: None, due_date: None };
+        let input = TaskInput { title: format!("Task number {n}"), ..Default::default() };
         ids.push(tasks::create(db.for_user(owner), &input, i64::MAX).await.expect("task").expect("room").id);
         if n % 4 == 0 {
             tasks::create(db.for_user(other), &input, i64::MAX).await.expect("task");
