@@ -107,8 +107,8 @@ impl Done {
 }
 
 async fn page(state: &AppState, user: &CurrentUser, layout: Layout) -> Result<AccountPage, AppError> {
-    let (live, events) =
-        tokio::try_join!(sessions::list(state.db.for_user(user.id)), audit::recent(state.db.for_user(user.id), 20))?;
+    let db = state.db.for_user(user.id);
+    let (live, events) = tokio::try_join!(sessions::list(db), audit::recent(db, 20))?;
     Ok(AccountPage {
         layout,
         name: user.name.clone().unwrap_or_default(),

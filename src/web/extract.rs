@@ -19,6 +19,7 @@ use super::flash::{Flash, Notice};
 use crate::{
     app::AppState,
     auth::{ClientInfo, CurrentUser, csrf::CsrfToken, resolved_user},
+    db::UserDb,
     error::AppError,
 };
 
@@ -89,6 +90,13 @@ pub struct UserRequest {
     pub htmx: bool,
     pub cookies: Cookies,
     pub client: ClientInfo,
+}
+
+impl UserRequest {
+    /// The signed-in user's rows.
+    pub fn db(&self) -> UserDb<'_> {
+        self.state.db.for_user(self.user.id)
+    }
 }
 
 impl FromRequestParts<AppState> for UserRequest {

@@ -18,8 +18,10 @@ use super::{
     flash::{Done, Flash, Notice},
 };
 use crate::{
-    app::AppState,
-    db::tasks::{self, Counts, ListQuery, Position, StatusFilter, Task, TaskInput, TaskPatch},
+    db::{
+        UserDb,
+        tasks::{self, Counts, ListQuery, Position, StatusFilter, Task, TaskInput, TaskPatch},
+    },
     domain::{FieldErrors, MAX_SEARCH_CHARS, TaskDraft, error_of},
     error::AppError,
 };
@@ -161,11 +163,10 @@ impl ListView {
     }
 }
 
-async fn load_list(state: &AppState, owner: Uuid, view: ListState) -> Result<ListView, AppError> {
+async fn load_list(db: UserDb<'_>, view: ListState) -> Result<ListView, AppError> {
     let search = (!view.search.is_empty()).then_some(view.search.as_str());
     let query = ListQuery { status: view.status, search, position: view.position, limit: PAGE_SIZE };
-    let (page, counts) =
-        tokio::try_join!(tasks::list(state.db.for_user(owner), &query), tasks::counts(state.db.for_user(owner)))?;
+    let (page, counts) = tokio::try_join!(tasks::list(db, &query), tasks::counts(db))?;
     let today = OffsetDateTime::now_utc().date();
     let newer_url = (page.has_newer && view.page > 1).then(|| {
         let position = match page.tasks.first() {
@@ -327,7 +328,7 @@ fn quoted(title: &str) -> String {
 /// After an action: the list fragment for htmx, a redirect to the same view otherwise.
 async fn back_to_list(mut request: UserRequest, view: ListState, outcome: Outcome) -> Result<Response, AppError> {
     if request.htmx {
-        let mut list = load_list(&request.state, request.user.id, view).await?;
+        let mut list = load_list(request.db(), view).await?;
         let mut notice = outcome.flash.as_ref().map(Flash::notice);
         if let (Some(notice), Some(Flash::Done(_))) = (&mut notice, &outcome.flash) {
             notice.text.clone_from(&outcome.announce);
@@ -358,8 +359,8 @@ fn retarget(response: impl IntoResponse, target: &str) -> Response {
 }
 
 pub async fn index(request: UserRequest, Query(params): Query<ListParams>) -> Result<Response, AppError> {
-    let UserRequest { user, state, layout, htmx, .. } = request;
-    let list = load_list(&state, user.id, ListState::from_params(params)).await?;
+    let list = load_list(request.db(), ListState::from_params(params)).await?;
+    let UserRequest { layout, htmx, .. } = request;
     if htmx {
         return Ok(ListFragment { layout, list }.into_response());
     }
@@ -371,7 +372,7 @@ pub async fn create(request: UserRequest, Form(form): Form<TaskForm>) -> Result<
     let input = match form.parse() {
         Ok((input, _)) => input,
         Err(fields) => {
-            let list = load_list(&request.state, request.user.id, view).await?;
+            let list = load_list(request.db(), view).await?;
             let layout = request.layout;
             return Ok(if request.htmx {
                 retarget(NewFormFragment { layout, list, form: *fields }, "#new-task")
@@ -381,9 +382,7 @@ pub async fn create(request: UserRequest, Form(form): Form<TaskForm>) -> Result<
         }
     };
     let quota = request.state.config.quotas.tasks_per_user;
-    let task = tasks::create(request.state.db.for_user(request.user.id), &input, quota)
-        .await?
-        .ok_or(AppError::task_quota(quota))?;
+    let task = tasks::create(request.db(), &input, quota).await?.ok_or(AppError::task_quota(quota))?;
     let outcome = Outcome::say(format!("Added {}.", quoted(&task.title)), Done::Added);
     back_to_list(request, view, outcome).await
 }
@@ -394,7 +393,7 @@ pub async fn edit_page(
     Query(params): Query<ListParams>,
 ) -> Result<Response, AppError> {
     let id = task_id(&id)?;
-    let task = tasks::get(request.state.db.for_user(request.user.id), id).await?.ok_or(AppError::NotFound)?;
+    let task = tasks::get(request.db(), id).await?.ok_or(AppError::NotFound)?;
     let back = ListState::from_params(params).query();
     let (layout, form) = (request.layout, TaskFields::from_task(&task));
     Ok(if request.htmx {
@@ -415,7 +414,7 @@ pub async fn update(
         Ok(parsed) => parsed,
         Err(fields) => {
             // Someone else's task is not found, whatever the input.
-            tasks::get(request.state.db.for_user(request.user.id), id).await?.ok_or(AppError::NotFound)?;
+            tasks::get(request.db(), id).await?.ok_or(AppError::NotFound)?;
             let (layout, back, form) = (request.layout, view.query(), *fields);
             return Ok(if request.htmx {
                 retarget(EditFragment { layout, inline: true, id, back, form }, &format!("#task-{id}"))
@@ -426,8 +425,7 @@ pub async fn update(
         }
     };
     let patch = TaskPatch::replace(input, completed);
-    let task =
-        tasks::update(request.state.db.for_user(request.user.id), id, &patch).await?.ok_or(AppError::NotFound)?;
+    let task = tasks::update(request.db(), id, &patch).await?.ok_or(AppError::NotFound)?;
     let outcome = Outcome::say(format!("Saved {}.", quoted(&task.title)), Done::Saved);
     back_to_list(request, view, outcome).await
 }
@@ -438,7 +436,7 @@ pub async fn toggle(
     Form(form): Form<BackForm>,
 ) -> Result<Response, AppError> {
     let id = task_id(&id)?;
-    let task = tasks::toggle(request.state.db.for_user(request.user.id), id).await?.ok_or(AppError::NotFound)?;
+    let task = tasks::toggle(request.db(), id).await?.ok_or(AppError::NotFound)?;
     let (done, kind) = if task.completed { ("done", Done::Completed) } else { ("not done", Done::Reopened) };
     let outcome = Outcome::say(format!("Marked {} as {done}.", quoted(&task.title)), kind);
     back_to_list(request, ListState::from_back(form.back.as_deref()), outcome).await
@@ -450,18 +448,18 @@ pub async fn delete(
     Form(form): Form<BackForm>,
 ) -> Result<Response, AppError> {
     let id = task_id(&id)?;
-    let deletion = tasks::trash(request.state.db.for_user(request.user.id), id).await?.ok_or(AppError::NotFound)?;
+    let deletion = tasks::trash(request.db(), id).await?.ok_or(AppError::NotFound)?;
     back_to_list(request, ListState::from_back(form.back.as_deref()), Outcome::show(Flash::Deleted(deletion))).await
 }
 
 pub async fn toggle_all(request: UserRequest, Form(form): Form<ToggleAllForm>) -> Result<Response, AppError> {
-    let (db, owner) = (&request.state.db, request.user.id);
+    let db = request.db();
     let completed = match form.completed.as_deref() {
         Some("true" | "on" | "1") => true,
         Some("false" | "off" | "0") => false,
-        _ => tasks::counts(db.for_user(owner)).await?.active > 0,
+        _ => tasks::counts(db).await?.active > 0,
     };
-    let changed = tasks::set_all_completed(db.for_user(owner), completed).await?;
+    let changed = tasks::set_all_completed(db, completed).await?;
     let done = if completed { "done" } else { "not done" };
     let outcome = match changed {
         0 => Outcome::say("Nothing to change.".into(), Done::NothingToChange),
@@ -472,7 +470,7 @@ pub async fn toggle_all(request: UserRequest, Form(form): Form<ToggleAllForm>) -
 }
 
 pub async fn clear_completed(request: UserRequest, Form(form): Form<BackForm>) -> Result<Response, AppError> {
-    let deletion = tasks::clear_completed(request.state.db.for_user(request.user.id)).await?;
+    let deletion = tasks::clear_completed(request.db()).await?;
     let outcome = if deletion.count == 0 {
         Outcome::say("There are no completed tasks to clear.".into(), Done::NothingToClear)
     } else {
@@ -486,9 +484,7 @@ pub async fn undo(request: UserRequest, Form(form): Form<UndoForm>) -> Result<Re
     let restored = match form.batch.as_deref().and_then(|b| Uuid::parse_str(b).ok()) {
         Some(batch) => {
             let quota = request.state.config.quotas.tasks_per_user;
-            tasks::restore(request.state.db.for_user(request.user.id), batch, quota)
-                .await?
-                .ok_or(AppError::task_quota(quota))?
+            tasks::restore(request.db(), batch, quota).await?.ok_or(AppError::task_quota(quota))?
         }
         None => Vec::new(),
     };
