@@ -2,7 +2,7 @@
 
 use time::Duration;
 
-use super::{Db, DbResult, audit::EVENT_RETENTION, now, on_pool};
+use super::{Db, DbResult, SqlitePools, audit::EVENT_RETENTION, now, on_pool};
 
 /// Housekeeping across all accounts (it reads no one's data): throttle
 /// events older than `age`; expired sessions, reset links and sign-up
@@ -19,7 +19,7 @@ pub async fn purge(db: &Db, age: Duration) -> DbResult<()> {
         sqlx::query("DELETE FROM signup_requests WHERE expires_at < $1").bind(cutoff).execute(pool).await?;
     });
     match db {
-        Db::Sqlite(pool) => {
+        Db::Sqlite(SqlitePools { writer: pool, .. }) => {
             sqlx::query("DELETE FROM sessions WHERE expires_at < $1").bind(cutoff).execute(pool).await?;
             sqlx::query("DELETE FROM sessions WHERE revoked_at IS NOT NULL").execute(pool).await?;
             sqlx::query("DELETE FROM security_events WHERE created_at < $1")

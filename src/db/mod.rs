@@ -30,7 +30,7 @@ use std::{str::FromStr, time::Duration};
 use sqlx::{
     ConnectOptions, Connection, Executor,
     postgres::{PgConnectOptions, PgPool, PgPoolOptions},
-    sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions},
+    sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous},
 };
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -59,18 +59,51 @@ impl DatabaseUrl {
 
 #[derive(Clone, Debug)]
 pub enum Db {
-    Sqlite(SqlitePool),
+    Sqlite(SqlitePools),
     Postgres(PgPool),
 }
 
-/// Runs `$body` with `$pool` bound to whichever pool `$db` holds. The body is
-/// compiled once per backend, so each arm is type-checked against its driver.
-/// Exported for the integration tests, which inspect the database directly.
+/// SQLite lets one connection write at a time. Rather than let many
+/// connections collide and retry in SQLite's sleeping busy handler, every
+/// write goes through one writing connection, for which writers queue in
+/// the pool's fair, asynchronous wait; reads share the other connections,
+/// which WAL lets run beside the writer. The readers are `query_only`, so a
+/// write sent down the wrong path fails loudly instead of contending.
+#[derive(Clone, Debug)]
+pub struct SqlitePools {
+    pub reader: SqlitePool,
+    pub writer: SqlitePool,
+}
+
+impl SqlitePools {
+    /// One pool for both (the tests' unrestricted view of the database).
+    pub fn single(pool: SqlitePool) -> Self {
+        SqlitePools { reader: pool.clone(), writer: pool }
+    }
+}
+
+/// Runs `$body` with `$pool` bound to whichever pool `$db` holds: on SQLite
+/// the writing connection (any statement may run there), or written
+/// `on_pool!(db, reading pool => …)` a reading one. The body is compiled once
+/// per backend, so each arm is type-checked against its driver. Exported for
+/// the integration tests, which inspect the database directly.
 #[macro_export]
 macro_rules! on_pool {
     ($db:expr, $pool:ident => $body:expr) => {
         match $db {
-            $crate::db::Db::Sqlite($pool) => $body,
+            $crate::db::Db::Sqlite(pools) => {
+                let $pool = &pools.writer;
+                $body
+            }
+            $crate::db::Db::Postgres($pool) => $body,
+        }
+    };
+    ($db:expr, reading $pool:ident => $body:expr) => {
+        match $db {
+            $crate::db::Db::Sqlite(pools) => {
+                let $pool = &pools.reader;
+                $body
+            }
             $crate::db::Db::Postgres($pool) => $body,
         }
     };
@@ -111,17 +144,24 @@ impl UserDb<'_> {
 /// `$conn` a connection (use it as `&mut *$conn`). On PostgreSQL the body
 /// runs in a transaction that starts by naming the user in `app.user_id`,
 /// the setting the row-level security policies compare with, so it sees and
-/// writes only that user's rows. On SQLite, which has no policies, it runs
-/// on a plain connection, or in a transaction when written
-/// `as_user!(scope, atomically conn => …)` (a body of several statements
-/// that must land together). A transaction commits when the body finishes; a
-/// `?` inside returns early and it rolls back.
+/// writes only that user's rows. On SQLite, which has no policies, it runs on
+/// a reading connection; written `as_user!(scope, writing conn => …)`, on the
+/// writing one (statements that write, each its own transaction); written
+/// `as_user!(scope, atomically conn => …)`, in a transaction on the writing
+/// one (several statements that must land together). A transaction commits
+/// when the body finishes; a `?` inside returns early and it rolls back.
 macro_rules! as_user {
-    ($scope:expr, $conn:ident => $body:expr) => {{
+    ($scope:expr, $conn:ident => $body:expr) => {
+        $crate::db::as_user!(@plain reader, $scope, $conn => $body)
+    };
+    ($scope:expr, writing $conn:ident => $body:expr) => {
+        $crate::db::as_user!(@plain writer, $scope, $conn => $body)
+    };
+    (@plain $which:ident, $scope:expr, $conn:ident => $body:expr) => {{
         let scope: $crate::db::UserDb<'_> = $scope;
         match scope.db {
-            $crate::db::Db::Sqlite(pool) => {
-                let mut connection = pool.acquire().await?;
+            $crate::db::Db::Sqlite(pools) => {
+                let mut connection = pools.$which.acquire().await?;
                 let $conn = &mut *connection;
                 $body
             }
@@ -131,8 +171,11 @@ macro_rules! as_user {
     ($scope:expr, atomically $conn:ident => $body:expr) => {{
         let scope: $crate::db::UserDb<'_> = $scope;
         match scope.db {
-            $crate::db::Db::Sqlite(pool) => {
-                let mut tx = pool.begin().await?;
+            $crate::db::Db::Sqlite(pools) => {
+                // IMMEDIATE: the write lock from the start, so a transaction
+                // that reads first cannot fail to upgrade when another
+                // process (the `doable user` command) writes in between.
+                let mut tx = pools.writer.begin_with("BEGIN IMMEDIATE").await?;
                 let $conn = &mut *tx;
                 let out = $body;
                 tx.commit().await?;
@@ -390,10 +433,15 @@ impl Db {
                     // Owner only, like the rest of the data directory.
                     crate::config::create_private_dir(dir)?;
                 }
+                // WAL with synchronous=NORMAL: a commit is in the log (in the
+                // OS's cache) before it is acknowledged, so a killed process
+                // loses nothing; the log is synced to disk at checkpoints, so
+                // a power cut may lose the last commits, never consistency.
                 let options = options
                     .clone()
                     .create_if_missing(true)
                     .journal_mode(SqliteJournalMode::Wal)
+                    .synchronous(SqliteSynchronous::Normal)
                     .foreign_keys(true)
                     .busy_timeout(Duration::from_secs(5))
                     .log_statements(tracing::log::LevelFilter::Trace);
@@ -403,16 +451,18 @@ impl Db {
                 sqlx::migrate!("migrations/sqlite").run(&mut migrating).await?;
                 migrating.close().await?;
                 let timeout = settings.statement_timeout;
-                let pool = SqlitePoolOptions::new()
-                    .max_connections(settings.max_connections)
-                    .acquire_timeout(settings.acquire_timeout)
-                    .after_connect(move |conn, _| Box::pin(arm_statement_deadline(conn, timeout)))
-                    .before_acquire(move |conn, _| {
-                        Box::pin(async move { arm_statement_deadline(conn, timeout).await.map(|()| true) })
-                    })
-                    .connect_with(options)
-                    .await?;
-                Ok(Db::Sqlite(pool))
+                let pool = |connections: u32| {
+                    SqlitePoolOptions::new()
+                        .max_connections(connections)
+                        .acquire_timeout(settings.acquire_timeout)
+                        .after_connect(move |conn, _| Box::pin(arm_statement_deadline(conn, timeout)))
+                        .before_acquire(move |conn, _| {
+                            Box::pin(async move { arm_statement_deadline(conn, timeout).await.map(|()| true) })
+                        })
+                };
+                let writer = pool(1).connect_with(options.clone()).await?;
+                let reader = pool(settings.max_connections).connect_with(options.pragma("query_only", "ON")).await?;
+                Ok(Db::Sqlite(SqlitePools { reader, writer }))
             }
             DatabaseUrl::Postgres(options) => {
                 let timeout = format!("{}ms", settings.statement_timeout.as_millis());
@@ -472,10 +522,16 @@ impl Db {
 
     /// True when the database answers a trivial query.
     pub async fn ping(&self) -> bool {
-        on_pool!(self, pool => sqlx::query("SELECT 1").execute(pool).await.is_ok())
+        on_pool!(self, reading pool => sqlx::query("SELECT 1").execute(pool).await.is_ok())
     }
 
     pub async fn close(&self) {
-        on_pool!(self, pool => pool.close().await)
+        match self {
+            Db::Sqlite(pools) => {
+                pools.reader.close().await;
+                pools.writer.close().await;
+            }
+            Db::Postgres(pool) => pool.close().await,
+        }
     }
 }

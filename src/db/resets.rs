@@ -24,7 +24,7 @@ pub async fn create(db: &Db, user_id: Uuid, token_hash: &str, lifetime: Duration
 /// Whose live reset link this is, if it still works (to show the form, and
 /// then to know whose password it sets: [`super::users::replace_password`] spends it).
 pub async fn owner(db: &Db, token_hash: &str) -> DbResult<Option<Uuid>> {
-    let found = on_pool!(db, pool => {
+    let found = on_pool!(db, reading pool => {
         sqlx::query_scalar(
             "SELECT user_id FROM password_resets WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2",
         )

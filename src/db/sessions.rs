@@ -6,7 +6,7 @@ use sqlx::FromRow;
 use time::Duration;
 use uuid::Uuid;
 
-use super::{Db, DbResult, UserDb, as_user, now};
+use super::{Db, DbResult, SqlitePools, UserDb, as_user, now};
 
 /// The signed-in user behind a live session.
 #[derive(Clone, Debug, FromRow)]
@@ -192,7 +192,7 @@ pub async fn refresh(db: &Db, renewal: &Renewal, grace: Duration) -> DbResult<Re
 /// row-level security in a function that answers only this (migration 0003).
 async fn refresh_token_owner(db: &Db, token_hash: &str) -> DbResult<Option<Uuid>> {
     let owner = match db {
-        Db::Sqlite(pool) => {
+        Db::Sqlite(SqlitePools { reader: pool, .. }) => {
             sqlx::query_scalar(
                 "SELECT user_id FROM sessions WHERE refresh_hash = $1
                  UNION ALL

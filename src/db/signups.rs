@@ -45,7 +45,7 @@ pub async fn create(
 
 /// The request behind a token, while its link works.
 pub async fn find(db: &Db, token_hash: &str) -> DbResult<Option<SignupRequest>> {
-    let found = on_pool!(db, pool => {
+    let found = on_pool!(db, reading pool => {
         sqlx::query_as::<_, SignupRequest>(
             "SELECT email, name, password_hash FROM signup_requests WHERE token_hash = $1 AND expires_at > $2",
         )
@@ -68,7 +68,7 @@ pub async fn remove_for(db: &Db, email: &Email) -> DbResult<()> {
 /// Whether `token_hash` is the newest pending request for the address (the
 /// one its next mail is for).
 pub async fn is_newest_for(db: &Db, email: &Email, token_hash: &str) -> DbResult<bool> {
-    let newest: Option<String> = on_pool!(db, pool => {
+    let newest: Option<String> = on_pool!(db, reading pool => {
         sqlx::query_scalar(
             "SELECT token_hash FROM signup_requests WHERE email = $1 AND expires_at > $2
              ORDER BY requested_ns DESC, token_hash DESC LIMIT 1",

@@ -178,7 +178,7 @@ pub async fn create(db: UserDb<'_>, input: &TaskInput, quota: i64) -> DbResult<O
          WHERE (SELECT count(*) FROM (SELECT 1 FROM tasks WHERE user_id = $1 AND deleted_at IS NULL LIMIT $10) AS held) < $10
          RETURNING {COLUMNS}"
     );
-    let task = as_user!(db, conn => {
+    let task = as_user!(db, writing conn => {
         if db.is_postgres() {
             sqlx::query(QUOTA_LOCK).bind(db.owner()).execute(&mut *conn).await?;
         }
@@ -203,7 +203,7 @@ pub async fn create(db: UserDb<'_>, input: &TaskInput, quota: i64) -> DbResult<O
 /// fields both land; `None` when the task is not the owner's.
 pub async fn update(db: UserDb<'_>, id: i64, patch: &TaskPatch) -> DbResult<Option<Task>> {
     let now = now();
-    let task = as_user!(db, conn => {
+    let task = as_user!(db, writing conn => {
         // Only the fields the patch names are written.
         let mut q = sqlx::QueryBuilder::new("UPDATE tasks SET updated_at = ");
         q.push_bind(now);
@@ -239,7 +239,7 @@ pub async fn toggle(db: UserDb<'_>, id: i64) -> DbResult<Option<Task>> {
              updated_at = $2
          WHERE id = $3 AND user_id = $4 AND deleted_at IS NULL RETURNING {COLUMNS}"
     );
-    let task = as_user!(db, conn => {
+    let task = as_user!(db, writing conn => {
         sqlx::query_as::<_, Task>(&sql).bind(now).bind(now).bind(id).bind(db.owner()).fetch_optional(&mut *conn).await?
     });
     Ok(task)
@@ -248,7 +248,7 @@ pub async fn toggle(db: UserDb<'_>, id: i64) -> DbResult<Option<Task>> {
 /// Deletes the owner's task for good (the JSON API, where clients keep
 /// their own undo); false when there was none to delete.
 pub async fn delete(db: UserDb<'_>, id: i64) -> DbResult<bool> {
-    let result = as_user!(db, conn => {
+    let result = as_user!(db, writing conn => {
         sqlx::query("DELETE FROM tasks WHERE id = $1 AND user_id = $2 AND deleted_at IS NULL")
             .bind(id)
             .bind(db.owner())
@@ -275,7 +275,7 @@ pub async fn page_after(db: UserDb<'_>, after: i64, limit: i64) -> DbResult<Vec<
 /// Returns how many changed.
 pub async fn set_all_completed(db: UserDb<'_>, completed: bool) -> DbResult<u64> {
     let now = now();
-    let changed = as_user!(db, conn => {
+    let changed = as_user!(db, writing conn => {
         sqlx::query(
             "UPDATE tasks SET completed = $1,
                  completed_at = CASE WHEN $1 THEN coalesce(completed_at, $2) ELSE NULL END,
@@ -324,7 +324,7 @@ const PURGE_UNDONE: &str = "DELETE FROM tasks WHERE user_id = $1 AND deleted_at 
 pub async fn trash(db: UserDb<'_>, id: i64) -> DbResult<Option<Deletion>> {
     let now = now();
     let batch = Uuid::new_v4();
-    let title: Option<String> = as_user!(db, conn => {
+    let title: Option<String> = as_user!(db, writing conn => {
         sqlx::query(PURGE_UNDONE).bind(db.owner()).bind(now - UNDO_WINDOW).execute(&mut *conn).await?;
         sqlx::query_scalar(
             "UPDATE tasks SET deleted_at = $1, deleted_batch = $2
@@ -344,7 +344,7 @@ pub async fn trash(db: UserDb<'_>, id: i64) -> DbResult<Option<Deletion>> {
 pub async fn clear_completed(db: UserDb<'_>) -> DbResult<Deletion> {
     let now = now();
     let batch = Uuid::new_v4();
-    let titles: Vec<String> = as_user!(db, conn => {
+    let titles: Vec<String> = as_user!(db, writing conn => {
         sqlx::query(PURGE_UNDONE).bind(db.owner()).bind(now - UNDO_WINDOW).execute(&mut *conn).await?;
         sqlx::query_scalar(
             "UPDATE tasks SET deleted_at = $1, deleted_batch = $2
@@ -393,7 +393,7 @@ pub async fn restore(db: UserDb<'_>, batch: Uuid, quota: i64) -> DbResult<Option
     let since = now() - UNDO_WINDOW;
     // One statement that writes first: on SQLite a transaction that read
     // before writing could fail outright when another writer got in between.
-    let titles: Vec<String> = as_user!(db, conn => {
+    let titles: Vec<String> = as_user!(db, writing conn => {
         if db.is_postgres() {
             sqlx::query(QUOTA_LOCK).bind(db.owner()).execute(&mut *conn).await?;
         }

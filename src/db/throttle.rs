@@ -58,7 +58,7 @@ pub async fn take(db: &Db, buckets: &[Bucket<'_>]) -> DbResult<Option<Vec<i64>>>
         }};
     }
     let ids: Vec<i64> = match db {
-        Db::Sqlite(pool) => bound!(sqlx::query_scalar(&sql)).fetch_all(pool).await?,
+        Db::Sqlite(pools) => bound!(sqlx::query_scalar(&sql)).fetch_all(&pools.writer).await?,
         Db::Postgres(pool) => {
             let mut tx = pool.begin().await?;
             // In a fixed order, so two attempts locking the same pair cannot deadlock.
@@ -93,7 +93,7 @@ pub async fn refund(db: &Db, ids: &[i64]) -> DbResult<()> {
 
 /// How many events `bucket` had after `since`, and when the oldest of them was.
 pub async fn count(db: &Db, bucket: &str, since: OffsetDateTime) -> DbResult<(i64, Option<OffsetDateTime>)> {
-    let row: (i64, Option<OffsetDateTime>) = on_pool!(db, pool => {
+    let row: (i64, Option<OffsetDateTime>) = on_pool!(db, reading pool => {
         sqlx::query_as("SELECT count(*), min(created_at) FROM throttle_events WHERE bucket = $1 AND created_at > $2")
             .bind(bucket)
             .bind(since)

@@ -47,7 +47,7 @@ pub async fn create(db: &Db, email: &Email, name: Option<&str>, password_hash: &
 }
 
 pub async fn credentials_by_email(db: &Db, email: &Email) -> DbResult<Option<Credentials>> {
-    let found = on_pool!(db, pool => {
+    let found = on_pool!(db, reading pool => {
         sqlx::query_as::<_, Credentials>("SELECT id, password_hash, is_active FROM users WHERE email = $1")
             .bind(email.as_str())
             .fetch_optional(pool)
@@ -58,7 +58,7 @@ pub async fn credentials_by_email(db: &Db, email: &Email) -> DbResult<Option<Cre
 
 /// The signed-in user's own profile.
 pub async fn find(db: UserDb<'_>) -> DbResult<Option<User>> {
-    let found = on_pool!(db.db, pool => {
+    let found = on_pool!(db.db, reading pool => {
         sqlx::query_as::<_, User>("SELECT id, email, name, created_at FROM users WHERE id = $1")
             .bind(db.owner())
             .fetch_optional(pool)

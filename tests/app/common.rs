@@ -161,9 +161,9 @@ impl TestApp {
 /// the app (`Db::connect`) must have migrated the database.
 pub fn unrestricted(url: &str) -> Db {
     match DatabaseUrl::parse(url).expect("database url") {
-        DatabaseUrl::Sqlite(options) => {
-            Db::Sqlite(SqlitePoolOptions::new().max_connections(2).connect_lazy_with(options))
-        }
+        DatabaseUrl::Sqlite(options) => Db::Sqlite(doable::db::SqlitePools::single(
+            SqlitePoolOptions::new().max_connections(2).connect_lazy_with(options),
+        )),
         DatabaseUrl::Postgres(options) => {
             Db::Postgres(PgPoolOptions::new().max_connections(2).connect_lazy_with(options))
         }
