@@ -18,7 +18,7 @@ use std::{
 use doable::{
     db::{
         DatabaseUrl, Db,
-        tasks::{self, ListQuery, Position, StatusFilter, TaskInput},
+        tasks::{self, ListQuery, Position, StatusFilter},
         users,
     },
     domain::Email,
@@ -51,7 +51,8 @@ async fn bench(name: &str, url: &str) {
     let started = Instant::now();
     let mut ids = Vec::with_capacity(TASKS as usize);
     for n in 0..TASKS {
-        let input = TaskInput { title: format!("Task number {n}"), ..Default::default() };
+        let input =
+            doable::domain::TaskDraft { title: format!("Task number {n}"), ..Default::default() }.parse().unwrap();
         ids.push(tasks::create(db.for_user(owner), &input, i64::MAX).await.expect("task").expect("room").id);
         if n % 4 == 0 {
             tasks::create(db.for_user(other), &input, i64::MAX).await.expect("task");

@@ -169,7 +169,7 @@ fn collect_errors<const N: usize>(checks: [(&'static str, Option<&'static str>);
 }
 
 /// A task's fields, checked: what creating a task needs.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TaskInput {
     pub title: String,
     pub description: Option<String>,

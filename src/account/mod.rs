@@ -10,7 +10,8 @@ mod signin;
 mod signup;
 
 pub use password::{Reset, change_password, request_reset, reset_link_works, reset_password};
-pub use signin::{Purpose, SignIn, confirm_password, sign_in};
+use signin::confirm_password;
+pub use signin::{SignIn, sign_in};
 pub use signup::{
     CONFIRMATION_LIFETIME, Confirmation, SignUp, SignUpError, confirm_sign_up, email_awaiting_confirmation, sign_up,
 };

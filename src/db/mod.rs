@@ -110,12 +110,16 @@ macro_rules! on_pool {
 }
 pub use crate::on_pool;
 
-/// One user's rows: the only way to the tables that hold users' rows (tasks,
-/// sessions, security events, the user's own account row). Built from the
-/// owner id that the authenticated session gives (`db.for_user(user.id)`),
-/// and every statement made through it runs in [`as_user!`], so a query on
-/// a user's table can neither forget whose rows it is about nor, on
-/// PostgreSQL, the transaction row-level security reads the owner from.
+/// One user's rows: the only way to the tables under row-level security
+/// (tasks, sessions with their spent refresh tokens, security events) and to
+/// the user's own account row. Built from the owner id the authenticated
+/// session gives (`db.for_user(user.id)`), or, for the two lookups that find
+/// an owner before anyone is signed in (a refresh token, a reset link), from
+/// the owner they found. Every statement on a table under row-level
+/// security runs in [`as_user!`], which takes nothing but this, so it can
+/// neither forget whose rows it is about nor, on PostgreSQL, the transaction
+/// row-level security reads the owner from. (The account row, in `users`,
+/// has no policy: it is read and written by its primary key, the owner.)
 #[derive(Clone, Copy, Debug)]
 pub struct UserDb<'a> {
     db: &'a Db,

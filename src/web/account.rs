@@ -91,11 +91,11 @@ fn describe(event: &str) -> &'static str {
 }
 
 #[derive(Deserialize, Default)]
-pub struct Done {
+pub struct DoneQuery {
     done: Option<String>,
 }
 
-impl Done {
+impl DoneQuery {
     fn message(&self) -> Option<&'static str> {
         match self.done.as_deref()? {
             "profile" => Some("Your name was saved."),
@@ -138,9 +138,9 @@ async fn page(state: &AppState, user: &CurrentUser, layout: Layout) -> Result<Ac
     })
 }
 
-pub async fn show(request: UserRequest, Query(notice): Query<Done>) -> Result<AccountPage, AppError> {
+pub async fn show(request: UserRequest, Query(done): Query<DoneQuery>) -> Result<AccountPage, AppError> {
     let mut layout = request.layout;
-    if let Some(message) = notice.message() {
+    if let Some(message) = done.message() {
         layout.flash = Some(Notice::say(message));
     }
     page(&request.state, &request.user, layout).await

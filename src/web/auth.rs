@@ -210,8 +210,9 @@ pub async fn signin(page: PageRequest, Form(form): Form<SigninForm>) -> Result<R
 
 pub async fn signout(request: UserRequest) -> Result<Redirect, AppError> {
     let UserRequest { user, state, cookies, client, .. } = request;
-    account::sign_out(&state, &user, &client).await?;
+    // Cleared first: whatever happens next, this browser is signed out.
     clear_session_cookies(&cookies, &state.config);
+    account::sign_out(&state, &user, &client).await?;
     Ok(Redirect::to("/signin"))
 }
 

@@ -38,8 +38,9 @@ pub struct Query<T>(pub T);
 pub struct Layout {
     pub user: Option<CurrentUser>,
     pub csrf: String,
-    /// On a whole page: the flash a plain form post left before its
-    /// redirect, shown once. After an htmx action: what the action says.
+    /// What to tell the user on this page: the flash a plain form post left
+    /// for the page it redirected to ([`UserRequest::take_flash`]), what an
+    /// htmx action did, or a notice the page itself gives.
     pub flash: Option<Notice>,
 }
 
@@ -70,14 +71,7 @@ impl FromRequestParts<AppState> for PageRequest {
         let cookies = Cookies::from_request_parts(parts, state).await.map_err(IntoResponse::into_response)?;
         let Ok(client) = ClientInfo::from_request_parts(parts, state).await;
         let htmx = is_htmx(&parts.headers) && parts.headers.get("hx-history-restore-request").is_none();
-        // A whole page shows the flash a redirect left for it, and so spends it.
-        let flash = match &user {
-            Some(user) if parts.method == Method::GET && !htmx => {
-                Flash::take(&cookies, state, user.id).await.map_err(|err| AppError::from(err).into_response())?
-            }
-            _ => None,
-        };
-        let layout = Layout { user, csrf, flash: flash.as_ref().map(Flash::notice) };
+        let layout = Layout { user, csrf, flash: None };
         Ok(PageRequest { state: state.clone(), layout, htmx, cookies, client })
     }
 }
@@ -96,6 +90,14 @@ impl UserRequest {
     /// The signed-in user's rows.
     pub fn db(&self) -> UserDb<'_> {
         self.state.db.for_user(self.user.id)
+    }
+
+    /// Puts the flash a redirect left into the layout, and spends it: for the
+    /// page that shows it (the task list), so no other page swallows it.
+    pub async fn take_flash(&mut self) -> Result<(), AppError> {
+        let flash = Flash::take(&self.cookies, &self.state, self.user.id).await?;
+        self.layout.flash = flash.as_ref().map(Flash::notice);
+        Ok(())
     }
 }
 

@@ -358,13 +358,13 @@ fn retarget(response: impl IntoResponse, target: &str) -> Response {
     response
 }
 
-pub async fn index(request: UserRequest, Query(params): Query<ListParams>) -> Result<Response, AppError> {
+pub async fn index(mut request: UserRequest, Query(params): Query<ListParams>) -> Result<Response, AppError> {
     let list = load_list(request.db(), ListState::from_params(params)).await?;
-    let UserRequest { layout, htmx, .. } = request;
-    if htmx {
-        return Ok(ListFragment { layout, list }.into_response());
+    if request.htmx {
+        return Ok(ListFragment { layout: request.layout, list }.into_response());
     }
-    Ok(TasksPage { layout, list, form: TaskFields::default() }.into_response())
+    request.take_flash().await?;
+    Ok(TasksPage { layout: request.layout, list, form: TaskFields::default() }.into_response())
 }
 
 pub async fn create(request: UserRequest, Form(form): Form<TaskForm>) -> Result<Response, AppError> {

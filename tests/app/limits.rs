@@ -193,11 +193,9 @@ async fn the_export_streams_every_task_across_pages(app: TestApp) {
     // More than two of the export's pages (500 tasks each).
     // Long descriptions: some 11 MB, more than the sockets buffer, so the
     // first export below is still running while the client does not read.
-    let input = doable::db::tasks::TaskInput {
-        title: "bulk".into(),
-        description: Some("d".repeat(10_000)),
-        ..Default::default()
-    };
+    let draft =
+        doable::domain::TaskDraft { title: "bulk".into(), description: "d".repeat(10_000), ..Default::default() };
+    let input = draft.parse().unwrap();
     for _ in 0..1_100 {
         doable::db::tasks::create(app.db.for_user(owner), &input, i64::MAX).await.unwrap().unwrap();
     }
