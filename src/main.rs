@@ -6,6 +6,7 @@ use tracing_subscriber::EnvFilter;
 const EXIT_CONFIG: u8 = 2;
 
 fn main() -> ExitCode {
+    give_large_allocations_back();
     let config = match doable::Config::from_env() {
         Ok(config) => config,
         Err(err) => {
@@ -72,3 +73,22 @@ fn main() -> ExitCode {
         }
     }
 }
+
+/// Each argon2 run takes 19 MiB of working memory. glibc serves an
+/// allocation that large by mmap and unmaps it when freed, until the first
+/// such free: then it raises its mmap threshold past that size, and later
+/// runs take their memory from its heaps, which keep it (one heap per thread
+/// that hashed, so a sign-in flood left RSS at hundreds of MB). A fixed
+/// threshold turns that adjustment off: password hashing gives its memory
+/// back as each run ends, and so does anything else of a MiB or more.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn give_large_allocations_back() {
+    // SAFETY: mallopt only sets allocator parameters; it is called before
+    // any other thread exists.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 1 << 20);
+    }
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn give_large_allocations_back() {}

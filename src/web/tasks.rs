@@ -150,6 +150,8 @@ pub struct ListView {
     pub tasks: Vec<TaskView>,
     pub counts: Counts,
     pub state: ListState,
+    /// `state.query()`, made once: every form on the page carries it.
+    pub back: String,
     pub newer_url: Option<String>,
     pub older_url: Option<String>,
     /// Read out by screen readers after an htmx swap (the page copies it
@@ -186,7 +188,7 @@ async fn load_list(db: UserDb<'_>, view: ListState) -> Result<ListView, AppError
         .into_iter()
         .map(|task| TaskView { due: task.due_date.map(|d| Due::new(d, today, task.completed)), task })
         .collect();
-    Ok(ListView { tasks, counts, state: view, newer_url, older_url, announce: String::new() })
+    Ok(ListView { tasks, counts, back: view.query(), state: view, newer_url, older_url, announce: String::new() })
 }
 
 /// The fields of the create and edit forms, as typed, with their errors.
