@@ -142,19 +142,20 @@ pub async fn list(db: UserDb<'_>, query: &ListQuery<'_>) -> DbResult<TaskPage> {
     })
 }
 
+/// The owner's live tasks, active and completed: one row that triggers keep
+/// exact as tasks change (migration 0007 on SQLite, 0008 on PostgreSQL).
 pub async fn counts(db: UserDb<'_>) -> DbResult<Counts> {
-    let rows: Vec<(bool, i64)> = as_user!(db, conn => {
-        sqlx::query_as("SELECT completed, count(*) FROM tasks WHERE user_id = $1 AND deleted_at IS NULL GROUP BY completed")
+    let row: Option<(i64, i64)> = as_user!(db, conn => {
+        sqlx::query_as("SELECT active, completed FROM task_counts WHERE user_id = $1")
             .bind(db.owner())
-            .fetch_all(&mut *conn)
+            .fetch_optional(&mut *conn)
             .await?
     });
-    let mut counts = Counts::default();
-    for (completed, n) in rows {
-        if completed { counts.completed = n } else { counts.active = n }
-    }
-    Ok(counts)
+    Ok(row.map_or_else(Counts::default, |(active, completed)| Counts { active, completed }))
 }
+
+/// How many live tasks the owner (`$1`) holds, from the counts row.
+const LIVE_TASKS: &str = "coalesce((SELECT active + completed FROM task_counts WHERE user_id = $1), 0)";
 
 pub async fn get(db: UserDb<'_>, id: i64) -> DbResult<Option<Task>> {
     let sql = format!("SELECT {COLUMNS} FROM tasks WHERE id = $1 AND user_id = $2 AND deleted_at IS NULL");
@@ -165,17 +166,17 @@ pub async fn get(db: UserDb<'_>, id: i64) -> DbResult<Option<Task>> {
 }
 
 /// Creates a task unless the owner already holds `quota` live ones; `None`
-/// then. (Deleted tasks await their purge for seconds only; counting live
-/// ones lets the owner's index answer.) The check and the insert are one
-/// statement; on PostgreSQL, where two such statements could both see room,
-/// the owner's creates also queue on a lock of their own ([`QUOTA_LOCK`]).
+/// then. (Deleted tasks await their purge for seconds only.) The check and
+/// the insert are one statement; on PostgreSQL, where two such statements
+/// could both see room, the owner's creates also queue on a lock of their
+/// own ([`QUOTA_LOCK`]).
 pub async fn create(db: UserDb<'_>, input: &TaskInput, quota: i64) -> DbResult<Option<Task>> {
     let now = now();
     let sql = format!(
         "INSERT INTO tasks (user_id, title, description, title_folded, description_folded, completed, due_date,
                             created_at, updated_at)
          SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9
-         WHERE (SELECT count(*) FROM (SELECT 1 FROM tasks WHERE user_id = $1 AND deleted_at IS NULL LIMIT $10) AS held) < $10
+         WHERE {LIVE_TASKS} < $10
          RETURNING {COLUMNS}"
     );
     let task = as_user!(db, writing conn => {
@@ -393,18 +394,19 @@ pub async fn restore(db: UserDb<'_>, batch: Uuid, quota: i64) -> DbResult<Option
     let since = now() - UNDO_WINDOW;
     // One statement that writes first: on SQLite a transaction that read
     // before writing could fail outright when another writer got in between.
+    let restore = format!(
+        "UPDATE tasks SET deleted_at = NULL, deleted_batch = NULL
+             WHERE user_id = $1 AND deleted_batch = $2 AND deleted_at IS NOT NULL AND deleted_at >= $3
+               AND {LIVE_TASKS}
+                 + (SELECT count(*) FROM tasks
+                    WHERE user_id = $1 AND deleted_batch = $2 AND deleted_at IS NOT NULL AND deleted_at >= $3) <= $4
+             RETURNING title"
+    );
     let titles: Vec<String> = as_user!(db, writing conn => {
         if db.is_postgres() {
             sqlx::query(QUOTA_LOCK).bind(db.owner()).execute(&mut *conn).await?;
         }
-        sqlx::query_scalar(
-            "UPDATE tasks SET deleted_at = NULL, deleted_batch = NULL
-             WHERE user_id = $1 AND deleted_batch = $2 AND deleted_at IS NOT NULL AND deleted_at >= $3
-               AND (SELECT count(*) FROM tasks WHERE user_id = $1 AND deleted_at IS NULL)
-                 + (SELECT count(*) FROM tasks
-                    WHERE user_id = $1 AND deleted_batch = $2 AND deleted_at IS NOT NULL AND deleted_at >= $3) <= $4
-             RETURNING title",
-        )
+        sqlx::query_scalar(&restore)
         .bind(db.owner())
         .bind(batch)
         .bind(since)

@@ -7,6 +7,7 @@ use crate::common::{Browser, TestApp};
 
 crate::on_both_backends!(
     the_form_and_the_json_body_get_the_same_verdicts,
+    the_counts_row_matches_the_tasks_after_every_kind_of_change,
     a_task_is_created_listed_edited_toggled_and_deleted_without_javascript,
     with_htmx_each_action_answers_with_the_list_fragment,
     an_untitled_task_is_422_with_a_message_beside_the_field,
@@ -603,4 +604,65 @@ async fn the_form_and_the_json_body_get_the_same_verdicts(app: TestApp) {
             assert!(page.body.contains(message.as_str().unwrap()), "{case}: the page says {message}");
         }
     }
+}
+
+/// The active/completed counts the page shows (and the quota reads) are a
+/// row that triggers keep as tasks change; after each kind of change it
+/// must equal a count of the tasks themselves.
+async fn the_counts_row_matches_the_tasks_after_every_kind_of_change(app: TestApp) {
+    let browser = app.signed_in().await;
+    let first = browser.create_task("count me 0").await;
+    let owner: uuid::Uuid = doable::on_pool!(&app.unrestricted, pool => {
+        sqlx::query_scalar("SELECT user_id FROM tasks WHERE id = $1").bind(first).fetch_one(pool).await.unwrap()
+    });
+    let check = |step: &'static str| {
+        let db = app.unrestricted.clone();
+        async move {
+            let (active, completed): (i64, i64) = doable::on_pool!(&db, pool => {
+                sqlx::query_as(
+                    "SELECT coalesce(sum(CASE WHEN completed THEN 0 ELSE 1 END), 0),
+                            coalesce(sum(CASE WHEN completed THEN 1 ELSE 0 END), 0)
+                     FROM tasks WHERE user_id = $1 AND deleted_at IS NULL",
+                )
+                .bind(owner)
+                .fetch_one(pool)
+                .await
+                .unwrap()
+            });
+            let row: Option<(i64, i64)> = doable::on_pool!(&db, pool => {
+                sqlx::query_as("SELECT active, completed FROM task_counts WHERE user_id = $1")
+                    .bind(owner)
+                    .fetch_optional(pool)
+                    .await
+                    .unwrap()
+            });
+            assert_eq!(row.unwrap_or((0, 0)), (active, completed), "after {step}");
+        }
+    };
+    check("the first create").await;
+    let mut ids = vec![first];
+    for n in 1..6 {
+        ids.push(browser.create_task(&format!("count me {n}")).await);
+    }
+    check("creates").await;
+    for id in &ids[..3] {
+        browser.post(&format!("/tasks/{id}/toggle"), &[]).await;
+    }
+    browser.post(&format!("/tasks/{}/toggle", ids[0]), &[]).await;
+    check("toggles").await;
+    browser.post(&format!("/tasks/{}/delete", ids[1]), &[]).await;
+    check("a deletion").await;
+    let batch = crate::tasks::undo_batch(&browser.get("/tasks").await.body).expect("an Undo form");
+    browser.post("/tasks/undo", &[("batch", batch.as_str())]).await;
+    check("its undo").await;
+    browser.post("/tasks/clear-completed", &[]).await;
+    check("clear completed").await;
+    browser.post("/tasks/toggle-all", &[]).await;
+    check("toggle all").await;
+    let edited =
+        browser.post(&format!("/tasks/{}", ids[5]), &[("title", "edited"), ("completed", "on"), ("back", "")]).await;
+    assert_eq!(edited.status, StatusCode::SEE_OTHER);
+    check("an edit").await;
+    doable::db::users::delete(app.db.for_user(owner)).await.unwrap();
+    check("deleting the account").await;
 }
