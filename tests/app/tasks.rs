@@ -30,6 +30,7 @@ crate::on_both_backends!(
     a_deleted_task_is_hidden_everywhere_until_undone,
     a_deletion_past_the_undo_window_is_final_and_purged,
     housekeeping_forgets_old_deletions_and_expired_sessions_of_every_user,
+    housekeeping_deletes_a_backlog_in_bounded_batches_until_none_is_left,
     nobody_can_undo_another_users_deletion,
     the_new_actions_refuse_a_missing_csrf_token,
 );
@@ -665,4 +666,47 @@ async fn the_counts_row_matches_the_tasks_after_every_kind_of_change(app: TestAp
     check("an edit").await;
     doable::db::users::delete(app.db.for_user(owner)).await.unwrap();
     check("deleting the account").await;
+}
+
+/// A backlog larger than a batch goes entirely, a batch at a time: 25 old
+/// throttle events and 25 deleted tasks, purged in batches of 7.
+async fn housekeeping_deletes_a_backlog_in_bounded_batches_until_none_is_left(app: TestApp) {
+    let browser = app.signed_in().await;
+    let first = browser.create_task("backlog").await;
+    let long_ago = time::OffsetDateTime::now_utc() - time::Duration::days(3);
+    let owner: uuid::Uuid = doable::on_pool!(&app.unrestricted, pool => {
+        sqlx::query_scalar("SELECT user_id FROM tasks WHERE id = $1").bind(first).fetch_one(pool).await.unwrap()
+    });
+    doable::on_pool!(&app.unrestricted, pool => {
+        for n in 0..25 {
+            sqlx::query("INSERT INTO throttle_events (bucket, created_at) VALUES ($1, $2)")
+                .bind(format!("backlog:{n}"))
+                .bind(long_ago)
+                .execute(pool)
+                .await
+                .unwrap();
+            sqlx::query(
+                "INSERT INTO tasks (user_id, title, title_folded, completed, created_at, updated_at, deleted_at)
+                 VALUES ($1, 'gone', 'gone', false, $2, $2, $2)",
+            )
+            .bind(owner)
+            .bind(long_ago)
+            .execute(pool)
+            .await
+            .unwrap();
+        }
+    });
+    doable::db::housekeeping::purge_in_batches(&app.db, time::Duration::days(1), 7).await.unwrap();
+    let left: (i64, i64) = doable::on_pool!(&app.unrestricted, pool => {
+        sqlx::query_as(
+            "SELECT (SELECT count(*) FROM throttle_events WHERE bucket LIKE 'backlog:%'),
+                    (SELECT count(*) FROM tasks WHERE user_id = $1 AND deleted_at IS NOT NULL)",
+        )
+        .bind(owner)
+        .fetch_one(pool)
+        .await
+        .unwrap()
+    });
+    assert_eq!(left, (0, 0));
+    assert_eq!(browser.get("/tasks").await.task_ids(), vec![first], "live tasks stay");
 }
