@@ -3,11 +3,13 @@
 //! a burst of sign-ins can neither stall the async workers nor exhaust memory.
 
 use std::sync::{
-    Arc,
+    Arc, Mutex,
     atomic::{AtomicUsize, Ordering},
 };
 
-use argon2::{Algorithm, Argon2, Params, PasswordHasher as _, PasswordVerifier as _, Version};
+use argon2::{
+    Algorithm, Argon2, Block, Params, PasswordHash, PasswordHasher as _, Version, password_hash::phc::Output,
+};
 use tokio::sync::{OnceCell, Semaphore};
 
 use crate::{domain::Password, in_progress::PerKey};
@@ -36,6 +38,10 @@ pub struct Passwords {
     /// A hash of a random password, verified against when the email is
     /// unknown so that answer takes as long as a wrong password.
     dummy_hash: OnceCell<String>,
+    /// argon2's working memory (19 MiB a run), handed from one verification
+    /// to the next while others wait, so a burst of sign-ins touches no
+    /// fresh pages; given back to the system once nothing waits.
+    spare_memory: Arc<Mutex<Vec<Vec<Block>>>>,
 }
 
 /// Hashes that may wait per hash that may run: a burst of honest sign-ins
@@ -62,6 +68,30 @@ impl Drop for QueuePlace {
 /// Password checks of one account that may be queued or running at once.
 pub const PER_ACCOUNT: usize = 4;
 
+/// Checks `password` against the PHC string `stored` as argon2's own
+/// verifier does (the parameters, salt and algorithm stored with the hash;
+/// a constant-time comparison), but in `memory`, grown to the size the
+/// parameters need, instead of memory allocated for this run alone.
+fn verify_in(memory: &mut Vec<Block>, password: &[u8], stored: &str) -> bool {
+    let mut check = || -> Option<bool> {
+        let parsed = PasswordHash::new(stored).ok()?;
+        let (salt, expected) = (parsed.salt.as_ref()?, parsed.hash.as_ref()?);
+        let params = Params::try_from(&parsed).ok()?;
+        let algorithm = Algorithm::try_from(parsed.algorithm.as_str()).ok()?;
+        let version = parsed.version.map(Version::try_from).transpose().ok()?.unwrap_or_default();
+        if memory.len() < params.block_count() {
+            memory.resize(params.block_count(), Block::new());
+        }
+        let mut computed = vec![0u8; expected.len()];
+        let blocks = &mut memory[..params.block_count()];
+        Argon2::new(algorithm, version, params)
+            .hash_password_into_with_memory(password, salt.as_ref(), &mut computed, blocks)
+            .ok()?;
+        Some(Output::new(&computed).ok()? == *expected)
+    };
+    check().unwrap_or(false)
+}
+
 fn argon2() -> Argon2<'static> {
     // These parameters are valid; argon2's defaults are the same values, so
     // the fallback can never weaken anything.
@@ -80,6 +110,7 @@ impl Passwords {
             max_queued: max_concurrent * QUEUE_FACTOR,
             per_account: Arc::new(PerKey::new(PER_ACCOUNT)),
             dummy_hash: OnceCell::new(),
+            spare_memory: Arc::new(Mutex::new(Vec::new())),
         }
     }
 
@@ -167,9 +198,29 @@ impl Passwords {
             None => (self.dummy_hash().await?.clone(), false),
         };
         let password = password.to_owned();
-        let matches =
-            self.run_for(account, move || argon2().verify_password(password.as_bytes(), hash.as_str()).is_ok()).await?;
+        let (spare, queued) = (self.spare_memory.clone(), self.queued.clone());
+        let matches = self
+            .run_for(account, move || {
+                let mut memory = spare.lock().map(|mut spare| spare.pop()).ok().flatten().unwrap_or_default();
+                let matches = verify_in(&mut memory, password.as_bytes(), &hash);
+                if let Ok(mut spare) = spare.lock() {
+                    // This run still holds its place in the queue: more than
+                    // one place taken means another check is waiting.
+                    if queued.load(Ordering::Acquire) > 1 {
+                        spare.push(memory);
+                    } else {
+                        spare.clear();
+                    }
+                }
+                matches
+            })
+            .await?;
         Ok(real && matches)
+    }
+
+    #[cfg(test)]
+    fn spare_buffers(&self) -> usize {
+        self.spare_memory.lock().map_or(0, |spare| spare.len())
     }
 
     async fn dummy_hash(&self) -> Result<&String, HashError> {
@@ -250,6 +301,30 @@ mod tests {
         assert!(passwords.verify("correct horse battery", Some(&hash)).await.unwrap());
         assert!(!passwords.verify("wrong horse battery", Some(&hash)).await.unwrap());
         assert!(!passwords.verify("correct horse battery", None).await.unwrap());
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn working_memory_is_reused_during_a_burst_and_given_back_after() {
+        let passwords = Arc::new(Passwords::new(1));
+        let hash = passwords.hash(&Password::parse("correct horse battery").unwrap()).await.unwrap();
+        let burst: Vec<_> = (0..6)
+            .map(|n| {
+                let (passwords, hash) = (passwords.clone(), hash.clone());
+                let guess = if n == 0 { "correct horse battery".to_owned() } else { format!("wrong {n}") };
+                tokio::spawn(async move { passwords.verify(&guess, Some(&hash)).await.unwrap() })
+            })
+            .collect();
+        let verdicts = futures_join(burst).await;
+        assert_eq!(verdicts.iter().filter(|ok| **ok).count(), 1, "only the right password matches");
+        assert_eq!(passwords.spare_buffers(), 0, "nothing kept once nothing waits");
+        // Hashes made with other parameters still verify (the memory grows).
+        let small = Argon2::new(Algorithm::Argon2id, Version::V0x13, Params::new(8 * 1024, 1, 1, None).unwrap())
+            .hash_password(b"older parameters")
+            .unwrap()
+            .to_string();
+        assert!(passwords.verify("older parameters", Some(&small)).await.unwrap());
+        assert!(!passwords.verify("other", Some(&small)).await.unwrap());
+        assert!(!passwords.verify("older parameters", Some("$argon2id$not-a-hash")).await.unwrap());
     }
 
     #[tokio::test]
