@@ -152,6 +152,8 @@ pub struct ListView {
     pub state: ListState,
     /// `state.query()`, made once: every form on the page carries it.
     pub back: String,
+    /// `?` and `back`, for links; empty for the default view.
+    pub back_suffix: String,
     pub newer_url: Option<String>,
     pub older_url: Option<String>,
     /// Read out by screen readers after an htmx swap (the page copies it
@@ -188,7 +190,9 @@ async fn load_list(db: UserDb<'_>, view: ListState) -> Result<ListView, AppError
         .into_iter()
         .map(|task| TaskView { due: task.due_date.map(|d| Due::new(d, today, task.completed)), task })
         .collect();
-    Ok(ListView { tasks, counts, back: view.query(), state: view, newer_url, older_url, announce: String::new() })
+    let back = view.query();
+    let back_suffix = if back.is_empty() { String::new() } else { format!("?{back}") };
+    Ok(ListView { tasks, counts, back, back_suffix, state: view, newer_url, older_url, announce: String::new() })
 }
 
 /// The fields of the create and edit forms, as typed, with their errors.
