@@ -101,9 +101,24 @@ fn like_pattern(search: &str) -> String {
 /// One page of the owner's tasks, by keyset on `id` (offset only for a bare
 /// page number). Fetches one row more than asked to learn whether more exist.
 pub async fn list(db: UserDb<'_>, query: &ListQuery<'_>) -> DbResult<TaskPage> {
+    Ok(list_maybe_counted(db, query, false).await?.0)
+}
+
+/// [`list`] and [`counts`] in one call: on PostgreSQL one transaction (one
+/// `BEGIN` and one `COMMIT` fewer), on SQLite one connection.
+pub async fn list_and_counts(db: UserDb<'_>, query: &ListQuery<'_>) -> DbResult<(TaskPage, Counts)> {
+    let (page, counts) = list_maybe_counted(db, query, true).await?;
+    Ok((page, counts.unwrap_or_default()))
+}
+
+async fn list_maybe_counted(
+    db: UserDb<'_>,
+    query: &ListQuery<'_>,
+    with_counts: bool,
+) -> DbResult<(TaskPage, Option<Counts>)> {
     let newest_first = !matches!(query.position, Position::Before(_));
     let pattern = query.search.map(like_pattern);
-    let mut tasks: Vec<Task> = as_user!(db, conn => {
+    let (mut tasks, counts): (Vec<Task>, Option<Counts>) = as_user!(db, conn => {
         let mut q = sqlx::QueryBuilder::new(format!("SELECT {COLUMNS} FROM tasks WHERE user_id = "));
         q.push_bind(db.owner()).push(" AND deleted_at IS NULL");
         if query.status != StatusFilter::All {
@@ -127,26 +142,37 @@ pub async fn list(db: UserDb<'_>, query: &ListQuery<'_>) -> DbResult<TaskPage> {
         if let Position::Offset(offset) = query.position {
             q.push(" OFFSET ").push_bind(offset);
         }
-        q.build_query_as::<Task>().fetch_all(&mut *conn).await?
+        let tasks = q.build_query_as::<Task>().fetch_all(&mut *conn).await?;
+        let counts = if with_counts {
+            let row: Option<(i64, i64)> = sqlx::query_as(COUNTS).bind(db.owner()).fetch_optional(&mut *conn).await?;
+            Some(row.map_or_else(Counts::default, |(active, completed)| Counts { active, completed }))
+        } else {
+            None
+        };
+        (tasks, counts)
     });
 
     let more = tasks.len() as i64 > query.limit;
     tasks.truncate(query.limit as usize);
-    Ok(match query.position {
+    let page = match query.position {
         Position::Offset(offset) => TaskPage { tasks, has_newer: offset > 0, has_older: more },
         Position::After(_) => TaskPage { tasks, has_newer: true, has_older: more },
         Position::Before(_) => {
             tasks.reverse();
             TaskPage { tasks, has_newer: more, has_older: true }
         }
-    })
+    };
+    Ok((page, counts))
 }
+
+/// The owner's (`$1`) counts row.
+const COUNTS: &str = "SELECT active, completed FROM task_counts WHERE user_id = $1";
 
 /// The owner's live tasks, active and completed: one row that triggers keep
 /// exact as tasks change (migration 0007 on SQLite, 0008 on PostgreSQL).
 pub async fn counts(db: UserDb<'_>) -> DbResult<Counts> {
     let row: Option<(i64, i64)> = as_user!(db, conn => {
-        sqlx::query_as("SELECT active, completed FROM task_counts WHERE user_id = $1")
+        sqlx::query_as(COUNTS)
             .bind(db.owner())
             .fetch_optional(&mut *conn)
             .await?

@@ -170,7 +170,7 @@ impl ListView {
 async fn load_list(db: UserDb<'_>, view: ListState) -> Result<ListView, AppError> {
     let search = (!view.search.is_empty()).then_some(view.search.as_str());
     let query = ListQuery { status: view.status, search, position: view.position, limit: PAGE_SIZE };
-    let (page, counts) = tokio::try_join!(tasks::list(db, &query), tasks::counts(db))?;
+    let (page, counts) = tasks::list_and_counts(db, &query).await?;
     let today = OffsetDateTime::now_utc().date();
     let newer_url = (page.has_newer && view.page > 1).then(|| {
         let position = match page.tasks.first() {

@@ -95,7 +95,11 @@ async fn concurrent_wrong_passwords_for_one_account_get_at_most_the_limit_of_ver
     let statuses: Vec<StatusCode> = replies.iter().map(|r| r.status()).collect();
     let counts = tally(&statuses);
     let verdicts = counts.get(&401).unwrap_or(&0) + counts.get(&200).unwrap_or(&0);
-    assert!(verdicts <= 10, "{counts:?}");
+    // At most the limit of wrong guesses are checked. (The right password,
+    // sent last, may get through too while there is room; a success takes
+    // its count back.)
+    let wrong = *counts.get(&401).unwrap_or(&0);
+    assert!(wrong <= 10 && *counts.get(&200).unwrap_or(&0) <= 1, "{counts:?}");
     // The rest are throttled, or (of the 10 let through) refused a place
     // in the hashing queue, which holds only a few checks per account.
     let refused = counts.get(&429).unwrap_or(&0) + counts.get(&503).unwrap_or(&0);
@@ -112,7 +116,7 @@ async fn concurrent_wrong_passwords_for_one_account_get_at_most_the_limit_of_ver
     // The page path shares the account's limit: wrong guesses there fill
     // what the flood left (shed attempts took their count back), and then
     // the right password is refused too.
-    let mut total = verdicts;
+    let mut total = wrong;
     loop {
         let page = app.browser().sign_in(&email, "one more wrong guess").await;
         if page.status == StatusCode::TOO_MANY_REQUESTS {
@@ -120,9 +124,9 @@ async fn concurrent_wrong_passwords_for_one_account_get_at_most_the_limit_of_ver
         }
         assert_eq!(page.status, StatusCode::UNAUTHORIZED);
         total += 1;
-        assert!(total <= 10, "more verdicts than the limit");
+        assert!(total <= 10, "more wrong guesses checked than the limit");
     }
-    assert_eq!(total, 10, "exactly the limit of verdicts in all");
+    assert_eq!(total, 10, "exactly the limit of wrong guesses checked in all");
     assert_eq!(app.browser().sign_in(&email, PASSWORD).await.status, StatusCode::TOO_MANY_REQUESTS);
 }
 
