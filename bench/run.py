@@ -14,7 +14,8 @@ ratios against the ceiling's matching route measured in the same run.
 
 Needs wrk (`apt-get install wrk`). The server is pinned to CPU 0 and wrk to
 CPU 1 (taskset), as the issue's measurements were; PostgreSQL, where used, is
-the machine's (127.0.0.1:5432, a fresh database per run, dropped afterwards).
+the machine's (127.0.0.1:5432, a fresh database per run, dropped afterwards),
+and is not pinned: its processes run wherever the system puts them.
 The machine is shared and noisy: read the ratios, not the absolute figures.
 """
 
