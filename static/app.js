@@ -36,13 +36,15 @@ document.addEventListener("keydown", (event) => {
 let refocusId = null;
 
 document.addEventListener("htmx:beforeRequest", (event) => {
-  refocusId = event.detail.elt.closest?.("#tasks") ? "tasks" : null;
-  const item = event.detail.elt.closest?.("li.task");
+  // A task's buttons submit the list's shared form: the button says which task.
+  const source = event.detail.requestConfig?.triggeringEvent?.submitter ?? event.detail.elt;
+  refocusId = source.closest?.("#tasks") ? "tasks" : null;
+  const item = source.closest?.("li.task");
   if (!item) return;
   const id = item.id.replace("task-", "");
   if (item.classList.contains("editing")) {
     refocusId = `edit-${id}`;
-  } else if (event.detail.elt.matches?.("form.delete")) {
+  } else if (source.id?.startsWith("delete-")) {
     const neighbour = item.nextElementSibling ?? item.previousElementSibling;
     refocusId = neighbour ? `delete-${neighbour.id.replace("task-", "")}` : "new-title";
   }
