@@ -725,3 +725,54 @@ fn owned_by(table: &str) -> &'static str {
         _ => "(security_events.user_id = $1)",
     }
 }
+
+/// The statements every request makes can be answered from an index: with
+/// sequential scans priced out (`enable_seqscan = off`, so the table's size
+/// does not decide), PostgreSQL's plan for each names no `Seq Scan`. A query
+/// whose index is missing or does not match its filter and order fails here.
+/// (The shapes are those `db/` sends; the task list's are the first page, a
+/// filter and a cursor.)
+#[tokio::test]
+async fn every_hot_query_is_answered_from_an_index() {
+    let Some(_) = postgres_url() else { return };
+    let app = TestApp::spawn(Backend::Postgres).await.unwrap();
+    let Db::Postgres(owner) = &app.unrestricted else { unreachable!() };
+    let (user, now) = (uuid::Uuid::new_v4(), time::OffsetDateTime::now_utc());
+    let columns = "id, title, description, completed, completed_at, due_date, created_at, updated_at";
+    let hot: Vec<(&str, String)> = vec![
+        ("session check", "SELECT u.id AS user_id, u.email, u.name
+             FROM sessions s JOIN users u ON u.id = s.user_id
+             WHERE s.id = $1 AND s.user_id = $2 AND s.revoked_at IS NULL AND s.expires_at > $3 AND u.is_active"
+            .into()),
+        ("first page", format!("SELECT {columns} FROM tasks WHERE user_id = $1 AND deleted_at IS NULL ORDER BY id DESC LIMIT $2")),
+        ("active page", format!(
+            "SELECT {columns} FROM tasks WHERE user_id = $1 AND deleted_at IS NULL AND completed = $2 ORDER BY id DESC LIMIT $3"
+        )),
+        ("next page", format!(
+            "SELECT {columns} FROM tasks WHERE user_id = $1 AND deleted_at IS NULL AND id < $2 ORDER BY id DESC LIMIT $3"
+        )),
+        ("counts", "SELECT active, completed FROM task_counts WHERE user_id = $1".into()),
+        ("sign-in lookup", "SELECT id, password_hash, is_active FROM users WHERE email = $1".into()),
+        ("throttle count", "SELECT count(*), min(created_at) FROM throttle_events WHERE bucket = $1 AND created_at > $2".into()),
+        ("recent activity", "SELECT event, ip, user_agent, created_at FROM security_events WHERE user_id = $1 ORDER BY id DESC LIMIT $2".into()),
+        ("refresh token", "SELECT id, user_id FROM sessions WHERE refresh_hash = $1".into()),
+    ];
+    let mut tx = owner.begin().await.unwrap();
+    sqlx::query("SET LOCAL enable_seqscan = off").execute(&mut *tx).await.unwrap();
+    for (name, sql) in hot {
+        let explain = format!("EXPLAIN (FORMAT JSON) {sql}");
+        let query = sqlx::query_scalar::<_, serde_json::Value>(&explain);
+        let query = match name {
+            "session check" => query.bind(uuid::Uuid::new_v4()).bind(user).bind(now),
+            "first page" | "recent activity" => query.bind(user).bind(51_i64),
+            "active page" => query.bind(user).bind(false).bind(51_i64),
+            "next page" => query.bind(user).bind(1_000_i64).bind(51_i64),
+            "counts" => query.bind(user),
+            "sign-in lookup" | "refresh token" => query.bind("someone@example.com"),
+            "throttle count" => query.bind("signin:account:x").bind(now),
+            _ => unreachable!(),
+        };
+        let plan = query.fetch_one(&mut *tx).await.unwrap().to_string();
+        assert!(!plan.contains("Seq Scan"), "{name} scans a whole table: {plan}");
+    }
+}
