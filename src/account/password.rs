@@ -55,9 +55,10 @@ pub async fn change_password(
     }
     let mut personal = vec![user.email.as_str()];
     personal.extend(user.name.as_deref());
-    if !set_password(state, user.id, &personal, &new, NewPassword::Keeping(user.session_id)).await? {
+    if !state.passwords.strong_enough(&new, &personal).await? {
         return Ok(Err(Refused(GUESSABLE_PASSWORD)));
     }
+    set_password(state, user.id, &new, NewPassword::Keeping(user.session_id)).await?;
     record_event(state, user.id, AuditEvent::PasswordChanged, client).await?;
     Ok(Ok(()))
 }
@@ -106,17 +107,22 @@ async fn mail_reset_link(state: &AppState, email: &Email, client: &ClientInfo) -
         .map_err(|err| AppError::Internal(Box::new(err)))
 }
 
-/// The account a reset link is for, while it works.
-async fn reset_link_owner(state: &AppState, token: &str) -> Result<Option<Uuid>, AppError> {
-    if token.is_empty() {
-        return Ok(None);
+/// The account a reset link is for, while it works, by the link's token hash.
+async fn reset_link_owner(state: &AppState, token_hash: Option<&str>) -> Result<Option<Uuid>, AppError> {
+    match token_hash {
+        Some(hash) => Ok(resets::owner(&state.db, hash).await?),
+        None => Ok(None),
     }
-    Ok(resets::owner(&state.db, &hash_refresh_token(token)).await?)
+}
+
+/// What a reset link's token is stored as; none for an empty one.
+fn reset_token_hash(token: &str) -> Option<String> {
+    (!token.is_empty()).then(|| hash_refresh_token(token))
 }
 
 /// True while a reset link works (not expired, used or unknown).
 pub async fn reset_link_works(state: &AppState, token: &str) -> Result<bool, AppError> {
-    Ok(reset_link_owner(state, token).await?.is_some())
+    Ok(reset_link_owner(state, reset_token_hash(token).as_deref()).await?.is_some())
 }
 
 /// How following a reset link with a new password ended.
@@ -138,7 +144,8 @@ pub async fn reset_password(
     password: &str,
     client: &ClientInfo,
 ) -> Result<Reset, AppError> {
-    let Some(user_id) = reset_link_owner(state, token).await? else {
+    let token_hash = reset_token_hash(token);
+    let (Some(user_id), Some(token_hash)) = (reset_link_owner(state, token_hash.as_deref()).await?, &token_hash) else {
         return Ok(Reset::LinkDead);
     };
     let password = match Password::parse(password) {
@@ -148,7 +155,7 @@ pub async fn reset_password(
     if !state.passwords.strong_enough(&password, &[]).await? {
         return Ok(Reset::Refused(Refused(GUESSABLE_PASSWORD)));
     }
-    if !set_password(state, user_id, &[], &password, NewPassword::ViaReset(&hash_refresh_token(token))).await? {
+    if !set_password(state, user_id, &password, NewPassword::ViaReset(token_hash)).await? {
         return Ok(Reset::LinkDead);
     }
     record_event(state, user_id, AuditEvent::PasswordReset, client).await?;
@@ -162,19 +169,11 @@ enum NewPassword<'a> {
     Keeping(Uuid),
 }
 
-/// Sets a new password, spends every reset link and revokes every session
-/// but the one kept, all in one transaction; false (and nothing changed)
-/// when the password is too easy to guess or the reset link no longer works.
-async fn set_password(
-    state: &AppState,
-    user_id: Uuid,
-    personal: &[&str],
-    new: &Password,
-    how: NewPassword<'_>,
-) -> Result<bool, AppError> {
-    if !state.passwords.strong_enough(new, personal).await? {
-        return Ok(false);
-    }
+/// Sets a new password (already judged strong enough), spends every reset
+/// link and revokes every session but the one kept, all in one
+/// transaction; false (and nothing changed) when the reset link no longer
+/// works.
+async fn set_password(state: &AppState, user_id: Uuid, new: &Password, how: NewPassword<'_>) -> Result<bool, AppError> {
     // Hashed first: the slow part, and the one that may be refused (503).
     let hash = state.passwords.hash(new).await?;
     let (via_reset, keep) = match how {

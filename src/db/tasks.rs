@@ -77,6 +77,13 @@ pub struct Counts {
     pub completed: i64,
 }
 
+impl Counts {
+    /// From the owner's `task_counts` row; a user who never had a task has none.
+    fn from_row(row: Option<(i64, i64)>) -> Self {
+        row.map_or_else(Counts::default, |(active, completed)| Counts { active, completed })
+    }
+}
+
 /// How text is case-folded for search: in Rust, with full Unicode rules,
 /// because SQLite's `lower()` folds only ASCII.
 fn fold(text: &str) -> String {
@@ -144,8 +151,7 @@ async fn list_maybe_counted(
         }
         let tasks = q.build_query_as::<Task>().fetch_all(&mut *conn).await?;
         let counts = if with_counts {
-            let row: Option<(i64, i64)> = sqlx::query_as(COUNTS).bind(db.owner()).fetch_optional(&mut *conn).await?;
-            Some(row.map_or_else(Counts::default, |(active, completed)| Counts { active, completed }))
+            Some(Counts::from_row(sqlx::query_as(COUNTS).bind(db.owner()).fetch_optional(&mut *conn).await?))
         } else {
             None
         };
@@ -177,7 +183,7 @@ pub async fn counts(db: UserDb<'_>) -> DbResult<Counts> {
             .fetch_optional(&mut *conn)
             .await?
     });
-    Ok(row.map_or_else(Counts::default, |(active, completed)| Counts { active, completed }))
+    Ok(Counts::from_row(row))
 }
 
 /// How many live tasks the owner (`$1`) holds, from the counts row.
