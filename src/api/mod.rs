@@ -32,7 +32,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::{
     app::AppState,
-    auth::{CurrentUser, authenticate_bearer},
+    auth::{Claim, CurrentUser, bearer_claim, session::check},
     error::AppError,
 };
 
@@ -305,18 +305,32 @@ impl FromRequestParts<AppState> for ApiUser {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let token = parts
+        let ApiClaim(claim) = ApiClaim::from_request_parts(parts, state).await?;
+        match check(state, claim).await? {
+            Some(user) => Ok(ApiUser(user)),
+            None => Err(ApiError::unauthorized()),
+        }
+    }
+}
+
+/// What a genuine, unexpired bearer token claims, its session not checked
+/// yet: for a handler whose own statement checks it (`auth::Claim`), which
+/// answers 401 when that finds the session dead.
+pub struct ApiClaim(pub Claim);
+
+impl FromRequestParts<AppState> for ApiClaim {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        parts
             .headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.split_once(' '))
             .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-            .map(|(_, token)| token.trim())
-            .ok_or_else(ApiError::unauthorized)?;
-        match authenticate_bearer(state, token).await? {
-            Some(user) => Ok(ApiUser(user)),
-            None => Err(ApiError::unauthorized()),
-        }
+            .and_then(|(_, token)| bearer_claim(state, token.trim()))
+            .map(ApiClaim)
+            .ok_or_else(ApiError::unauthorized)
     }
 }
 

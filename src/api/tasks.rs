@@ -9,7 +9,7 @@ use axum::{
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::{ApiError, ApiJson, ApiResult, ApiUser, ErrorBody, double_option, rfc3339};
+use super::{ApiClaim, ApiError, ApiJson, ApiResult, ApiUser, ErrorBody, double_option, rfc3339};
 use crate::{
     app::AppState,
     db::tasks::{self, ListQuery, Position, StatusFilter, Task, TaskPatch},
@@ -76,7 +76,7 @@ pub struct ListParams {
     responses((status = 200, body = TaskPage), (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn list(
     State(state): State<AppState>,
-    ApiUser(user): ApiUser,
+    ApiClaim(claim): ApiClaim,
     RawQuery(query): RawQuery,
 ) -> ApiResult<Json<TaskPage>> {
     let params: ListParams = serde_urlencoded::from_str(query.as_deref().unwrap_or_default())
@@ -103,7 +103,9 @@ pub async fn list(
             .ok_or_else(|| ApiError::validation([("cursor", "Use the next_cursor of a previous page.")]))?,
     };
     let search = parse_search(params.q.as_deref()).map_err(|message| ApiError::validation([("q", message)]))?;
-    let page = tasks::list(state.db.for_user(user.id), &ListQuery { status, search, position, limit }).await?;
+    let query = ListQuery { status, search, position, limit };
+    let checked = tasks::list_checked(state.db.for_user(claim.user_id), claim.session_id, &query, false).await?;
+    let Some((_, page, _)) = checked else { return Err(ApiError::unauthorized()) };
     let next_cursor = if page.has_older { page.tasks.last().map(|t| t.id.to_string()) } else { None };
     Ok(Json(TaskPage { items: page.tasks.into_iter().map(TaskJson::from).collect(), next_cursor }))
 }

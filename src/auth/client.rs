@@ -21,6 +21,12 @@ impl FromRequestParts<AppState> for ClientInfo {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        Ok(ClientInfo::from_parts(parts, state))
+    }
+}
+
+impl ClientInfo {
+    pub fn from_parts(parts: &Parts, state: &AppState) -> Self {
         let socket = parts.extensions.get::<ConnectInfo<Peer>>().map(|ConnectInfo(Peer(addr))| addr.ip());
         let ip = socket.map(|ip| client_ip(ip, &parts.headers, &state.config.trusted_proxies).to_string());
         let user_agent = parts
@@ -28,7 +34,7 @@ impl FromRequestParts<AppState> for ClientInfo {
             .get(header::USER_AGENT)
             .and_then(|v| v.to_str().ok())
             .map(|ua| ua.chars().take(256).collect());
-        Ok(ClientInfo { ip, user_agent })
+        ClientInfo { ip, user_agent }
     }
 }
 

@@ -7,12 +7,13 @@
 
 use axum::{
     body::{Body, to_bytes},
-    extract::{FromRequestParts, Request, State},
-    http::{HeaderMap, header, request::Parts},
+    extract::{Request, State},
+    http::{HeaderMap, header},
     middleware::Next,
     response::{IntoResponse, Response},
 };
 use tower_cookies::Cookies;
+use uuid::Uuid;
 
 use super::session::Resolved;
 use crate::{app::AppState, error::AppError};
@@ -25,32 +26,14 @@ pub const CSRF_HEADER: &str = "x-csrf-token";
 /// description, percent-encoded, fits with room to spare).
 pub const MAX_FORM_BYTES: usize = 256 * 1024;
 
-/// The token to put in this page's forms.
-#[derive(Clone, Debug)]
-pub struct CsrfToken(pub String);
-
-impl<S: Send + Sync> FromRequestParts<S> for CsrfToken {
-    type Rejection = AppError;
-
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        parts
-            .extensions
-            .get::<CsrfToken>()
-            .cloned()
-            .ok_or_else(|| AppError::internal("csrf middleware is not installed on this route"))
-    }
-}
-
 /// Runs after `resolve_session`: it needs to know the session.
 pub async fn protect(State(state): State<AppState>, cookies: Cookies, request: Request, next: Next) -> Response {
-    let session = request.extensions().get::<Resolved>().and_then(|r| r.0.as_ref()).map(|u| u.session_id);
-    let anchor = match session {
-        Some(session_id) => format!("session:{session_id}"),
-        None => format!("browser:{}", browser_id(&cookies, &state)),
-    };
-
-    let mut request = request;
     if !request.method().is_safe() {
+        // Bound to the session the request claims, checked or not: a token
+        // is worth nothing without the session cookie it was minted for,
+        // and the handler checks that session before anything happens.
+        let session = request.extensions().get::<Resolved>().and_then(Resolved::session_id);
+        let anchor = anchor(&state, &cookies, session);
         if !origin_allowed(request.headers(), &state.config.allowed_origins) {
             tracing::warn!(event = "csrf.foreign_origin", "state-changing request from a foreign origin refused");
             return AppError::Forbidden.into_response();
@@ -63,10 +46,22 @@ pub async fn protect(State(state): State<AppState>, cookies: Cookies, request: R
             tracing::warn!(event = "csrf.bad_token", "state-changing request without a valid CSRF token refused");
             return AppError::Forbidden.into_response();
         }
-        request = rebuilt;
+        return next.run(rebuilt).await;
     }
-    request.extensions_mut().insert(CsrfToken(state.keys.csrf_token(&anchor)));
     next.run(request).await
+}
+
+/// The token for the forms of a page shown to the holder of `session` (a
+/// checked one), or to a browser that has not signed in.
+pub fn page_token(state: &AppState, cookies: &Cookies, session: Option<Uuid>) -> String {
+    state.keys.csrf_token(&anchor(state, cookies, session))
+}
+
+fn anchor(state: &AppState, cookies: &Cookies, session: Option<Uuid>) -> String {
+    match session {
+        Some(session_id) => format!("session:{session_id}"),
+        None => format!("browser:{}", browser_id(cookies, state)),
+    }
 }
 
 /// The random id of a browser that has not signed in, kept in a cookie.

@@ -23,8 +23,8 @@ pub mod tokens;
 pub use client::{ClientInfo, client_ip};
 pub use cookies::{ACCESS_COOKIE, REFRESH_COOKIE, clear_session_cookies};
 pub use session::{
-    IssuedTokens, REFRESH_GRACE, Renewed, Successor, authenticate_bearer, create_session, renew, resolve_session,
-    resolved_user, start_session,
+    Claim, IssuedTokens, REFRESH_GRACE, Renewed, Successor, authenticate_bearer, bearer_claim, create_session, renew,
+    resolve_session, resolved_claim, resolved_user, start_session,
 };
 
 use uuid::Uuid;
@@ -36,4 +36,11 @@ pub struct CurrentUser {
     pub session_id: Uuid,
     pub email: String,
     pub name: Option<String>,
+}
+
+impl CurrentUser {
+    /// The user of a claim whose session was found live.
+    pub fn of(claim: Claim, user: crate::db::sessions::SessionUser) -> Self {
+        CurrentUser { id: claim.user_id, session_id: claim.session_id, email: user.email, name: user.name }
+    }
 }

@@ -93,37 +93,66 @@ fn renewal(presented: &str, successor: &str) -> sessions::Renewal {
     }
 }
 
+/// A genuine, unexpired access token's word for who is asking: its user and
+/// session, not yet checked against the session's row. Nothing may be shown
+/// or done on a claim alone: [`check`] turns it into a [`CurrentUser`] or
+/// nothing, or a read checks it in its own statement
+/// (`db::tasks::list_checked`), saving the request a round trip.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Claim {
+    pub user_id: Uuid,
+    pub session_id: Uuid,
+}
+
 /// What [`resolve_session`] found, stored in the request's extensions.
 #[derive(Clone, Debug)]
-pub(super) struct Resolved(pub(super) Option<CurrentUser>);
+pub(crate) enum Resolved {
+    Nobody,
+    /// Checked by whoever first needs the user ([`resolved_user`]).
+    Claimed(Claim),
+    /// Checked (during a renewal, or by an earlier extractor).
+    User(CurrentUser),
+}
 
+impl Resolved {
+    /// The session the request claims, checked or not: what CSRF tokens are
+    /// bound to. A claim whose session turns out dead gets no page with a
+    /// form on it bound to that (see `web::extract::PageRequest`).
+    pub(crate) fn session_id(&self) -> Option<Uuid> {
+        match self {
+            Resolved::Nobody => None,
+            Resolved::Claimed(claim) => Some(claim.session_id),
+            Resolved::User(user) => Some(user.session_id),
+        }
+    }
+}
+
+/// Verifies the access cookie, or renews it from the refresh cookie, for
+/// every page request. A verified access token's session row is not read
+/// here: the first extractor or query that needs the user checks it, so the
+/// task list can do that in the statement that reads the list.
 pub async fn resolve_session(
     State(state): State<AppState>,
     cookies: Cookies,
     mut request: Request,
     next: Next,
 ) -> Result<Response, AppError> {
-    let user = authenticate(&state, &cookies).await?;
-    request.extensions_mut().insert(Resolved(user));
+    let resolved = authenticate(&state, &cookies).await?;
+    request.extensions_mut().insert(resolved);
     Ok(next.run(request).await)
 }
 
-async fn authenticate(state: &AppState, cookies: &Cookies) -> Result<Option<CurrentUser>, AppError> {
+async fn authenticate(state: &AppState, cookies: &Cookies) -> Result<Resolved, AppError> {
     if let Some(claims) = cookies.get(ACCESS_COOKIE).and_then(|c| state.keys.verify_access(c.value())) {
-        let live = sessions::live_user(state.db.for_user(claims.sub), claims.sid).await?;
-        if live.is_none() {
-            // Revoked or deactivated: the refresh token is dead too.
-            clear_session_cookies(cookies, &state.config);
-        }
-        return Ok(live.map(|u| CurrentUser { id: u.user_id, session_id: claims.sid, email: u.email, name: u.name }));
+        return Ok(Resolved::Claimed(Claim { user_id: claims.sub, session_id: claims.sid }));
     }
 
     let Some(presented) = cookies.get(REFRESH_COOKIE) else {
-        return Ok(None);
+        return Ok(Resolved::Nobody);
     };
     let Some(Renewed { session_id, user_id, refresh }) = renew(state, presented.value(), "pages").await? else {
         clear_session_cookies(cookies, &state.config);
-        return Ok(None);
+        return Ok(Resolved::Nobody);
     };
     // Inside the grace window the browser already holds the successor (the
     // parallel request set it): it gets a new access token only.
@@ -131,23 +160,33 @@ async fn authenticate(state: &AppState, cookies: &Cookies) -> Result<Option<Curr
         Successor::New(token) => Some(token),
         Successor::Earlier(_) => None,
     };
-    let Some(user) = sessions::live_user(state.db.for_user(user_id), session_id).await? else {
+    let Some(user) = check(state, Claim { user_id, session_id }).await? else {
         clear_session_cookies(cookies, &state.config);
-        return Ok(None);
+        return Ok(Resolved::Nobody);
     };
     let access = state.keys.issue_access(user_id, session_id, state.config.access_token_ttl)?;
     set_session_cookies(cookies, &state.config, access, new_cookie);
-    Ok(Some(CurrentUser { id: user_id, session_id, email: user.email, name: user.name }))
+    Ok(Resolved::User(user))
+}
+
+/// The user behind a claim, if its session is live and the account active.
+pub async fn check(state: &AppState, claim: Claim) -> Result<Option<CurrentUser>, AppError> {
+    let live = sessions::live_user(state.db.for_user(claim.user_id), claim.session_id).await?;
+    Ok(live.map(|user| CurrentUser::of(claim, user)))
 }
 
 /// The user behind an API bearer token: a genuine, unexpired JWT whose
 /// session is live. The same rules as the browser's cookie, minus renewal.
 pub async fn authenticate_bearer(state: &AppState, token: &str) -> Result<Option<CurrentUser>, AppError> {
-    let Some(claims) = state.keys.verify_access(token) else {
-        return Ok(None);
-    };
-    let live = sessions::live_user(state.db.for_user(claims.sub), claims.sid).await?;
-    Ok(live.map(|u| CurrentUser { id: u.user_id, session_id: claims.sid, email: u.email, name: u.name }))
+    match bearer_claim(state, token) {
+        Some(claim) => check(state, claim).await,
+        None => Ok(None),
+    }
+}
+
+/// What a bearer token claims, if it is a genuine, unexpired access token.
+pub fn bearer_claim(state: &AppState, token: &str) -> Option<Claim> {
+    state.keys.verify_access(token).map(|claims| Claim { user_id: claims.sub, session_id: claims.sid })
 }
 
 /// The tokens of a new session: for cookies (pages) or a JSON body (API).
@@ -192,11 +231,44 @@ pub async fn start_session(
     Ok(tokens.session_id)
 }
 
-/// The user [`resolve_session`] found for this request. Fails closed: a
+/// The user [`resolve_session`] found for this request, its session checked
+/// now if nobody has yet (a dead one's cookies are cleared). Fails closed: a
 /// route outside the middleware has no user at all.
-pub fn resolved_user(parts: &Parts) -> Result<Option<CurrentUser>, AppError> {
-    match parts.extensions.get::<Resolved>() {
-        Some(Resolved(user)) => Ok(user.clone()),
-        None => Err(AppError::internal("resolve_session middleware is not installed on this route")),
-    }
+pub async fn resolved_user(
+    parts: &mut Parts,
+    state: &AppState,
+    cookies: &Cookies,
+) -> Result<Option<CurrentUser>, AppError> {
+    let user = match resolved(parts)? {
+        Resolved::Nobody => None,
+        Resolved::User(user) => Some(user),
+        Resolved::Claimed(claim) => {
+            let user = check(state, claim).await?;
+            if user.is_none() {
+                // Revoked or deactivated: the refresh token is dead too.
+                clear_session_cookies(cookies, &state.config);
+            }
+            parts.extensions.insert(user.clone().map_or(Resolved::Nobody, Resolved::User));
+            user
+        }
+    };
+    Ok(user)
+}
+
+/// What this request claims, checked or not: for a handler whose own query
+/// checks the session ([`Claim`]).
+pub fn resolved_claim(parts: &Parts) -> Result<Option<Claim>, AppError> {
+    Ok(match resolved(parts)? {
+        Resolved::Nobody => None,
+        Resolved::Claimed(claim) => Some(claim),
+        Resolved::User(user) => Some(Claim { user_id: user.id, session_id: user.session_id }),
+    })
+}
+
+fn resolved(parts: &Parts) -> Result<Resolved, AppError> {
+    parts
+        .extensions
+        .get::<Resolved>()
+        .cloned()
+        .ok_or_else(|| AppError::internal("resolve_session middleware is not installed on this route"))
 }

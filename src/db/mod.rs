@@ -419,6 +419,10 @@ async fn arm_statement_deadline(conn: &mut sqlx::SqliteConnection, timeout: Dura
 /// Virtual-machine steps between deadline checks: well under a millisecond.
 const PROGRESS_STEPS: i32 = 20_000;
 
+/// How long a PostgreSQL connection may sit in the pool before it is pinged
+/// again when lent out.
+const IDLE_BEFORE_PING: Duration = Duration::from_secs(1);
+
 impl Db {
     /// Connects with default pool settings and applies the migrations.
     pub async fn connect(url: &DatabaseUrl) -> Result<Self, sqlx::Error> {
@@ -495,6 +499,20 @@ impl Db {
                 let pool = PgPoolOptions::new()
                     .max_connections(settings.max_connections)
                     .acquire_timeout(settings.acquire_timeout)
+                    // sqlx pings every connection before lending it: a round
+                    // trip before each transaction. A connection that went
+                    // back to the pool moments ago passed the ping sqlx sends
+                    // on release, so only one idle for longer (which the
+                    // server or a proxy may have closed meanwhile) is tested.
+                    .test_before_acquire(false)
+                    .before_acquire(|conn, meta| {
+                        Box::pin(async move {
+                            if meta.idle_for >= IDLE_BEFORE_PING {
+                                conn.ping().await?;
+                            }
+                            Ok(true)
+                        })
+                    })
                     .after_connect(|conn, _| {
                         Box::pin(async move {
                             // `SET ROLE` to the role migration 0003 made for

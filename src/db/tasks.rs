@@ -7,11 +7,11 @@
 //! only, [`restore`] brings a deletion back within [`UNDO_WINDOW`], and
 //! marked tasks older than that are purged at the owner's next deletion.
 
-use sqlx::FromRow;
+use sqlx::{FromRow, Row};
 use time::{Date, Duration, OffsetDateTime};
 use uuid::Uuid;
 
-use super::{DbResult, UserDb, as_user, now};
+use super::{DbResult, UserDb, as_user, now, sessions::SessionUser};
 
 /// How long a deletion can be undone.
 pub const UNDO_WINDOW: Duration = Duration::seconds(30);
@@ -63,7 +63,7 @@ pub struct ListQuery<'a> {
     pub limit: i64,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub struct TaskPage {
     /// Newest first.
     pub tasks: Vec<Task>,
@@ -108,25 +108,65 @@ fn like_pattern(search: &str) -> String {
 /// One page of the owner's tasks, by keyset on `id` (offset only for a bare
 /// page number). Fetches one row more than asked to learn whether more exist.
 pub async fn list(db: UserDb<'_>, query: &ListQuery<'_>) -> DbResult<TaskPage> {
-    Ok(list_maybe_counted(db, query, false).await?.0)
+    Ok(read_list(db, None, query, false).await?.map(|(_, page, _)| page).unwrap_or_default())
 }
 
-/// [`list`] and [`counts`] in one call: on PostgreSQL one transaction (one
-/// `BEGIN` and one `COMMIT` fewer), on SQLite one connection.
+/// [`list`] and [`counts`] in one statement.
 pub async fn list_and_counts(db: UserDb<'_>, query: &ListQuery<'_>) -> DbResult<(TaskPage, Counts)> {
-    let (page, counts) = list_maybe_counted(db, query, true).await?;
-    Ok((page, counts.unwrap_or_default()))
+    Ok(read_list(db, None, query, true).await?.map(|(_, page, counts)| (page, counts)).unwrap_or_default())
 }
 
-async fn list_maybe_counted(
+/// [`list`] (and, `with_counts`, [`counts`]) in the statement that checks
+/// the request's claim: `session` is the owner's, live, and the account
+/// active (`sessions::live_user`). `None` if not: nothing is read. On
+/// PostgreSQL the request makes three round trips in all (`BEGIN` with the
+/// row-level security settings, this statement, `COMMIT`); on SQLite one
+/// visit to the connection's thread.
+pub async fn list_checked(
     db: UserDb<'_>,
+    session: Uuid,
     query: &ListQuery<'_>,
     with_counts: bool,
-) -> DbResult<(TaskPage, Option<Counts>)> {
+) -> DbResult<Option<(SessionUser, TaskPage, Counts)>> {
+    read_list(db, Some(session), query, with_counts).await
+}
+
+/// One statement: the asking user's row (through `session` when given) and
+/// counts, left-joined with the page, so that no user means no rows, and a
+/// user without tasks one row of NULL task columns.
+async fn read_list(
+    db: UserDb<'_>,
+    session: Option<Uuid>,
+    query: &ListQuery<'_>,
+    with_counts: bool,
+) -> DbResult<Option<(SessionUser, TaskPage, Counts)>> {
     let newest_first = !matches!(query.position, Position::Before(_));
+    // The subquery's order does not survive the join: it is said again.
+    let (order, outer_order) = if newest_first {
+        (" ORDER BY id DESC", " ORDER BY t.id DESC")
+    } else {
+        (" ORDER BY id ASC", " ORDER BY t.id ASC")
+    };
     let pattern = query.search.map(like_pattern);
-    let (mut tasks, counts): (Vec<Task>, Option<Counts>) = as_user!(db, conn => {
-        let mut q = sqlx::QueryBuilder::new(format!("SELECT {COLUMNS} FROM tasks WHERE user_id = "));
+    let rows = as_user!(db, conn => {
+        let mut q = sqlx::QueryBuilder::new("SELECT me.email AS me_email, me.name AS me_name, ");
+        q.push(if with_counts { "c.active AS me_active, c.completed AS me_completed, " } else { "" });
+        q.push("t.* FROM (SELECT u.email, u.name FROM ");
+        match session {
+            Some(session) => {
+                q.push("sessions s JOIN users u ON u.id = s.user_id WHERE s.id = ").push_bind(session);
+                q.push(" AND s.user_id = ").push_bind(db.owner());
+                q.push(" AND s.revoked_at IS NULL AND s.expires_at > ").push_bind(now()).push(" AND u.is_active");
+            }
+            None => {
+                q.push("users u WHERE u.id = ").push_bind(db.owner());
+            }
+        }
+        q.push(") AS me");
+        if with_counts {
+            q.push(" LEFT JOIN task_counts c ON c.user_id = ").push_bind(db.owner());
+        }
+        q.push(format!(" LEFT JOIN (SELECT {COLUMNS} FROM tasks WHERE user_id = "));
         q.push_bind(db.owner()).push(" AND deleted_at IS NULL");
         if query.status != StatusFilter::All {
             q.push(" AND completed = ").push_bind(query.status == StatusFilter::Completed);
@@ -144,19 +184,37 @@ async fn list_maybe_counted(
                 q.push(" AND id > ").push_bind(id);
             }
         }
-        q.push(if newest_first { " ORDER BY id DESC" } else { " ORDER BY id ASC" });
-        q.push(" LIMIT ").push_bind(query.limit + 1);
+        q.push(order).push(" LIMIT ").push_bind(query.limit + 1);
         if let Position::Offset(offset) = query.position {
             q.push(" OFFSET ").push_bind(offset);
         }
-        let tasks = q.build_query_as::<Task>().fetch_all(&mut *conn).await?;
-        let counts = if with_counts {
-            Some(Counts::from_row(sqlx::query_as(COUNTS).bind(db.owner()).fetch_optional(&mut *conn).await?))
-        } else {
-            None
-        };
-        (tasks, counts)
+        q.push(") AS t ON 1 = 1").push(outer_order);
+        let rows = q.build().fetch_all(&mut *conn).await?;
+        // Read here, where the rows' type is the backend's.
+        match rows.first() {
+            None => None,
+            Some(first) => {
+                let user = SessionUser {
+                    user_id: db.owner(),
+                    email: first.try_get("me_email")?,
+                    name: first.try_get("me_name")?,
+                };
+                let counts = if with_counts {
+                    Counts::from_row(first.try_get::<Option<i64>, _>("me_active")?.zip(first.try_get("me_completed")?))
+                } else {
+                    Counts::default()
+                };
+                let mut tasks = Vec::with_capacity(rows.len());
+                for row in &rows {
+                    if row.try_get::<Option<i64>, _>("id")?.is_some() {
+                        tasks.push(Task::from_row(row)?);
+                    }
+                }
+                Some((user, counts, tasks))
+            }
+        }
     });
+    let Some((user, counts, mut tasks)) = rows else { return Ok(None) };
 
     let more = tasks.len() as i64 > query.limit;
     tasks.truncate(query.limit as usize);
@@ -168,7 +226,7 @@ async fn list_maybe_counted(
             TaskPage { tasks, has_newer: more, has_older: true }
         }
     };
-    Ok((page, counts))
+    Ok(Some((user, page, counts)))
 }
 
 /// The owner's (`$1`) counts row.

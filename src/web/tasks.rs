@@ -14,7 +14,7 @@ use time::{Date, OffsetDateTime};
 use uuid::Uuid;
 
 use super::{
-    extract::{Form, Layout, Query, UserRequest},
+    extract::{ClaimedRequest, Form, Layout, Query, UserRequest},
     flash::{Done, Flash, Notice},
 };
 use crate::{
@@ -168,9 +168,18 @@ impl ListView {
 }
 
 async fn load_list(db: UserDb<'_>, view: ListState) -> Result<ListView, AppError> {
-    let search = (!view.search.is_empty()).then_some(view.search.as_str());
-    let query = ListQuery { status: view.status, search, position: view.position, limit: PAGE_SIZE };
-    let (page, counts) = tasks::list_and_counts(db, &query).await?;
+    let (page, counts) = tasks::list_and_counts(db, &view.list_query()).await?;
+    Ok(list_view(view, page, counts))
+}
+
+impl ListState {
+    fn list_query(&self) -> ListQuery<'_> {
+        let search = (!self.search.is_empty()).then_some(self.search.as_str());
+        ListQuery { status: self.status, search, position: self.position, limit: PAGE_SIZE }
+    }
+}
+
+fn list_view(view: ListState, page: tasks::TaskPage, counts: tasks::Counts) -> ListView {
     let today = OffsetDateTime::now_utc().date();
     let newer_url = (page.has_newer && view.page > 1).then(|| {
         let position = match page.tasks.first() {
@@ -192,7 +201,7 @@ async fn load_list(db: UserDb<'_>, view: ListState) -> Result<ListView, AppError
         .collect();
     let back = view.query();
     let back_suffix = if back.is_empty() { String::new() } else { format!("?{back}") };
-    Ok(ListView { tasks, counts, back, back_suffix, state: view, newer_url, older_url, announce: String::new() })
+    ListView { tasks, counts, back, back_suffix, state: view, newer_url, older_url, announce: String::new() }
 }
 
 /// The fields of the create and edit forms, as typed, with their errors.
@@ -364,8 +373,14 @@ fn retarget(response: impl IntoResponse, target: &str) -> Response {
     response
 }
 
-pub async fn index(mut request: UserRequest, Query(params): Query<ListParams>) -> Result<Response, AppError> {
-    let list = load_list(request.db(), ListState::from_params(params)).await?;
+/// The task list: the one page whose session is checked by the statement
+/// that reads it (see `tasks::list_checked`).
+pub async fn index(request: ClaimedRequest, Query(params): Query<ListParams>) -> Result<Response, AppError> {
+    let view = ListState::from_params(params);
+    let checked = tasks::list_checked(request.db(), request.claim.session_id, &view.list_query(), true).await?;
+    let Some((user, page, counts)) = checked else { return Ok(request.refused()) };
+    let list = list_view(view, page, counts);
+    let mut request = request.signed_in(user);
     if request.htmx {
         return Ok(ListFragment { layout: request.layout, list }.into_response());
     }

@@ -752,6 +752,15 @@ async fn every_hot_query_is_answered_from_an_index() {
             "SELECT {columns} FROM tasks WHERE user_id = $1 AND deleted_at IS NULL AND id < $2 ORDER BY id DESC LIMIT $3"
         )),
         ("counts", "SELECT active, completed FROM task_counts WHERE user_id = $1".into()),
+        // db::tasks::list_checked: the session check, the counts and the page in one.
+        ("checked page", format!(
+            "SELECT me.email AS me_email, me.name AS me_name, c.active AS me_active, c.completed AS me_completed, t.*
+             FROM (SELECT u.email, u.name FROM sessions s JOIN users u ON u.id = s.user_id
+                   WHERE s.id = $1 AND s.user_id = $2 AND s.revoked_at IS NULL AND s.expires_at > $3 AND u.is_active) AS me
+             LEFT JOIN task_counts c ON c.user_id = $4
+             LEFT JOIN (SELECT {columns} FROM tasks WHERE user_id = $5 AND deleted_at IS NULL ORDER BY id DESC LIMIT $6) AS t
+             ON 1 = 1 ORDER BY t.id DESC"
+        )),
         ("sign-in lookup", "SELECT id, password_hash, is_active FROM users WHERE email = $1".into()),
         ("throttle count", "SELECT count(*), min(created_at) FROM throttle_events WHERE bucket = $1 AND created_at > $2".into()),
         ("recent activity", "SELECT event, ip, user_agent, created_at FROM security_events WHERE user_id = $1 ORDER BY id DESC LIMIT $2".into()),
@@ -768,6 +777,7 @@ async fn every_hot_query_is_answered_from_an_index() {
             "active page" => query.bind(user).bind(false).bind(51_i64),
             "next page" => query.bind(user).bind(1_000_i64).bind(51_i64),
             "counts" => query.bind(user),
+            "checked page" => query.bind(uuid::Uuid::new_v4()).bind(user).bind(now).bind(user).bind(user).bind(51_i64),
             "sign-in lookup" | "refresh token" => query.bind("someone@example.com"),
             "throttle count" => query.bind("signin:account:x").bind(now),
             _ => unreachable!(),
@@ -775,4 +785,156 @@ async fn every_hot_query_is_answered_from_an_index() {
         let plan = query.fetch_one(&mut *tx).await.unwrap().to_string();
         assert!(!plan.contains("Seq Scan"), "{name} scans a whole table: {plan}");
     }
+}
+
+/// A TCP proxy to PostgreSQL that counts the round trips its clients make:
+/// those that carry a statement (each simple `Query`, and each `Sync` that
+/// ends a batch with a `Parse` or an `Execute` in it), and pings (a bare
+/// `Sync`).
+struct RoundTripCounter {
+    addr: SocketAddr,
+    count: Arc<std::sync::atomic::AtomicUsize>,
+    pings: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl RoundTripCounter {
+    async fn start(target: SocketAddr) -> RoundTripCounter {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let count = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let pings = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let (counter, pinged) = (count.clone(), pings.clone());
+        tokio::spawn(async move {
+            loop {
+                let Ok((client, _)) = listener.accept().await else { return };
+                let Ok(server) = tokio::net::TcpStream::connect(target).await else { continue };
+                let (counter, pinged) = (counter.clone(), pinged.clone());
+                tokio::spawn(async move {
+                    let (mut from_client, mut to_client) = client.into_split();
+                    let (mut from_server, mut to_server) = server.into_split();
+                    tokio::spawn(async move { tokio::io::copy(&mut from_server, &mut to_client).await });
+                    let (mut buffer, mut chunk) = (Vec::new(), [0u8; 8192]);
+                    let (mut started, mut batch_has_work) = (false, false);
+                    while let Ok(n) = from_client.read(&mut chunk).await {
+                        if n == 0 || to_server.write_all(&chunk[..n]).await.is_err() {
+                            return;
+                        }
+                        buffer.extend_from_slice(&chunk[..n]);
+                        loop {
+                            // Before the startup message: untyped (SSLRequest, StartupMessage).
+                            let header = if started { 5 } else { 4 };
+                            if buffer.len() < header {
+                                break;
+                            }
+                            let at = header - 4;
+                            let length = u32::from_be_bytes(buffer[at..at + 4].try_into().unwrap()) as usize;
+                            if buffer.len() < at + length {
+                                break;
+                            }
+                            if started {
+                                match buffer[0] {
+                                    b'Q' => {
+                                        counter.fetch_add(1, Ordering::SeqCst);
+                                    }
+                                    b'P' | b'E' => batch_has_work = true,
+                                    b'S' if batch_has_work => {
+                                        counter.fetch_add(1, Ordering::SeqCst);
+                                        batch_has_work = false;
+                                    }
+                                    b'S' => {
+                                        pinged.fetch_add(1, Ordering::SeqCst);
+                                    }
+                                    _ => {}
+                                }
+                            } else {
+                                // The startup message (protocol 3.0) ends the untyped part.
+                                started = buffer[4..8] == 196608u32.to_be_bytes();
+                            }
+                            buffer.drain(..at + length);
+                        }
+                    }
+                });
+            }
+        });
+        RoundTripCounter { addr, count, pings }
+    }
+
+    fn counts(&self) -> (usize, usize) {
+        (self.count.load(Ordering::SeqCst), self.pings.load(Ordering::SeqCst))
+    }
+}
+
+/// The app on the database of `url`, through a [`RoundTripCounter`], with
+/// one pooled connection (so that one warm-up prepares every statement).
+async fn counted_app(url: &str) -> (TestApp, RoundTripCounter) {
+    let options: sqlx::postgres::PgConnectOptions = url.parse().unwrap();
+    let target: SocketAddr = tokio::net::lookup_host((options.get_host(), options.get_port()))
+        .await
+        .unwrap()
+        .find(SocketAddr::is_ipv4)
+        .unwrap();
+    let counter = RoundTripCounter::start(target).await;
+    let counted_url = format!(
+        "postgres://{}@127.0.0.1:{}/{}?sslmode=disable",
+        options.get_username(),
+        counter.addr.port(),
+        options.get_database().unwrap_or("postgres")
+    );
+    let app = TestApp::boot(
+        Backend::Postgres,
+        tempfile::tempdir().unwrap(),
+        &counted_url,
+        &[("DATABASE_MAX_CONNECTIONS", "1")],
+    )
+    .await;
+    (app, counter)
+}
+
+/// Round trips to PostgreSQL that `request` makes (after a warm-up run):
+/// those with a statement, and pings.
+async fn round_trips<F: std::future::Future<Output = StatusCode>>(
+    counter: &RoundTripCounter,
+    request: impl Fn() -> F,
+) -> (usize, usize) {
+    assert_eq!(request().await, StatusCode::OK, "warm-up");
+    // sqlx pings a connection when it goes back to the pool, after the
+    // request's work: let that land on the side it belongs to.
+    let settle = || tokio::time::sleep(Duration::from_millis(100));
+    settle().await;
+    let (statements, pings) = counter.counts();
+    assert_eq!(request().await, StatusCode::OK);
+    settle().await;
+    let (statements_after, pings_after) = counter.counts();
+    (statements_after - statements, pings_after - pings)
+}
+
+#[tokio::test]
+async fn the_task_page_and_the_api_list_each_take_three_round_trips_session_check_included() {
+    let Some(url) = postgres_url() else { return };
+    let (app, counter) = counted_app(&url).await;
+
+    let browser = app.signed_in().await;
+    for title in ["one", "two", "three"] {
+        browser.create_task(title).await;
+    }
+    let (api, _) = crate::api::Api::signed_up(&app).await;
+    api.create("one").await;
+    for (what, (statements, pings)) in [
+        ("GET /tasks", round_trips(&counter, || async { browser.get("/tasks").await.status }).await),
+        (
+            "a filtered search",
+            round_trips(&counter, || async { browser.get("/tasks?status=active&q=t").await.status }).await,
+        ),
+        ("GET /api/v1/tasks", round_trips(&counter, || async { api.get("/tasks?limit=50").await.status }).await),
+    ] {
+        // BEGIN with the settings, the statement, COMMIT; and the ping that
+        // returns the connection to the pool, after the response.
+        assert!(statements <= 3, "{what} made {statements} round trips with statements");
+        assert!(pings <= 1, "{what} pinged {pings} times: a connection in use is not pinged before it is lent");
+    }
+
+    // The counter counts: a page whose session is checked on its own costs more.
+    let (account, _) = round_trips(&counter, || async { browser.get("/account").await.status }).await;
+    assert!(account > 3, "the counter saw {account} round trips for /account");
 }

@@ -14,6 +14,7 @@ crate::on_both_backends!(
     two_tabs_renewing_at_once_stay_signed_in,
     a_refresh_token_replayed_later_revokes_the_session,
     a_token_stolen_several_rotations_ago_still_revokes_the_session,
+    a_session_revoked_behind_the_pages_back_is_refused_everywhere_and_its_browser_signs_in_again,
 );
 
 /// `name=value` of one cookie in a `Cookie` header.
@@ -205,4 +206,64 @@ async fn production_cookies_are_secure() {
             "{cookie}"
         );
     }
+}
+
+/// The task list and the API list check the session in the statement that
+/// reads the list, other pages when they first need the user: a revoked
+/// session is refused by each, and the browser that held it gets a sign-in
+/// form it can use (bound to the browser, not to the dead session).
+async fn a_session_revoked_behind_the_pages_back_is_refused_everywhere_and_its_browser_signs_in_again(app: TestApp) {
+    let email = unique_email();
+    let browser = app.browser();
+    assert_eq!(browser.sign_up(&email, PASSWORD).await.status, StatusCode::SEE_OTHER);
+    browser.create_task("mine").await;
+    let api = Client::new();
+    let token = api
+        .post(format!("{}/api/v1/auth/token", app.base))
+        .json(&json!({"email": email, "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap()
+        .json::<Value>()
+        .await
+        .unwrap()["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let api_list = || api.get(format!("{}/api/v1/tasks", app.base)).bearer_auth(&token).send();
+    assert_eq!(api_list().await.unwrap().status(), StatusCode::OK);
+    let copied = browser.cookie_header();
+    assert_eq!(replay(&app, "/tasks", &copied).await.status, StatusCode::OK);
+
+    let revoke = "UPDATE sessions SET revoked_at = created_at WHERE user_id = (SELECT id FROM users WHERE email = $1)";
+    doable::on_pool!(&app.unrestricted, pool => {
+        sqlx::query(revoke).bind(&email).execute(pool).await.map(|_| ()).unwrap()
+    });
+
+    let list = replay(&app, "/tasks", &copied).await;
+    assert_eq!(list.status, StatusCode::SEE_OTHER);
+    assert!(list.location().starts_with("/signin"), "{}", list.location());
+    assert!(!list.body.contains("mine"));
+    assert!(list.set_cookies().iter().any(|c| c.starts_with("doable_access=;")), "{:?}", list.set_cookies());
+    let htmx = Client::builder().redirect(Policy::none()).build().unwrap();
+    let fragment = htmx
+        .get(format!("{}/tasks", app.base))
+        .header("cookie", &copied)
+        .header("hx-request", "true")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(fragment.status(), StatusCode::UNAUTHORIZED);
+    assert!(fragment.headers().contains_key("hx-redirect"));
+    assert_eq!(replay(&app, "/account", &copied).await.status, StatusCode::SEE_OTHER);
+    let reply = api_list().await.unwrap();
+    assert_eq!(reply.status(), StatusCode::UNAUTHORIZED);
+    assert!(!reply.text().await.unwrap().contains("mine"));
+
+    // The browser still holds the dead session's cookies when it opens the
+    // sign-in page; the form it gets works.
+    let again = browser.sign_in(&email, PASSWORD).await;
+    assert_eq!(again.status, StatusCode::SEE_OTHER, "{}", again.body);
+    assert_eq!(again.location(), "/tasks");
+    assert!(browser.get("/tasks").await.body.contains("mine"));
 }
