@@ -291,27 +291,8 @@ impl Proxy {
 #[tokio::test]
 async fn a_database_outage_is_a_friendly_503_and_recovery_needs_no_restart() {
     let Some(url) = postgres_url() else { return };
-    let options: sqlx::postgres::PgConnectOptions = url.parse().unwrap();
-    let target: SocketAddr = tokio::net::lookup_host((options.get_host(), options.get_port()))
-        .await
-        .unwrap()
-        .find(SocketAddr::is_ipv4)
-        .unwrap();
-    let proxy = Proxy::start(target).await;
-    let through_proxy = options.host("127.0.0.1").port(proxy.addr.port());
-    let proxied_url = format!(
-        "postgres://{}@127.0.0.1:{}/{}",
-        through_proxy.get_username(),
-        proxy.addr.port(),
-        through_proxy.get_database().unwrap_or("postgres")
-    );
-    let app = TestApp::boot(
-        Backend::Postgres,
-        tempfile::tempdir().unwrap(),
-        &proxied_url,
-        &[("DATABASE_ACQUIRE_TIMEOUT_SECONDS", "1")],
-    )
-    .await;
+    let proxy = Proxy::start(server_of(&url).await).await;
+    let app = boot_through(&url, proxy.addr, "", &[("DATABASE_ACQUIRE_TIMEOUT_SECONDS", "1")]).await;
     let browser = app.signed_in().await;
     assert_eq!(browser.get("/tasks").await.status, StatusCode::OK);
 
@@ -868,27 +849,28 @@ impl RoundTripCounter {
 /// The app on the database of `url`, through a [`RoundTripCounter`], with
 /// one pooled connection (so that one warm-up prepares every statement).
 async fn counted_app(url: &str) -> (TestApp, RoundTripCounter) {
+    let counter = RoundTripCounter::start(server_of(url).await).await;
+    // Plain text: the counter reads the protocol.
+    let app = boot_through(url, counter.addr, "?sslmode=disable", &[("DATABASE_MAX_CONNECTIONS", "1")]).await;
+    (app, counter)
+}
+
+/// The address of the PostgreSQL server at `url`.
+async fn server_of(url: &str) -> SocketAddr {
     let options: sqlx::postgres::PgConnectOptions = url.parse().unwrap();
-    let target: SocketAddr = tokio::net::lookup_host((options.get_host(), options.get_port()))
-        .await
-        .unwrap()
-        .find(SocketAddr::is_ipv4)
-        .unwrap();
-    let counter = RoundTripCounter::start(target).await;
-    let counted_url = format!(
-        "postgres://{}@127.0.0.1:{}/{}?sslmode=disable",
+    tokio::net::lookup_host((options.get_host(), options.get_port())).await.unwrap().find(SocketAddr::is_ipv4).unwrap()
+}
+
+/// The app on the database of `url`, reached through a proxy at `proxy`.
+async fn boot_through(url: &str, proxy: SocketAddr, suffix: &str, extra: &[(&str, &str)]) -> TestApp {
+    let options: sqlx::postgres::PgConnectOptions = url.parse().unwrap();
+    let proxied_url = format!(
+        "postgres://{}@127.0.0.1:{}/{}{suffix}",
         options.get_username(),
-        counter.addr.port(),
+        proxy.port(),
         options.get_database().unwrap_or("postgres")
     );
-    let app = TestApp::boot(
-        Backend::Postgres,
-        tempfile::tempdir().unwrap(),
-        &counted_url,
-        &[("DATABASE_MAX_CONNECTIONS", "1")],
-    )
-    .await;
-    (app, counter)
+    TestApp::boot(Backend::Postgres, tempfile::tempdir().unwrap(), &proxied_url, extra).await
 }
 
 /// Round trips to PostgreSQL that `request` makes (after a warm-up run):
