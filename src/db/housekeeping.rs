@@ -14,7 +14,9 @@ pub const PURGE_BATCH: i64 = 1000;
 /// deleted tasks whose undo window closed that long ago; security events
 /// past [`EVENT_RETENTION`]. In batches of [`PURGE_BATCH`] rows, repeated
 /// until nothing is left, so a backlog of a million rows never becomes one
-/// statement that every request waits behind. On PostgreSQL the user-owned
+/// statement that every request waits behind; each filter has its index
+/// (migrations 0008 on SQLite, 0010 on PostgreSQL), so a batch never scans
+/// a table. On PostgreSQL the user-owned
 /// tables are out of the pool role's reach but for the one signed-in user,
 /// so their part runs in a function (migration 0009) as the tables' owner.
 pub async fn purge(db: &Db, age: Duration) -> DbResult<()> {
@@ -41,25 +43,37 @@ pub async fn purge_in_batches(db: &Db, age: Duration, batch: i64) -> DbResult<()
     }
     match db {
         Db::Sqlite(SqlitePools { writer: pool, .. }) => {
+            // Each with the time its rows must be older than, if any; the batch size binds last.
             let owned = [
                 (
-                    "DELETE FROM sessions WHERE id IN (
-                      SELECT id FROM sessions WHERE expires_at < $1 OR revoked_at IS NOT NULL LIMIT $2)",
-                    cutoff,
+                    "DELETE FROM sessions WHERE id IN (SELECT id FROM sessions WHERE expires_at < $1 LIMIT $2)",
+                    Some(cutoff),
+                ),
+                (
+                    "DELETE FROM sessions WHERE id IN (SELECT id FROM sessions WHERE revoked_at IS NOT NULL LIMIT $1)",
+                    None,
                 ),
                 (
                     "DELETE FROM tasks WHERE id IN (
                       SELECT id FROM tasks WHERE deleted_at IS NOT NULL AND deleted_at < $1 LIMIT $2)",
-                    cutoff,
+                    Some(cutoff),
                 ),
                 (
                     "DELETE FROM security_events WHERE id IN (
                       SELECT id FROM security_events WHERE created_at < $1 LIMIT $2)",
-                    year_ago,
+                    Some(year_ago),
                 ),
             ];
             for (statement, before) in owned {
-                while sqlx::query(statement).bind(before).bind(batch).execute(pool).await?.rows_affected() > 0 {
+                loop {
+                    let query = sqlx::query(statement);
+                    let query = match before {
+                        Some(before) => query.bind(before),
+                        None => query,
+                    };
+                    if query.bind(batch).execute(pool).await?.rows_affected() == 0 {
+                        break;
+                    }
                     tokio::task::yield_now().await;
                 }
             }
