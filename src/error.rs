@@ -17,6 +17,12 @@ pub enum AppError {
     BadRequest,
     #[error("not found")]
     NotFound,
+    /// The request's session turned out revoked or expired, or its account
+    /// deactivated, when a statement checked it (`db::DbError::SessionEnded`):
+    /// nothing was done. Pages send the browser to sign in again
+    /// (`web::extract::sign_in_when_the_session_ends`); the API answers 401.
+    #[error("the session has ended")]
+    SessionEnded,
     /// A state-changing request without a valid CSRF token or from a foreign origin.
     #[error("forbidden")]
     Forbidden,
@@ -54,6 +60,7 @@ impl AppError {
         match self {
             AppError::BadRequest => StatusCode::BAD_REQUEST,
             AppError::NotFound => StatusCode::NOT_FOUND,
+            AppError::SessionEnded => StatusCode::UNAUTHORIZED,
             AppError::Forbidden => StatusCode::FORBIDDEN,
             AppError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::QuotaExceeded(_) => StatusCode::CONFLICT,
@@ -80,6 +87,7 @@ impl From<DbError> for AppError {
     fn from(err: DbError) -> Self {
         match err {
             DbError::Unavailable(_) => AppError::Unavailable(err),
+            DbError::SessionEnded => AppError::SessionEnded,
             other => AppError::Internal(Box::new(other)),
         }
     }
@@ -106,6 +114,10 @@ impl From<askama::Error> for AppError {
     }
 }
 
+/// Marks the response of [`AppError::SessionEnded`].
+#[derive(Clone, Copy, Debug)]
+pub struct SessionEnded;
+
 #[derive(Template)]
 #[template(path = "error.html")]
 pub struct ErrorPage<'a> {
@@ -131,6 +143,12 @@ impl IntoResponse for AppError {
             }
             AppError::NotFound => {
                 ("Not found", "There is nothing here. It may have been deleted, or the link is wrong.")
+            }
+            AppError::SessionEnded => {
+                let mut response = render_error(status, "Signed out", "Your session has ended. Sign in again.");
+                // For the page layer, which sends the browser to sign in.
+                response.extensions_mut().insert(SessionEnded);
+                return response;
             }
             AppError::Forbidden => {
                 ("This form has expired", "The request could not be verified. Go back, reload the page and try again.")

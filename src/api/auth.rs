@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::{ApiError, ApiJson, ApiResult, ApiUser, ErrorBody, rfc3339};
+use super::{ApiClaim, ApiError, ApiJson, ApiResult, ApiUser, ErrorBody, rfc3339};
 use crate::{
     account::{self, SignIn, SignUp, SignUpError},
     app::AppState,
@@ -201,7 +201,7 @@ pub async fn logout(
 /// The signed-in user.
 #[utoipa::path(get, path = "/api/v1/me", tag = "auth", security(("bearer" = [])),
     responses((status = 200, body = UserJson), (status = 401, body = ErrorBody)))]
-pub async fn me(State(state): State<AppState>, ApiUser(user): ApiUser) -> ApiResult<axum::Json<UserJson>> {
-    let found = users::find(state.db.for_user(user.id)).await?.ok_or_else(ApiError::unauthorized)?;
+pub async fn me(State(state): State<AppState>, ApiClaim(claim): ApiClaim) -> ApiResult<axum::Json<UserJson>> {
+    let found = users::find(claim.rows(&state.db)).await?.ok_or_else(ApiError::unauthorized)?;
     Ok(axum::Json(found.into()))
 }

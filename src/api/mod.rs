@@ -197,6 +197,7 @@ impl From<AppError> for ApiError {
         match err {
             AppError::BadRequest => Self::new(status, "bad_request", "The request could not be read."),
             AppError::NotFound => Self::not_found(),
+            AppError::SessionEnded => Self::unauthorized(),
             AppError::Forbidden => Self::new(status, "forbidden", "Not allowed."),
             AppError::PayloadTooLarge => Self::new(status, "payload_too_large", "The body is too large."),
             AppError::QuotaExceeded(what) => Self::new(status, "quota_exceeded", what),

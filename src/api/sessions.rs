@@ -9,7 +9,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::{ApiError, ApiResult, ApiUser, ErrorBody, rfc3339};
+use super::{ApiClaim, ApiError, ApiResult, ApiUser, ErrorBody, rfc3339};
 use crate::{account, app::AppState, auth::ClientInfo, db::sessions};
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -30,13 +30,13 @@ pub struct SessionJson {
 /// Your live sessions, newest first.
 #[utoipa::path(get, path = "/api/v1/sessions", tag = "sessions", security(("bearer" = [])),
     responses((status = 200, body = Vec<SessionJson>), (status = 401, body = ErrorBody)))]
-pub async fn list(State(state): State<AppState>, ApiUser(user): ApiUser) -> ApiResult<Json<Vec<SessionJson>>> {
-    let sessions = sessions::list(state.db.for_user(user.id)).await?;
+pub async fn list(State(state): State<AppState>, ApiClaim(claim): ApiClaim) -> ApiResult<Json<Vec<SessionJson>>> {
+    let sessions = sessions::list(claim.rows(&state.db)).await?;
     Ok(Json(
         sessions
             .into_iter()
             .map(|s| SessionJson {
-                current: s.id == user.session_id,
+                current: s.id == claim.session_id,
                 id: s.id,
                 created_at: rfc3339(s.created_at),
                 last_seen_at: rfc3339(s.last_seen_at),

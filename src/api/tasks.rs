@@ -9,7 +9,7 @@ use axum::{
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::{ApiClaim, ApiError, ApiJson, ApiResult, ApiUser, ErrorBody, double_option, rfc3339};
+use super::{ApiClaim, ApiError, ApiJson, ApiResult, ErrorBody, double_option, rfc3339};
 use crate::{
     app::AppState,
     db::tasks::{self, ListQuery, Position, StatusFilter, Task, TaskPatch},
@@ -104,8 +104,7 @@ pub async fn list(
     };
     let search = parse_search(params.q.as_deref()).map_err(|message| ApiError::validation([("q", message)]))?;
     let query = ListQuery { status, search, position, limit };
-    let checked = tasks::list_checked(state.db.for_user(claim.user_id), claim.session_id, &query, false).await?;
-    let Some((_, page, _)) = checked else { return Err(ApiError::unauthorized()) };
+    let page = tasks::list(claim.rows(&state.db), &query).await?;
     let next_cursor = if page.has_older { page.tasks.last().map(|t| t.id.to_string()) } else { None };
     Ok(Json(TaskPage { items: page.tasks.into_iter().map(TaskJson::from).collect(), next_cursor }))
 }
@@ -135,7 +134,7 @@ pub struct NewTask {
     ))]
 pub async fn create(
     State(state): State<AppState>,
-    ApiUser(user): ApiUser,
+    ApiClaim(claim): ApiClaim,
     ApiJson(body): ApiJson<NewTask>,
 ) -> ApiResult<impl IntoResponse> {
     let draft = TaskDraft {
@@ -145,12 +144,11 @@ pub async fn create(
     };
     let input = draft.parse().map_err(ApiError::validation)?;
     let quota = state.config.quotas.tasks_per_user;
-    let mut task = tasks::create(state.db.for_user(user.id), &input, quota)
-        .await?
-        .ok_or(crate::error::AppError::task_quota(quota))?;
+    let mut task =
+        tasks::create(claim.rows(&state.db), &input, quota).await?.ok_or(crate::error::AppError::task_quota(quota))?;
     if body.completed == Some(true) {
         let patch = TaskPatch { completed: Some(true), ..Default::default() };
-        task = tasks::update(state.db.for_user(user.id), task.id, &patch).await?.ok_or_else(ApiError::not_found)?;
+        task = tasks::update(claim.rows(&state.db), task.id, &patch).await?.ok_or_else(ApiError::not_found)?;
     }
     let location = format!("/api/v1/tasks/{}", task.id);
     Ok((StatusCode::CREATED, [(header::LOCATION, location)], Json(TaskJson::from(task))))
@@ -166,10 +164,10 @@ fn task_id(raw: &str) -> ApiResult<i64> {
     responses((status = 200, body = TaskJson), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn get(
     State(state): State<AppState>,
-    ApiUser(user): ApiUser,
+    ApiClaim(claim): ApiClaim,
     Path(id): Path<String>,
 ) -> ApiResult<Json<TaskJson>> {
-    let task = tasks::get(state.db.for_user(user.id), task_id(&id)?).await?.ok_or_else(ApiError::not_found)?;
+    let task = tasks::get(claim.rows(&state.db), task_id(&id)?).await?.ok_or_else(ApiError::not_found)?;
     Ok(Json(task.into()))
 }
 
@@ -213,13 +211,13 @@ impl TaskChanges {
     ))]
 pub async fn update(
     State(state): State<AppState>,
-    ApiUser(user): ApiUser,
+    ApiClaim(claim): ApiClaim,
     Path(id): Path<String>,
     ApiJson(body): ApiJson<TaskChanges>,
 ) -> ApiResult<Json<TaskJson>> {
     let id = task_id(&id)?;
     let patch = body.draft().parse().map_err(ApiError::validation)?;
-    let task = tasks::update(state.db.for_user(user.id), id, &patch).await?.ok_or_else(ApiError::not_found)?;
+    let task = tasks::update(claim.rows(&state.db), id, &patch).await?.ok_or_else(ApiError::not_found)?;
     Ok(Json(task.into()))
 }
 
@@ -228,10 +226,10 @@ pub async fn update(
     responses((status = 204, description = "Deleted"), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn delete(
     State(state): State<AppState>,
-    ApiUser(user): ApiUser,
+    ApiClaim(claim): ApiClaim,
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
-    if tasks::delete(state.db.for_user(user.id), task_id(&id)?).await? {
+    if tasks::delete(claim.rows(&state.db), task_id(&id)?).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(ApiError::not_found())

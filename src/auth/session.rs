@@ -104,6 +104,15 @@ pub struct Claim {
     pub session_id: Uuid,
 }
 
+impl Claim {
+    /// The claimed user's rows, reached only while the claimed session is
+    /// live: each transaction on them checks it first
+    /// (`db::UserDb::for_session`), so a request needs none of its own for it.
+    pub fn rows(self, db: &crate::db::Db) -> crate::db::UserDb<'_> {
+        db.for_session(self.user_id, self.session_id)
+    }
+}
+
 /// What [`resolve_session`] found, stored in the request's extensions.
 #[derive(Clone, Debug)]
 pub(crate) enum Resolved {

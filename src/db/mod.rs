@@ -124,12 +124,26 @@ pub use crate::on_pool;
 pub struct UserDb<'a> {
     db: &'a Db,
     owner: Uuid,
+    /// The session to find live before each [`as_user!`] body, in the same
+    /// transaction; `None` when the caller checked it already (or acts for
+    /// no session: a refresh token's, a reset link's owner).
+    session: Option<Uuid>,
 }
 
 impl Db {
-    /// The rows of `owner`, who must come from the authenticated session.
+    /// The rows of `owner`, who must come from the authenticated session,
+    /// checked by the caller.
     pub fn for_user(&self, owner: Uuid) -> UserDb<'_> {
-        UserDb { db: self, owner }
+        UserDb { db: self, owner, session: None }
+    }
+
+    /// The rows of `owner`, reached only while `session` (a verified token's
+    /// claim) is live: every [`as_user!`] on them first checks it in its own
+    /// transaction, and fails with [`DbError::SessionEnded`] if it is not. A
+    /// request that acts through this needs no transaction of its own for
+    /// the check (decision record 0016).
+    pub fn for_session(&self, owner: Uuid, session: Uuid) -> UserDb<'_> {
+        UserDb { db: self, owner, session: Some(session) }
     }
 }
 
@@ -137,6 +151,51 @@ impl UserDb<'_> {
     /// Whose rows these are.
     pub fn owner(&self) -> Uuid {
         self.owner
+    }
+
+    /// The session every body checks first, if any.
+    pub(crate) fn session(&self) -> Option<Uuid> {
+        self.session
+    }
+
+    /// The same rows, for a statement that checks the session itself
+    /// (`tasks::read_list`) or runs where no session check can (the check
+    /// is already done).
+    pub(crate) fn unchecked(self) -> Self {
+        UserDb { session: None, ..self }
+    }
+
+    /// The first statement of an [`as_user!`] body on SQLite (in its
+    /// transaction, if it has one): that the session, if any, is live.
+    #[doc(hidden)]
+    pub async fn check_session(&self, conn: &mut sqlx::SqliteConnection) -> DbResult<()> {
+        let Some(session) = self.session else { return Ok(()) };
+        let live = sqlx::query_scalar::<_, i64>(sessions::IS_LIVE)
+            .bind(session)
+            .bind(self.owner)
+            .bind(now())
+            .fetch_optional(conn)
+            .await?;
+        live.map(drop).ok_or(DbError::SessionEnded)
+    }
+
+    /// What opens a transaction on PostgreSQL: the session check, if any
+    /// (migration 0011: it fails before BEGIN, leaving the connection
+    /// outside a transaction, or becomes part of it), then BEGIN and the
+    /// settings row-level security reads, all in one round trip. The role
+    /// again, for this transaction: the connection's own may be lost behind
+    /// a pooler that shares server connections. A Uuid prints as hex digits
+    /// and hyphens only, so formatting it into SQL is safe.
+    #[doc(hidden)]
+    pub fn postgres_begin(&self) -> String {
+        let check = match self.session {
+            Some(session) => format!("SELECT doable_session_live('{session}', '{}'); ", self.owner),
+            None => String::new(),
+        };
+        format!(
+            "{check}BEGIN; SELECT set_config('role', doable_app_role(), true), set_config('app.user_id', '{}', true)",
+            self.owner
+        )
     }
 
     fn is_postgres(&self) -> bool {
@@ -167,9 +226,10 @@ macro_rules! as_user {
             $crate::db::Db::Sqlite(pools) => {
                 let mut connection = pools.$which.acquire().await?;
                 let $conn = &mut *connection;
+                scope.check_session(&mut *$conn).await?;
                 $body
             }
-            $crate::db::Db::Postgres(pool) => $crate::db::as_user!(@postgres pool, scope.owner, $conn => $body),
+            $crate::db::Db::Postgres(pool) => $crate::db::as_user!(@postgres pool, scope, $conn => $body),
         }
     }};
     ($scope:expr, atomically $conn:ident => $body:expr) => {{
@@ -181,23 +241,16 @@ macro_rules! as_user {
                 // process (the `doable user` command) writes in between.
                 let mut tx = pools.writer.begin_with("BEGIN IMMEDIATE").await?;
                 let $conn = &mut *tx;
+                scope.check_session(&mut *$conn).await?;
                 let out = $body;
                 tx.commit().await?;
                 out
             }
-            $crate::db::Db::Postgres(pool) => $crate::db::as_user!(@postgres pool, scope.owner, $conn => $body),
+            $crate::db::Db::Postgres(pool) => $crate::db::as_user!(@postgres pool, scope, $conn => $body),
         }
     }};
-    (@postgres $pool:ident, $user:expr, $conn:ident => $body:expr) => {{
-        // One round trip for BEGIN and the settings. The role again, for this
-        // transaction: the connection's own may be lost behind a pooler that
-        // shares server connections. A Uuid prints as hex digits and hyphens
-        // only, so formatting it is safe here.
-        let begin = format!(
-            "BEGIN; SELECT set_config('role', doable_app_role(), true), set_config('app.user_id', '{}', true)",
-            $user
-        );
-        let mut tx = $pool.begin_with(begin).await?;
+    (@postgres $pool:ident, $scope:expr, $conn:ident => $body:expr) => {{
+        let mut tx = $pool.begin_with($scope.postgres_begin()).await?;
         let $conn = &mut *tx;
         let out = $body;
         tx.commit().await?;
@@ -212,6 +265,10 @@ pub enum DbError {
     Unavailable(#[source] sqlx::Error),
     #[error("unique constraint violated: {0}")]
     Conflict(#[source] sqlx::Error),
+    /// A [`UserDb::for_session`] whose session is revoked or expired, or
+    /// whose account is deactivated: nothing ran.
+    #[error("the session has ended")]
+    SessionEnded,
     #[error("database error: {0}")]
     Other(#[source] sqlx::Error),
 }
@@ -246,6 +303,8 @@ impl From<sqlx::Error> for DbError {
                 DbError::Unavailable(err)
             }
             sqlx::Error::Database(db) if db.is_unique_violation() => DbError::Conflict(err),
+            // doable_session_live (migration 0011).
+            sqlx::Error::Database(db) if db.code().is_some_and(|code| code == "DA401") => DbError::SessionEnded,
             // SQLite's BUSY (5) and LOCKED (6), in any extended form (the low
             // byte is the primary code): the busy timeout ran out.
             sqlx::Error::Database(db)

@@ -11,7 +11,7 @@ use sqlx::{FromRow, Row};
 use time::{Date, Duration, OffsetDateTime};
 use uuid::Uuid;
 
-use super::{DbResult, UserDb, as_user, now, sessions::SessionUser};
+use super::{DbError, DbResult, UserDb, as_user, now, sessions::SessionUser};
 
 /// How long a deletion can be undone.
 pub const UNDO_WINDOW: Duration = Duration::seconds(30);
@@ -108,38 +108,30 @@ fn like_pattern(search: &str) -> String {
 /// One page of the owner's tasks, by keyset on `id` (offset only for a bare
 /// page number). Fetches one row more than asked to learn whether more exist.
 pub async fn list(db: UserDb<'_>, query: &ListQuery<'_>) -> DbResult<TaskPage> {
-    Ok(read_list(db, None, query, false).await?.map(|(_, page, _)| page).unwrap_or_default())
+    Ok(list_checked(db, query, false).await?.1)
 }
 
 /// [`list`] and [`counts`] in one statement.
 pub async fn list_and_counts(db: UserDb<'_>, query: &ListQuery<'_>) -> DbResult<(TaskPage, Counts)> {
-    Ok(read_list(db, None, query, true).await?.map(|(_, page, counts)| (page, counts)).unwrap_or_default())
+    let (_, page, counts) = list_checked(db, query, true).await?;
+    Ok((page, counts))
 }
 
-/// [`list`] (and, `with_counts`, [`counts`]) in the statement that checks
-/// the request's claim: `session` is the owner's, live, and the account
-/// active (`sessions::live_user`). `None` if not: nothing is read. On
-/// PostgreSQL the request makes three round trips in all (`BEGIN` with the
-/// row-level security settings, this statement, `COMMIT`); on SQLite one
-/// visit to the connection's thread.
+/// [`list`] (and, `with_counts`, [`counts`]) with the user they belong to,
+/// in one statement: the user's row (for a [`UserDb::for_session`], through
+/// its session, which makes this statement the session check:
+/// `sessions::live_user`'s rule) and counts, left-joined with the page, so
+/// that no user means no rows ([`DbError::SessionEnded`]: nothing is read),
+/// and a user without tasks one row of NULL task columns. On PostgreSQL a
+/// task page makes three round trips in all (`BEGIN` with the row-level
+/// security settings, this statement, `COMMIT`); on SQLite one visit to the
+/// connection's thread.
 pub async fn list_checked(
     db: UserDb<'_>,
-    session: Uuid,
     query: &ListQuery<'_>,
     with_counts: bool,
-) -> DbResult<Option<(SessionUser, TaskPage, Counts)>> {
-    read_list(db, Some(session), query, with_counts).await
-}
-
-/// One statement: the asking user's row (through `session` when given) and
-/// counts, left-joined with the page, so that no user means no rows, and a
-/// user without tasks one row of NULL task columns.
-async fn read_list(
-    db: UserDb<'_>,
-    session: Option<Uuid>,
-    query: &ListQuery<'_>,
-    with_counts: bool,
-) -> DbResult<Option<(SessionUser, TaskPage, Counts)>> {
+) -> DbResult<(SessionUser, TaskPage, Counts)> {
+    let session = db.session();
     let newest_first = !matches!(query.position, Position::Before(_));
     // The subquery's order does not survive the join: it is said again.
     let (order, outer_order) = if newest_first {
@@ -148,7 +140,8 @@ async fn read_list(
         (" ORDER BY id ASC", " ORDER BY t.id ASC")
     };
     let pattern = query.search.map(like_pattern);
-    let rows = as_user!(db, conn => {
+    // The statement checks the session itself.
+    let rows = as_user!(db.unchecked(), conn => {
         let mut q = sqlx::QueryBuilder::new("SELECT me.email AS me_email, me.name AS me_name, ");
         q.push(if with_counts { "c.active AS me_active, c.completed AS me_completed, " } else { "" });
         q.push("t.* FROM (SELECT u.email, u.name FROM ");
@@ -214,7 +207,7 @@ async fn read_list(
             }
         }
     });
-    let Some((user, counts, mut tasks)) = rows else { return Ok(None) };
+    let Some((user, counts, mut tasks)) = rows else { return Err(DbError::SessionEnded) };
 
     let more = tasks.len() as i64 > query.limit;
     tasks.truncate(query.limit as usize);
@@ -226,7 +219,7 @@ async fn read_list(
             TaskPage { tasks, has_newer: more, has_older: true }
         }
     };
-    Ok(Some((user, page, counts)))
+    Ok((user, page, counts))
 }
 
 /// The owner's (`$1`) counts row.

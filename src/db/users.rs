@@ -58,22 +58,22 @@ pub async fn credentials_by_email(db: &Db, email: &Email) -> DbResult<Option<Cre
 
 /// The signed-in user's own profile.
 pub async fn find(db: UserDb<'_>) -> DbResult<Option<User>> {
-    let found = on_pool!(db.db, reading pool => {
+    let found = as_user!(db, conn => {
         sqlx::query_as::<_, User>("SELECT id, email, name, created_at FROM users WHERE id = $1")
             .bind(db.owner())
-            .fetch_optional(pool)
+            .fetch_optional(&mut *conn)
             .await?
     });
     Ok(found)
 }
 
 pub async fn set_name(db: UserDb<'_>, name: Option<&str>) -> DbResult<()> {
-    on_pool!(db.db, pool => {
+    as_user!(db, writing conn => {
         sqlx::query("UPDATE users SET name = $1, updated_at = $2 WHERE id = $3")
             .bind(name)
             .bind(now())
             .bind(db.owner())
-            .execute(pool)
+            .execute(&mut *conn)
             .await?;
     });
     Ok(())
@@ -151,8 +151,8 @@ pub async fn set_active(db: &Db, email: &Email, active: bool) -> DbResult<bool> 
 /// Deletes the account; its tasks, sessions, events and reset links go with
 /// it (ON DELETE CASCADE).
 pub async fn delete(db: UserDb<'_>) -> DbResult<()> {
-    on_pool!(db.db, pool => {
-        sqlx::query("DELETE FROM users WHERE id = $1").bind(db.owner()).execute(pool).await?;
+    as_user!(db, writing conn => {
+        sqlx::query("DELETE FROM users WHERE id = $1").bind(db.owner()).execute(&mut *conn).await?;
     });
     Ok(())
 }

@@ -9,8 +9,9 @@
 //!   axum's plain-text rejection.
 
 use axum::{
-    extract::{FromRequest, FromRequestParts},
-    http::{HeaderMap, HeaderValue, Method, StatusCode, request::Parts},
+    extract::{FromRequest, FromRequestParts, Request, State},
+    http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, request::Parts},
+    middleware::Next,
     response::{IntoResponse, Redirect, Response},
 };
 use tower_cookies::Cookies;
@@ -18,9 +19,12 @@ use tower_cookies::Cookies;
 use super::flash::{Flash, Notice};
 use crate::{
     app::AppState,
-    auth::{Claim, ClientInfo, CurrentUser, clear_session_cookies, csrf, resolved_claim, resolved_user},
-    db::{UserDb, sessions::SessionUser},
-    error::AppError,
+    auth::{Claim, ClientInfo, CurrentUser, check, clear_session_cookies, csrf, resolved_claim, resolved_user},
+    db::{
+        UserDb,
+        tasks::{self, Counts, ListQuery, TaskPage},
+    },
+    error::{AppError, SessionEnded},
 };
 
 #[derive(FromRequest)]
@@ -123,37 +127,62 @@ impl FromRequestParts<AppState> for UserRequest {
     }
 }
 
-/// A page request from a signed-in user whose session the handler's own
-/// first statement checks (the task list: see [`Claim`]); anyone without
-/// even a claim is sent to sign in.
+/// A page request from a signed-in user whose session is checked by the
+/// handler's own statements, not by a transaction of its own: everything
+/// through [`ClaimedRequest::db`] first finds the session live, in the same
+/// transaction (`db::UserDb::for_session`), and a session found ended sends
+/// the browser to sign in ([`sign_in_when_the_session_ends`]). Anyone without
+/// even a claim is sent to sign in at once.
 pub struct ClaimedRequest {
     pub claim: Claim,
     /// The request as the signed-in user's, but for the user and the CSRF
     /// token, which wait for the check.
     page: PageRequest,
-    sign_in: SignInFirst,
 }
 
 impl ClaimedRequest {
-    /// The claimed user's rows, for a statement that checks the claim.
+    /// The claimed user's rows, each statement on them checked first.
     pub fn db(&self) -> UserDb<'_> {
-        self.page.state.db.for_user(self.claim.user_id)
+        self.claim.rows(&self.page.state.db)
     }
 
-    /// The request of `user`, the claim's owner, found live.
-    pub fn signed_in(self, user: SessionUser) -> UserRequest {
+    pub fn state(&self) -> &AppState {
+        &self.page.state
+    }
+
+    pub fn cookies(&self) -> &Cookies {
+        &self.page.cookies
+    }
+
+    pub fn htmx(&self) -> bool {
+        self.page.htmx
+    }
+
+    /// The task list `query` and the request as its user's, in the one
+    /// statement that checks the session and reads the list.
+    pub async fn list(
+        self,
+        query: &ListQuery<'_>,
+        with_counts: bool,
+    ) -> Result<(UserRequest, TaskPage, Counts), AppError> {
+        let (user, page, counts) = tasks::list_checked(self.db(), query, with_counts).await?;
         let user = CurrentUser::of(self.claim, user);
+        Ok((self.signed_in(user), page, counts))
+    }
+
+    /// The request as its user's, the session checked on its own: for the
+    /// rare page that needs the user without reading the list (a form sent
+    /// back with errors).
+    pub async fn checked(self) -> Result<UserRequest, AppError> {
+        let user = check(&self.page.state, self.claim).await?.ok_or(AppError::SessionEnded)?;
+        Ok(self.signed_in(user))
+    }
+
+    fn signed_in(self, user: CurrentUser) -> UserRequest {
         let PageRequest { state, mut layout, htmx, cookies, client } = self.page;
         layout.csrf = csrf::page_token(&state, &cookies, Some(user.session_id));
         layout.user = Some(user.clone());
         UserRequest { user, state, layout, htmx, cookies, client }
-    }
-
-    /// The claim's session is revoked or its account deactivated: its
-    /// cookies go, and the visitor is sent to sign in.
-    pub fn refused(self) -> Response {
-        clear_session_cookies(&self.page.cookies, &self.page.state.config);
-        self.sign_in.response()
     }
 }
 
@@ -161,16 +190,33 @@ impl FromRequestParts<AppState> for ClaimedRequest {
     type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let sign_in = SignInFirst::from(parts);
         let Some(claim) = resolved_claim(parts).map_err(IntoResponse::into_response)? else {
-            return Err(sign_in.response());
+            return Err(sign_in_first(parts));
         };
         let cookies = Cookies::from_request_parts(parts, state).await.map_err(IntoResponse::into_response)?;
         let client = ClientInfo::from_parts(parts, state);
         let htmx = is_htmx(&parts.headers) && parts.headers.get("hx-history-restore-request").is_none();
         let page = PageRequest { state: state.clone(), layout: Layout::default(), htmx, cookies, client };
-        Ok(ClaimedRequest { claim, page, sign_in })
+        Ok(ClaimedRequest { claim, page })
     }
+}
+
+/// Page layer: a handler that found the request's session ended
+/// ([`AppError::SessionEnded`], from a statement that checked it) sends the
+/// browser to sign in again, its dead session's cookies cleared.
+pub async fn sign_in_when_the_session_ends(
+    State(state): State<AppState>,
+    cookies: Cookies,
+    request: Request,
+    next: Next,
+) -> Response {
+    let sign_in = SignInFirst::of(request.headers(), request.method(), request.uri());
+    let response = next.run(request).await;
+    if response.extensions().get::<SessionEnded>().is_none() {
+        return response;
+    }
+    clear_session_cookies(&cookies, &state.config);
+    sign_in.response()
 }
 
 pub fn is_htmx(headers: &HeaderMap) -> bool {
@@ -185,18 +231,17 @@ struct SignInFirst {
 }
 
 impl SignInFirst {
-    fn from(parts: &Parts) -> Self {
-        let htmx = is_htmx(&parts.headers);
+    fn of(headers: &HeaderMap, method: &Method, uri: &Uri) -> Self {
+        let htmx = is_htmx(headers);
         let back = if htmx {
             // Not the fragment's URL: the page the user is looking at.
-            parts
-                .headers
+            headers
                 .get("hx-current-url")
                 .and_then(|v| v.to_str().ok())
                 .and_then(|url| url.split_once("://"))
                 .and_then(|(_, rest)| rest.find('/').map(|at| rest[at..].to_owned()))
-        } else if parts.method == Method::GET {
-            parts.uri.path_and_query().map(|pq| pq.as_str().to_owned())
+        } else if method == Method::GET {
+            uri.path_and_query().map(|pq| pq.as_str().to_owned())
         } else {
             None
         };
@@ -222,5 +267,5 @@ impl SignInFirst {
 }
 
 fn sign_in_first(parts: &Parts) -> Response {
-    SignInFirst::from(parts).response()
+    SignInFirst::of(&parts.headers, &parts.method, &parts.uri).response()
 }

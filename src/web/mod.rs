@@ -31,8 +31,10 @@ use crate::{
 /// `Allow` before any session or CSRF check.
 pub fn router(state: &AppState) -> Router<AppState> {
     let page = |route: MethodRouter<AppState>| {
-        // Layers run bottom-up: the session is known before CSRF is checked.
+        // Layers run bottom-up: the session is known before CSRF is checked,
+        // and a handler that finds it ended sends the browser to sign in.
         route
+            .route_layer(from_fn_with_state(state.clone(), extract::sign_in_when_the_session_ends))
             .route_layer(from_fn_with_state(state.clone(), csrf::protect))
             .route_layer(from_fn_with_state(state.clone(), resolve_session))
     };

@@ -18,10 +18,7 @@ use super::{
     flash::{Done, Flash, Notice},
 };
 use crate::{
-    db::{
-        UserDb,
-        tasks::{self, Counts, ListQuery, Position, StatusFilter, Task, TaskInput, TaskPatch},
-    },
+    db::tasks::{self, Counts, ListQuery, Position, StatusFilter, Task, TaskInput, TaskPatch},
     domain::{FieldErrors, MAX_SEARCH_CHARS, TaskDraft, error_of},
     error::AppError,
 };
@@ -165,11 +162,6 @@ impl ListView {
     pub fn is_empty_everywhere(&self) -> bool {
         self.counts.active + self.counts.completed == 0
     }
-}
-
-async fn load_list(db: UserDb<'_>, view: ListState) -> Result<ListView, AppError> {
-    let (page, counts) = tasks::list_and_counts(db, &view.list_query()).await?;
-    Ok(list_view(view, page, counts))
 }
 
 impl ListState {
@@ -341,26 +333,26 @@ fn quoted(title: &str) -> String {
 }
 
 /// After an action: the list fragment for htmx, a redirect to the same view otherwise.
-async fn back_to_list(mut request: UserRequest, view: ListState, outcome: Outcome) -> Result<Response, AppError> {
-    if request.htmx {
-        let mut list = load_list(request.db(), view).await?;
-        let mut notice = outcome.flash.as_ref().map(Flash::notice);
-        if let (Some(notice), Some(Flash::Done(_))) = (&mut notice, &outcome.flash) {
-            notice.text.clone_from(&outcome.announce);
-        }
-        list.announce = match &notice {
-            Some(Notice { text, undo: Some(_), .. }) => format!("{text} Undo is available."),
-            Some(notice) => notice.text.clone(),
-            None => outcome.announce,
-        };
-        request.layout.flash = notice;
-        Ok(ListFragment { layout: request.layout, list }.into_response())
-    } else {
+async fn back_to_list(request: ClaimedRequest, view: ListState, outcome: Outcome) -> Result<Response, AppError> {
+    if !request.htmx() {
         if let Some(flash) = &outcome.flash {
-            flash.store(&request.cookies, &request.state);
+            flash.store(request.cookies(), request.state());
         }
-        Ok(Redirect::to(&ListState::url(view.query())).into_response())
+        return Ok(Redirect::to(&ListState::url(view.query())).into_response());
     }
+    let (mut request, page, counts) = request.list(&view.list_query(), true).await?;
+    let mut list = list_view(view, page, counts);
+    let mut notice = outcome.flash.as_ref().map(Flash::notice);
+    if let (Some(notice), Some(Flash::Done(_))) = (&mut notice, &outcome.flash) {
+        notice.text.clone_from(&outcome.announce);
+    }
+    list.announce = match &notice {
+        Some(Notice { text, undo: Some(_), .. }) => format!("{text} Undo is available."),
+        Some(notice) => notice.text.clone(),
+        None => outcome.announce,
+    };
+    request.layout.flash = notice;
+    Ok(ListFragment { layout: request.layout, list }.into_response())
 }
 
 /// Swap a 422 fragment somewhere other than where the request aimed.
@@ -373,14 +365,12 @@ fn retarget(response: impl IntoResponse, target: &str) -> Response {
     response
 }
 
-/// The task list: the one page whose session is checked by the statement
-/// that reads it (see `tasks::list_checked`).
+/// The task list: its session is checked by the statement that reads it
+/// (see `tasks::list_checked`).
 pub async fn index(request: ClaimedRequest, Query(params): Query<ListParams>) -> Result<Response, AppError> {
     let view = ListState::from_params(params);
-    let checked = tasks::list_checked(request.db(), request.claim.session_id, &view.list_query(), true).await?;
-    let Some((user, page, counts)) = checked else { return Ok(request.refused()) };
+    let (mut request, page, counts) = request.list(&view.list_query(), true).await?;
     let list = list_view(view, page, counts);
-    let mut request = request.signed_in(user);
     if request.htmx {
         return Ok(ListFragment { layout: request.layout, list }.into_response());
     }
@@ -388,13 +378,13 @@ pub async fn index(request: ClaimedRequest, Query(params): Query<ListParams>) ->
     Ok(TasksPage { layout: request.layout, list, form: TaskFields::default() }.into_response())
 }
 
-pub async fn create(request: UserRequest, Form(form): Form<TaskForm>) -> Result<Response, AppError> {
+pub async fn create(request: ClaimedRequest, Form(form): Form<TaskForm>) -> Result<Response, AppError> {
     let view = ListState::from_back(form.back.as_deref());
     let input = match form.parse() {
         Ok((input, _)) => input,
         Err(fields) => {
-            let list = load_list(request.db(), view).await?;
-            let layout = request.layout;
+            let (request, page, counts) = request.list(&view.list_query(), true).await?;
+            let (layout, list) = (request.layout, list_view(view, page, counts));
             return Ok(if request.htmx {
                 retarget(NewFormFragment { layout, list, form: *fields }, "#new-task")
             } else {
@@ -402,7 +392,7 @@ pub async fn create(request: UserRequest, Form(form): Form<TaskForm>) -> Result<
             });
         }
     };
-    let quota = request.state.config.quotas.tasks_per_user;
+    let quota = request.state().config.quotas.tasks_per_user;
     let task = tasks::create(request.db(), &input, quota).await?.ok_or(AppError::task_quota(quota))?;
     let outcome = Outcome::say(format!("Added {}.", quoted(&task.title)), Done::Added);
     back_to_list(request, view, outcome).await
@@ -425,7 +415,7 @@ pub async fn edit_page(
 }
 
 pub async fn update(
-    request: UserRequest,
+    request: ClaimedRequest,
     Path(id): Path<String>,
     Form(form): Form<TaskForm>,
 ) -> Result<Response, AppError> {
@@ -436,6 +426,7 @@ pub async fn update(
         Err(fields) => {
             // Someone else's task is not found, whatever the input.
             tasks::get(request.db(), id).await?.ok_or(AppError::NotFound)?;
+            let request = request.checked().await?;
             let (layout, back, form) = (request.layout, view.query(), *fields);
             return Ok(if request.htmx {
                 retarget(EditFragment { layout, inline: true, id, back, form }, &format!("#task-{id}"))
@@ -452,7 +443,7 @@ pub async fn update(
 }
 
 pub async fn toggle(
-    request: UserRequest,
+    request: ClaimedRequest,
     Path(id): Path<String>,
     Form(form): Form<BackForm>,
 ) -> Result<Response, AppError> {
@@ -464,7 +455,7 @@ pub async fn toggle(
 }
 
 pub async fn delete(
-    request: UserRequest,
+    request: ClaimedRequest,
     Path(id): Path<String>,
     Form(form): Form<BackForm>,
 ) -> Result<Response, AppError> {
@@ -473,7 +464,7 @@ pub async fn delete(
     back_to_list(request, ListState::from_back(form.back.as_deref()), Outcome::show(Flash::Deleted(deletion))).await
 }
 
-pub async fn toggle_all(request: UserRequest, Form(form): Form<ToggleAllForm>) -> Result<Response, AppError> {
+pub async fn toggle_all(request: ClaimedRequest, Form(form): Form<ToggleAllForm>) -> Result<Response, AppError> {
     let db = request.db();
     let completed = match form.completed.as_deref() {
         Some("true" | "on" | "1") => true,
@@ -490,7 +481,7 @@ pub async fn toggle_all(request: UserRequest, Form(form): Form<ToggleAllForm>) -
     back_to_list(request, ListState::from_back(form.back.as_deref()), outcome).await
 }
 
-pub async fn clear_completed(request: UserRequest, Form(form): Form<BackForm>) -> Result<Response, AppError> {
+pub async fn clear_completed(request: ClaimedRequest, Form(form): Form<BackForm>) -> Result<Response, AppError> {
     let deletion = tasks::clear_completed(request.db()).await?;
     let outcome = if deletion.count == 0 {
         Outcome::say("There are no completed tasks to clear.".into(), Done::NothingToClear)
@@ -500,11 +491,11 @@ pub async fn clear_completed(request: UserRequest, Form(form): Form<BackForm>) -
     back_to_list(request, ListState::from_back(form.back.as_deref()), outcome).await
 }
 
-pub async fn undo(request: UserRequest, Form(form): Form<UndoForm>) -> Result<Response, AppError> {
+pub async fn undo(request: ClaimedRequest, Form(form): Form<UndoForm>) -> Result<Response, AppError> {
     // A malformed id names nothing: the same answer as one that is too old.
     let restored = match form.batch.as_deref().and_then(|b| Uuid::parse_str(b).ok()) {
         Some(batch) => {
-            let quota = request.state.config.quotas.tasks_per_user;
+            let quota = request.state().config.quotas.tasks_per_user;
             tasks::restore(request.db(), batch, quota).await?.ok_or(AppError::task_quota(quota))?
         }
         None => Vec::new(),

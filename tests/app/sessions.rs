@@ -15,6 +15,7 @@ crate::on_both_backends!(
     a_refresh_token_replayed_later_revokes_the_session,
     a_token_stolen_several_rotations_ago_still_revokes_the_session,
     a_session_revoked_behind_the_pages_back_is_refused_everywhere_and_its_browser_signs_in_again,
+    writes_from_a_revoked_session_change_nothing_and_leave_the_pool_healthy,
 );
 
 /// `name=value` of one cookie in a `Cookie` header.
@@ -266,4 +267,115 @@ async fn a_session_revoked_behind_the_pages_back_is_refused_everywhere_and_its_b
     assert_eq!(again.status, StatusCode::SEE_OTHER, "{}", again.body);
     assert_eq!(again.location(), "/tasks");
     assert!(browser.get("/tasks").await.body.contains("mine"));
+}
+
+/// Writes check the session in their own transaction (`UserDb::for_session`),
+/// not in one before it: a revoked session's writes, by form, by htmx and by
+/// bearer token, are refused and change nothing; the refusals (on
+/// PostgreSQL, a check that fails in the round trip that would begin the
+/// transaction) leave every pooled connection usable.
+async fn writes_from_a_revoked_session_change_nothing_and_leave_the_pool_healthy(app: TestApp) {
+    let email = unique_email();
+    let browser = app.browser();
+    assert_eq!(browser.sign_up(&email, PASSWORD).await.status, StatusCode::SEE_OTHER);
+    let id = browser.create_task("mine").await;
+    browser.get("/tasks").await;
+    let (csrf, copied) = (browser.csrf(), browser.cookie_header());
+    let sign_in = || async {
+        let reply = Client::new()
+            .post(format!("{}/api/v1/auth/token", app.base))
+            .json(&json!({"email": email, "password": PASSWORD}))
+            .send()
+            .await
+            .unwrap();
+        reply.json::<Value>().await.unwrap()["access_token"].as_str().unwrap().to_owned()
+    };
+    let token = sign_in().await;
+
+    let revoke = "UPDATE sessions SET revoked_at = created_at WHERE user_id = (SELECT id FROM users WHERE email = $1)";
+    doable::on_pool!(&app.unrestricted, pool => {
+        sqlx::query(revoke).bind(&email).execute(pool).await.map(|_| ()).unwrap()
+    });
+
+    let raw = Client::builder().redirect(Policy::none()).build().unwrap();
+    let toggle = format!("/tasks/{id}/toggle");
+    let (delete, update) = (format!("/tasks/{id}/delete"), format!("/tasks/{id}"));
+    let forms: [(&str, &[(&str, &str)]); 6] = [
+        ("/tasks", &[("title", "after")]),
+        (&toggle, &[]),
+        (&delete, &[]),
+        (&update, &[("title", "renamed")]),
+        ("/tasks/toggle-all", &[("completed", "true")]),
+        ("/tasks/clear-completed", &[]),
+    ];
+    for (path, form) in forms {
+        for htmx in [false, true] {
+            let mut request = raw.post(format!("{}{path}", app.base)).header("cookie", &copied);
+            request = if htmx {
+                request.header("hx-request", "true").header("x-csrf-token", &csrf).form(form)
+            } else {
+                let mut fields = form.to_vec();
+                fields.push(("csrf_token", &csrf));
+                request.form(&fields)
+            };
+            let reply = request.send().await.unwrap();
+            let cleared = reply
+                .headers()
+                .get_all("set-cookie")
+                .iter()
+                .any(|c| c.to_str().unwrap().starts_with("doable_access=;"));
+            assert!(cleared, "POST {path} (htmx: {htmx}) left the dead session's cookie");
+            if htmx {
+                assert_eq!(reply.status(), StatusCode::UNAUTHORIZED, "POST {path} by htmx");
+                assert!(reply.headers()["hx-redirect"].to_str().unwrap().starts_with("/signin"));
+            } else {
+                assert_eq!(reply.status(), StatusCode::SEE_OTHER, "POST {path}");
+                assert!(reply.headers()["location"].to_str().unwrap().starts_with("/signin"));
+            }
+        }
+    }
+    let api = |method: reqwest::Method, path: &str| {
+        Client::new().request(method, format!("{}/api/v1{path}", app.base)).bearer_auth(&token)
+    };
+    let task = format!("/tasks/{id}");
+    for request in [
+        api(reqwest::Method::POST, "/tasks").json(&json!({"title": "after"})),
+        api(reqwest::Method::PATCH, &task).json(&json!({"completed": true})),
+        api(reqwest::Method::DELETE, &task),
+        api(reqwest::Method::GET, &task),
+        api(reqwest::Method::GET, "/me"),
+        api(reqwest::Method::GET, "/sessions"),
+    ] {
+        let reply = request.send().await.unwrap();
+        assert_eq!(reply.status(), StatusCode::UNAUTHORIZED);
+        assert!(!reply.text().await.unwrap().contains("mine"));
+    }
+    // More refusals at once than the pool has connections.
+    let refused = futures::future::join_all(
+        (0..24).map(|_| api(reqwest::Method::POST, "/tasks").json(&json!({"title": "after"})).send()),
+    )
+    .await;
+    assert!(refused.into_iter().all(|r| r.unwrap().status() == StatusCode::UNAUTHORIZED));
+
+    let titles = "SELECT title, completed, deleted_at IS NOT NULL FROM tasks WHERE user_id = (SELECT id FROM users WHERE email = $1)";
+    let rows: Vec<(String, bool, bool)> = doable::on_pool!(&app.unrestricted, pool => {
+        sqlx::query_as(titles).bind(&email).fetch_all(pool).await.unwrap()
+    });
+    assert_eq!(rows, vec![("mine".to_owned(), false, false)], "a revoked session changed something");
+
+    // Every connection still works: a live session's writes at once all land.
+    let token = sign_in().await;
+    let created = futures::future::join_all((0..24).map(|n| {
+        Client::new()
+            .post(format!("{}/api/v1/tasks", app.base))
+            .bearer_auth(&token)
+            .json(&json!({"title": format!("live {n}")}))
+            .send()
+    }))
+    .await;
+    assert!(created.into_iter().all(|r| r.unwrap().status() == StatusCode::CREATED));
+    let rows: Vec<(String, bool, bool)> = doable::on_pool!(&app.unrestricted, pool => {
+        sqlx::query_as(titles).bind(&email).fetch_all(pool).await.unwrap()
+    });
+    assert_eq!(rows.len(), 25);
 }
