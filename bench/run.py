@@ -16,6 +16,10 @@ Needs wrk (`apt-get install wrk`). The server is pinned to CPU 0 and wrk to
 CPU 1 (taskset), as the issue's measurements were; PostgreSQL, where used, is
 the machine's (127.0.0.1:5432, a fresh database per run, dropped afterwards),
 and is not pinned: its processes run wherever the system puts them.
+On PostgreSQL it then seeds the same database to issue 12's scale (10,000
+more users × 200 tasks, a million security events; straight into the tables
+as their owner, which needs a superuser: the admin URL's) and measures the
+list, the page, a create and a sign-in again (`--no-scale` skips that).
 The machine is shared and noisy: read the ratios, not the absolute figures.
 """
 
@@ -225,10 +229,55 @@ def measure_doable(label, binary, database_url, args, scripts):
             signins = pool.submit(wrk, server.base + "/api/v1/auth/token", args.seconds, 8, [], scripts["signin"])
             rows["mixed_list"], rows["mixed_signin"] = reads.result(), signins.result()
         rows["mixed_list"]["rss"] = rows["mixed_signin"]["rss"] = peak.stop()
-        return {"label": label, "idle_rss": idle, "page_bytes": len(page), "rows": rows}
+        result = {"label": label, "idle_rss": idle, "page_bytes": len(page), "rows": rows}
+        if args.scale and database_url.startswith("postgres"):
+            result["scale_seconds"] = seed_scale(database_url)
+            result["scaled"] = {}
+            for name, url, headers, script in scenarios:
+                if name != "api_list_deep":
+                    result["scaled"][name] = wrk(url, args.seconds, args.connections, headers, script)
+        return result
     finally:
         server.stop()
         shutil.rmtree(data_dir, ignore_errors=True)
+
+
+SCALE_USERS, SCALE_TASKS, SCALE_EVENTS = 10_000, 200, 100  # events per user: a million in all
+
+# Issue 12's scale: written straight into the database as its owner (through
+# the API it would take hours), beside the benchmark's own accounts. Triggers
+# are off while the tasks go in (session_replication_role), so the counts
+# they keep are written once at the end; events spread over the last 300
+# days, inside the year the purge keeps, so no purge runs during the load.
+SCALE_SQL = f"""
+SET session_replication_role = replica;
+INSERT INTO users (id, email, password_hash, is_active, created_at, updated_at)
+SELECT gen_random_uuid(), 'scale' || i || '@example.com', (SELECT password_hash FROM users LIMIT 1), true, now(), now()
+FROM generate_series(1, {SCALE_USERS}) i;
+INSERT INTO tasks (user_id, title, title_folded, completed, completed_at, due_date, created_at, updated_at)
+SELECT u.id, 'Scale task ' || n, 'scale task ' || n, n % 3 = 0, CASE WHEN n % 3 = 0 THEN now() END,
+       CASE WHEN n % 5 = 0 THEN current_date + n % 30 END, now(), now()
+FROM users u CROSS JOIN generate_series(1, {SCALE_TASKS}) n WHERE u.email LIKE 'scale%';
+INSERT INTO task_counts (user_id, active, completed)
+SELECT user_id, count(*) FILTER (WHERE NOT completed), count(*) FILTER (WHERE completed)
+FROM tasks WHERE deleted_at IS NULL AND user_id IN (SELECT id FROM users WHERE email LIKE 'scale%') GROUP BY user_id;
+INSERT INTO sessions (id, user_id, refresh_hash, created_at, last_seen_at, expires_at, revoked_at, user_agent, ip)
+SELECT gen_random_uuid(), u.id, md5(u.id::text || k), now(), now(),
+       CASE WHEN k = 2 THEN now() - interval '1 hour' ELSE now() + interval '30 days' END,
+       CASE WHEN k = 3 THEN now() END, 'bench', '127.0.0.1'
+FROM users u CROSS JOIN generate_series(1, 3) k WHERE u.email LIKE 'scale%';
+INSERT INTO security_events (user_id, event, ip, user_agent, created_at)
+SELECT u.id, 'signin', '127.0.0.1', 'bench', now() - random() * interval '300 days'
+FROM users u CROSS JOIN generate_series(1, {SCALE_EVENTS}) n WHERE u.email LIKE 'scale%';
+SET session_replication_role = DEFAULT;
+ANALYZE;
+"""
+
+
+def seed_scale(database_url):
+    started = time.monotonic()
+    subprocess.run(["psql", database_url, "-v", "ON_ERROR_STOP=1", "-qc", SCALE_SQL], check=True, capture_output=True)
+    return time.monotonic() - started
 
 
 def measure_ceiling(binary, args):
@@ -267,6 +316,8 @@ def main():
     parser.add_argument("--postgres", default="postgres://postgres@127.0.0.1:5432/postgres", help="an admin URL")
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--scale", action=argparse.BooleanOptionalAction, default=True,
+                        help="on PostgreSQL, also measure after seeding 10,000 users × 200 tasks and a million security events")
     args = parser.parse_args()
     for tool in ["wrk", args.binary]:
         if not shutil.which(tool) and not os.path.exists(tool):
@@ -332,6 +383,16 @@ def report(results, ceiling, args):
     for r in results:
         print(f"\n{r['label']}: idle RSS {r['idle_rss'] / 1024:.1f} MB; a 50-task page is {r['page_bytes'] / 1024:.1f} KB uncompressed"
               + (f" (ceiling's: {ceiling['page_bytes'] / 1024:.1f} KB)" if ceiling else ""))
+    for r in results:
+        if "scaled" not in r:
+            continue
+        print(f"\n{r['label']} at scale ({SCALE_USERS:,} more users × {SCALE_TASKS} tasks, {SCALE_USERS * SCALE_EVENTS:,} security events; "
+              f"seeded in {r['scale_seconds']:.0f} s) against the same server fresh, above:\n")
+        print("| scenario | fresh req/s | p99 ms | at scale req/s | p99 ms | cost at scale / fresh |")
+        print("|---|---|---|---|---|---|")
+        for name, row in r["scaled"].items():
+            fresh = r["rows"][name]
+            print(f"| {name} | {fresh['rate']:.0f} | {fresh['p99']:.1f} | {row['rate']:.0f} | {row['p99']:.1f} | {fresh['rate'] / row['rate']:.2f} |")
     if len(results) == 2:
         a, b = results
         for name in ["api_list", "page"]:

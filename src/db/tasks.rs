@@ -105,6 +105,49 @@ fn like_pattern(search: &str) -> String {
     pattern
 }
 
+/// Pushes the asking user's row: through `$session` when given (the
+/// session check: `sessions::IS_LIVE`'s rule), else the account row.
+macro_rules! push_me {
+    ($q:ident, $db:expr, $session:expr) => {
+        match $session {
+            Some(session) => {
+                $q.push("SELECT u.email, u.name FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = ");
+                $q.push_bind(session).push(" AND s.user_id = ").push_bind($db.owner());
+                $q.push(" AND s.revoked_at IS NULL AND s.expires_at > ").push_bind(now()).push(" AND u.is_active");
+            }
+            None => {
+                $q.push("SELECT u.email, u.name FROM users u WHERE u.id = ").push_bind($db.owner());
+            }
+        }
+    };
+}
+
+/// Pushes the tasks `$query` asks for, in `$order`, from `$columns`; the
+/// caller says how many (`LIMIT`).
+macro_rules! push_tasks {
+    ($q:ident, $db:expr, $query:expr, $pattern:expr, $columns:expr, $order:expr) => {
+        $q.push("SELECT ").push($columns).push(" FROM tasks WHERE user_id = ");
+        $q.push_bind($db.owner()).push(" AND deleted_at IS NULL");
+        if $query.status != StatusFilter::All {
+            $q.push(" AND completed = ").push_bind($query.status == StatusFilter::Completed);
+        }
+        if let Some(pattern) = &$pattern {
+            $q.push(" AND (title_folded LIKE ").push_bind(pattern.clone());
+            $q.push(" ESCAPE '\\' OR description_folded LIKE ").push_bind(pattern.clone()).push(" ESCAPE '\\')");
+        }
+        match $query.position {
+            Position::Offset(_) => {}
+            Position::After(id) => {
+                $q.push(" AND id < ").push_bind(id);
+            }
+            Position::Before(id) => {
+                $q.push(" AND id > ").push_bind(id);
+            }
+        }
+        $q.push($order);
+    };
+}
+
 /// One page of the owner's tasks, by keyset on `id` (offset only for a bare
 /// page number). Fetches one row more than asked to learn whether more exist.
 pub async fn list(db: UserDb<'_>, query: &ListQuery<'_>) -> DbResult<TaskPage> {
@@ -131,6 +174,11 @@ pub async fn list_checked(
     query: &ListQuery<'_>,
     with_counts: bool,
 ) -> DbResult<(SessionUser, TaskPage, Counts)> {
+    if !db.is_postgres() {
+        let page = sqlite_page(db, query, with_counts).await?;
+        let tasks = page.tasks()?;
+        return Ok((page.user, task_page(tasks, page.more, query.position), page.counts));
+    }
     let session = db.session();
     let newest_first = !matches!(query.position, Position::Before(_));
     // The subquery's order does not survive the join: it is said again.
@@ -144,40 +192,16 @@ pub async fn list_checked(
     let rows = as_user!(db.unchecked(), conn => {
         let mut q = sqlx::QueryBuilder::new("SELECT me.email AS me_email, me.name AS me_name, ");
         q.push(if with_counts { "c.active AS me_active, c.completed AS me_completed, " } else { "" });
-        q.push("t.* FROM (SELECT u.email, u.name FROM ");
-        match session {
-            Some(session) => {
-                q.push("sessions s JOIN users u ON u.id = s.user_id WHERE s.id = ").push_bind(session);
-                q.push(" AND s.user_id = ").push_bind(db.owner());
-                q.push(" AND s.revoked_at IS NULL AND s.expires_at > ").push_bind(now()).push(" AND u.is_active");
-            }
-            None => {
-                q.push("users u WHERE u.id = ").push_bind(db.owner());
-            }
-        }
+        q.push("t.* FROM (");
+        push_me!(q, db, session);
         q.push(") AS me");
         if with_counts {
             q.push(" LEFT JOIN task_counts c ON c.user_id = ").push_bind(db.owner());
         }
-        q.push(format!(" LEFT JOIN (SELECT {COLUMNS} FROM tasks WHERE user_id = "));
-        q.push_bind(db.owner()).push(" AND deleted_at IS NULL");
-        if query.status != StatusFilter::All {
-            q.push(" AND completed = ").push_bind(query.status == StatusFilter::Completed);
-        }
-        if let Some(pattern) = &pattern {
-            q.push(" AND (title_folded LIKE ").push_bind(pattern.clone());
-            q.push(" ESCAPE '\\' OR description_folded LIKE ").push_bind(pattern.clone()).push(" ESCAPE '\\')");
-        }
-        match query.position {
-            Position::Offset(_) => {}
-            Position::After(id) => {
-                q.push(" AND id < ").push_bind(id);
-            }
-            Position::Before(id) => {
-                q.push(" AND id > ").push_bind(id);
-            }
-        }
-        q.push(order).push(" LIMIT ").push_bind(query.limit + 1);
+        q.push(" LEFT JOIN (");
+        // One row more than asked: whether more follow.
+        push_tasks!(q, db, query, pattern, COLUMNS, order);
+        q.push(" LIMIT ").push_bind(query.limit + 1);
         if let Position::Offset(offset) = query.position {
             q.push(" OFFSET ").push_bind(offset);
         }
@@ -211,15 +235,143 @@ pub async fn list_checked(
 
     let more = tasks.len() as i64 > query.limit;
     tasks.truncate(query.limit as usize);
-    let page = match query.position {
+    Ok((user, task_page(tasks, more, query.position), counts))
+}
+
+/// A page from its tasks in the order read (`Before`: oldest first) and
+/// whether more follow in that direction.
+fn task_page(mut tasks: Vec<Task>, more: bool, position: Position) -> TaskPage {
+    match position {
         Position::Offset(offset) => TaskPage { tasks, has_newer: offset > 0, has_older: more },
         Position::After(_) => TaskPage { tasks, has_newer: true, has_older: more },
         Position::Before(_) => {
             tasks.reverse();
             TaskPage { tasks, has_newer: more, has_older: true }
         }
+    }
+}
+
+/// A page as SQLite writes it (see [`sqlite_page`]).
+struct SqlitePage {
+    user: SessionUser,
+    counts: Counts,
+    /// The page's tasks as a JSON array of `api::tasks::TaskJson`, in the order read.
+    items: String,
+    /// The smallest id on the page.
+    last: Option<i64>,
+    /// More tasks follow in the order read.
+    more: bool,
+}
+
+/// A task in [`SqlitePage::items`].
+#[derive(serde::Deserialize)]
+struct JsonTask {
+    id: i64,
+    title: String,
+    description: Option<String>,
+    completed: bool,
+    completed_at: Option<String>,
+    due_date: Option<String>,
+    created_at: String,
+    updated_at: String,
+}
+
+impl SqlitePage {
+    fn tasks(&self) -> DbResult<Vec<Task>> {
+        use time::format_description::well_known::Rfc3339;
+        let broken = |err: Box<dyn std::error::Error + Send + Sync>| DbError::Other(sqlx::Error::Decode(err));
+        let at = |text: &str| OffsetDateTime::parse(text, &Rfc3339).map_err(|err| broken(err.into()));
+        let day = time::macros::format_description!("[year]-[month]-[day]");
+        let rows: Vec<JsonTask> = serde_json::from_str(&self.items).map_err(|err| broken(err.into()))?;
+        rows.into_iter()
+            .map(|row| {
+                Ok(Task {
+                    id: row.id,
+                    completed_at: row.completed_at.as_deref().map(at).transpose()?,
+                    due_date: row
+                        .due_date
+                        .as_deref()
+                        .map(|d| Date::parse(d, day).map_err(|err| broken(err.into())))
+                        .transpose()?,
+                    created_at: at(&row.created_at)?,
+                    updated_at: at(&row.updated_at)?,
+                    title: row.title,
+                    description: row.description,
+                    completed: row.completed,
+                })
+            })
+            .collect()
+    }
+}
+
+/// On SQLite, the page of [`list_checked`] in one row, with SQLite writing
+/// the tasks as JSON: one row for the whole page instead of one per task
+/// (each of which is a message from the connection's thread, decoded here).
+/// SQLite keeps timestamps as the RFC 3339 text the API shows (sqlx writes
+/// them with the same formatter as `api::rfc3339`) and dates as
+/// `YYYY-MM-DD`, so the JSON is the API's own ([`list_json`] sends it as it
+/// is; a test compares every field with the one-task endpoint). The user's
+/// row comes first (`CROSS JOIN` keeps that order), so a dead session reads
+/// no task: [`DbError::SessionEnded`].
+async fn sqlite_page(db: UserDb<'_>, query: &ListQuery<'_>, with_counts: bool) -> DbResult<SqlitePage> {
+    let session = db.session();
+    let pattern = query.search.map(like_pattern);
+    let (order, offset) = match query.position {
+        Position::Offset(offset) => (" ORDER BY id DESC", offset),
+        Position::After(_) => (" ORDER BY id DESC", 0),
+        Position::Before(_) => (" ORDER BY id ASC", 0),
     };
-    Ok((user, page, counts))
+    type Row = (String, Option<String>, Option<i64>, Option<i64>, String, Option<i64>, bool);
+    let row: Option<Row> = as_user!(db.unchecked(), conn => {
+        let mut q = sqlx::QueryBuilder::new("SELECT me.email, me.name, ");
+        q.push(if with_counts { "c.active, c.completed, " } else { "NULL, NULL, " });
+        q.push("page.items, page.last, EXISTS (");
+        push_tasks!(q, db, query, pattern, "1", order);
+        q.push(" LIMIT 1 OFFSET ").push_bind(offset + query.limit);
+        q.push(") FROM (");
+        push_me!(q, db, session);
+        q.push(") AS me");
+        if with_counts {
+            q.push(" LEFT JOIN task_counts c ON c.user_id = ").push_bind(db.owner());
+        }
+        q.push(
+            " CROSS JOIN (SELECT json_group_array(json_object(
+                 'id', id, 'title', title, 'description', description,
+                 'completed', json(CASE WHEN completed THEN 'true' ELSE 'false' END),
+                 'completed_at', completed_at, 'due_date', due_date,
+                 'created_at', created_at, 'updated_at', updated_at)",
+        );
+        q.push(order).push(") AS items, min(id) AS last FROM (");
+        push_tasks!(q, db, query, pattern, COLUMNS, order);
+        q.push(" LIMIT ").push_bind(query.limit).push(" OFFSET ").push_bind(offset);
+        q.push(")) AS page");
+        q.build_query_as().fetch_optional(&mut *conn).await?
+    });
+    let (email, name, active, completed, items, last, more) = row.ok_or(DbError::SessionEnded)?;
+    let user = SessionUser { user_id: db.owner(), email, name };
+    Ok(SqlitePage { user, counts: Counts::from_row(active.zip(completed)), items, last, more })
+}
+
+/// A page of tasks as the JSON API shows them (`api::tasks::TaskJson`), its
+/// items already JSON text.
+#[derive(Debug)]
+pub struct JsonPage {
+    /// A JSON array of the page's tasks, newest first.
+    pub items: String,
+    /// The last item's id, when more tasks follow.
+    pub next_cursor: Option<i64>,
+}
+
+/// On SQLite, [`list`] for the JSON API, its items the JSON SQLite wrote
+/// ([`sqlite_page`]), sent on as they are. `None` on PostgreSQL (and for a
+/// page before a cursor, which the API never asks for): the caller takes
+/// [`list`].
+pub async fn list_json(db: UserDb<'_>, query: &ListQuery<'_>) -> DbResult<Option<JsonPage>> {
+    if db.is_postgres() || matches!(query.position, Position::Before(_)) {
+        return Ok(None);
+    }
+    let page = sqlite_page(db, query, false).await?;
+    Ok(Some(JsonPage { items: page.items, next_cursor: page.last.filter(|_| page.more) }))
 }
 
 /// The owner's (`$1`) counts row.

@@ -21,6 +21,7 @@ crate::on_both_backends!(
     the_openapi_document_is_served,
     fifty_concurrent_creations_and_toggles_lose_nothing,
     a_task_deleted_in_the_browser_is_hidden_from_the_api_until_undone,
+    the_list_shows_every_field_exactly_as_the_task_itself_does,
 );
 
 pub struct Api {
@@ -491,4 +492,58 @@ async fn a_task_deleted_in_the_browser_is_hidden_from_the_api_until_undone(app: 
     assert_eq!(back.status, StatusCode::OK);
     assert_eq!(back.body["title"], "Shared");
     assert_eq!(back.body["completed"], false, "restored unchanged");
+}
+
+/// The list's items are the tasks as `GET /tasks/{id}` shows them, field for
+/// field, whatever their text holds (on SQLite the database writes the list's
+/// JSON itself: `db::tasks::list_json`), and its pages, walked by cursor, are
+/// the same tasks in the same order as one long page.
+async fn the_list_shows_every_field_exactly_as_the_task_itself_does(app: TestApp) {
+    let (api, _) = Api::signed_up(&app).await;
+    let tricky = [
+        json!({"title": "plain"}),
+        json!({"title": "quotes \" and \\ backslash", "description": "two\nlines\tand a tab"}),
+        json!({"title": "ünïcödé ✓ 🦀", "description": "</script><b>&amp;</b>", "due_date": "2026-12-31"}),
+        json!({"title": "done", "completed": true, "due_date": "2027-01-01"}),
+        json!({"title": "no description", "description": ""}),
+    ];
+    let mut ids = Vec::new();
+    for body in &tricky {
+        let reply = api.post("/tasks", body.clone()).await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{:?}", reply.body);
+        ids.push(reply.body["id"].as_i64().unwrap());
+    }
+    let gone = api.create("deleted").await;
+    assert_eq!(api.send(Method::DELETE, &format!("/tasks/{gone}"), None).await.status, StatusCode::NO_CONTENT);
+
+    let list = api.get("/tasks?limit=100").await;
+    assert_eq!(list.status, StatusCode::OK);
+    assert_eq!(list.headers["content-type"], "application/json");
+    assert_eq!(list.body["next_cursor"], Value::Null);
+    let items = list.body["items"].as_array().unwrap();
+    let listed: Vec<i64> = items.iter().map(|t| t["id"].as_i64().unwrap()).collect();
+    ids.reverse();
+    assert_eq!(listed, ids, "newest first, the deleted one gone");
+    for item in items {
+        let one = api.get(&format!("/tasks/{}", item["id"])).await;
+        assert_eq!(&one.body, item, "the list and the task disagree");
+    }
+    assert_eq!(items[1]["completed"], true);
+    assert!(items[1]["completed_at"].is_string());
+    assert_eq!(items[2]["description"], "</script><b>&amp;</b>");
+
+    let mut walked = Vec::new();
+    let mut cursor = String::new();
+    loop {
+        let page = api.get(&format!("/tasks?limit=2{cursor}")).await;
+        assert_eq!(page.status, StatusCode::OK);
+        walked.extend(page.body["items"].as_array().unwrap().iter().cloned());
+        match page.body["next_cursor"].as_str() {
+            Some(next) => cursor = format!("&cursor={next}"),
+            None => break,
+        }
+    }
+    assert_eq!(&walked, items, "pages of two are the long page");
+    let active = api.get("/tasks?status=completed&q=DONE").await;
+    assert_eq!(active.body["items"].as_array().unwrap(), &vec![items[1].clone()]);
 }
