@@ -17,6 +17,7 @@
 //! of anyone else's.
 
 pub mod audit;
+mod deadline;
 pub mod housekeeping;
 pub mod resets;
 pub mod sessions;
@@ -464,20 +465,6 @@ async fn prepare_row_security(owner: &mut sqlx::PgConnection, mode: &RowSecurity
 const MIGRATION_0003_AS_RELEASED: &str =
     "531078eddc0f37da82b49384d3a2076b70f7f1cd6f848c75cce1d86f06661e2038cb1da069f36c256278a031740c09a0";
 
-/// SQLite has no `statement_timeout`: a progress handler, called every few
-/// thousand virtual-machine steps, interrupts whatever runs on a connection
-/// past `timeout` from when it was taken from the pool (one `as_user!` or
-/// `on_pool!` call). So a runaway statement ends as on PostgreSQL — the
-/// request answers 503 — and a shutdown waits for none longer than that.
-async fn arm_statement_deadline(conn: &mut sqlx::SqliteConnection, timeout: Duration) -> Result<(), sqlx::Error> {
-    let deadline = std::time::Instant::now() + timeout;
-    conn.lock_handle().await?.set_progress_handler(PROGRESS_STEPS, move || std::time::Instant::now() < deadline);
-    Ok(())
-}
-
-/// Virtual-machine steps between deadline checks: well under a millisecond.
-const PROGRESS_STEPS: i32 = 20_000;
-
 /// How long a PostgreSQL connection may sit in the pool before it is pinged
 /// again when lent out.
 const IDLE_BEFORE_PING: Duration = Duration::from_secs(1);
@@ -522,10 +509,7 @@ impl Db {
                     SqlitePoolOptions::new()
                         .max_connections(connections)
                         .acquire_timeout(settings.acquire_timeout)
-                        .after_connect(move |conn, _| Box::pin(arm_statement_deadline(conn, timeout)))
-                        .before_acquire(move |conn, _| {
-                            Box::pin(async move { arm_statement_deadline(conn, timeout).await.map(|()| true) })
-                        })
+                        .after_connect(move |conn, _| Box::pin(deadline::arm(conn, timeout)))
                 };
                 let writer = pool(1).connect_with(options.clone()).await?;
                 let reader = pool(settings.max_connections).connect_with(options.pragma("query_only", "ON")).await?;

@@ -549,9 +549,27 @@ async fn a_runaway_statement_on_sqlite_stops_at_the_deadline() {
     let err = outcome.expect_err("an endless statement cannot finish");
     assert!(elapsed < Duration::from_secs(3), "stopped after {elapsed:?}");
     assert!(matches!(doable::db::DbError::from(err), doable::db::DbError::Unavailable(_)), "answered as a 503");
-    // The same (only) connection serves the next statement, with a fresh deadline.
+    // The same (only) connection serves the next statement.
     let one = doable::on_pool!(&db, pool => sqlx::query_scalar::<_, i64>("SELECT 1").fetch_one(pool).await.unwrap());
     assert_eq!(one, 1);
+    // Each statement is timed from its own start: on a connection opened
+    // (and idle) longer than the deadline ago, a statement of many steps
+    // still finishes, and an endless one still stops.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let long =
+        "WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < 300000) SELECT count(*) FROM n";
+    let counted = doable::on_pool!(&db, pool => sqlx::query_scalar::<_, i64>(long).fetch_one(pool).await.unwrap());
+    assert_eq!(counted, 300_000);
+    // Statements of many steps back to back on the one connection, for
+    // longer than the deadline in all: each is timed on its own.
+    let busy = Instant::now();
+    while busy.elapsed() < Duration::from_millis(2500) {
+        let counted = doable::on_pool!(&db, pool => sqlx::query_scalar::<_, i64>(long).fetch_one(pool).await);
+        assert_eq!(counted.expect("a statement well inside its deadline"), 300_000);
+    }
+    let started = Instant::now();
+    let outcome = doable::on_pool!(&db, pool => sqlx::query_scalar::<_, i64>(endless).fetch_one(pool).await);
+    assert!(outcome.is_err() && started.elapsed() < Duration::from_secs(3), "stopped after {:?}", started.elapsed());
 }
 
 /// 300 sign-ins for unknown emails, from as many addresses, fill the hashing
