@@ -509,6 +509,10 @@ impl Db {
                     SqlitePoolOptions::new()
                         .max_connections(connections)
                         .acquire_timeout(settings.acquire_timeout)
+                        // sqlx would ping each connection before lending it: a
+                        // round trip to the connection's thread per request,
+                        // to test a local file that cannot go away.
+                        .test_before_acquire(false)
                         .after_connect(move |conn, _| Box::pin(deadline::arm(conn, timeout)))
                 };
                 let writer = pool(1).connect_with(options.clone()).await?;

@@ -263,17 +263,18 @@ struct SqlitePage {
     more: bool,
 }
 
-/// A task in [`SqlitePage::items`].
+/// A task in [`SqlitePage::items`]. Timestamps and dates hold no character
+/// JSON escapes, so they are borrowed from the text.
 #[derive(serde::Deserialize)]
-struct JsonTask {
+struct JsonTask<'a> {
     id: i64,
     title: String,
     description: Option<String>,
     completed: bool,
-    completed_at: Option<String>,
-    due_date: Option<String>,
-    created_at: String,
-    updated_at: String,
+    completed_at: Option<&'a str>,
+    due_date: Option<&'a str>,
+    created_at: &'a str,
+    updated_at: &'a str,
 }
 
 impl SqlitePage {
@@ -287,14 +288,13 @@ impl SqlitePage {
             .map(|row| {
                 Ok(Task {
                     id: row.id,
-                    completed_at: row.completed_at.as_deref().map(at).transpose()?,
+                    completed_at: row.completed_at.map(at).transpose()?,
                     due_date: row
                         .due_date
-                        .as_deref()
                         .map(|d| Date::parse(d, day).map_err(|err| broken(err.into())))
                         .transpose()?,
-                    created_at: at(&row.created_at)?,
-                    updated_at: at(&row.updated_at)?,
+                    created_at: at(row.created_at)?,
+                    updated_at: at(row.updated_at)?,
                     title: row.title,
                     description: row.description,
                     completed: row.completed,
