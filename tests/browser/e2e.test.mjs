@@ -544,6 +544,11 @@ describe('speed', { skip }, () => {
     });
     const toggles = [];
     const adds = [];
+    // Should the page navigate away mid-loop, say where to (a plain form post's
+    // /tasks, or /signin), rather than only that the page went.
+    const navigations = [];
+    page.on('framenavigated', (frame) => { if (frame === page.mainFrame()) navigations.push(frame.url()); });
+    const told = (err) => new Error(`${err.message} (navigated to: ${navigations.join(', ') || 'nowhere'})`);
     for (let i = 0; i < 7; i++) {
       // Measured in the page, from the click to the mutation that shows the change.
       toggles.push(await page.evaluate((id) => new Promise((resolve) => {
@@ -558,7 +563,7 @@ describe('speed', { skip }, () => {
         observer.observe(document.body, { subtree: true, childList: true, attributes: true });
         const start = performance.now();
         document.getElementById(`toggle-${id}`).click();
-      }), id));
+      }), id).catch((err) => { throw told(err); }));
       await page.waitForFunction(() => !document.querySelector('.htmx-request, .htmx-settling'));
     }
     const toggleShift = await page.evaluate(() => window.doableShift);
