@@ -23,8 +23,8 @@ pub mod tokens;
 pub use client::{ClientInfo, client_ip};
 pub use cookies::{ACCESS_COOKIE, REFRESH_COOKIE, clear_session_cookies};
 pub use session::{
-    Claim, IssuedTokens, REFRESH_GRACE, Renewed, Successor, authenticate_bearer, bearer_claim, check, create_session,
-    renew, resolve_session, resolved_claim, resolved_user, start_session,
+    Claim, IssuedTokens, REFRESH_GRACE, Renewed, Successor, bearer_claim, check, create_session, renew,
+    resolve_session, resolved_claim, resolved_user, start_session,
 };
 
 use uuid::Uuid;

@@ -3,11 +3,12 @@
 //! revocation take effect at once.
 //!
 //! For pages, one middleware ([`resolve_session`]) reads the session cookies
-//! of every request before any handler runs: it verifies the access JWT,
-//! checks its session row is live, and renews an expired access token from
-//! the refresh cookie. The API presents the access token as a bearer token
-//! instead ([`authenticate_bearer`]) and renews through [`renew`], the same
-//! rules as the cookie.
+//! of every request before any handler runs: it verifies the access JWT, or
+//! renews an expired access token from the refresh cookie, and leaves a
+//! [`Claim`] whose session the first statement that needs the user checks.
+//! The API presents the access token as a bearer token instead
+//! ([`bearer_claim`]) and renews through [`renew`], the same rules as the
+//! cookie.
 
 use axum::{
     extract::{Request, State},
@@ -182,15 +183,6 @@ async fn authenticate(state: &AppState, cookies: &Cookies) -> Result<Resolved, A
 pub async fn check(state: &AppState, claim: Claim) -> Result<Option<CurrentUser>, AppError> {
     let live = sessions::live_user(state.db.for_user(claim.user_id), claim.session_id).await?;
     Ok(live.map(|user| CurrentUser::of(claim, user)))
-}
-
-/// The user behind an API bearer token: a genuine, unexpired JWT whose
-/// session is live. The same rules as the browser's cookie, minus renewal.
-pub async fn authenticate_bearer(state: &AppState, token: &str) -> Result<Option<CurrentUser>, AppError> {
-    match bearer_claim(state, token) {
-        Some(claim) => check(state, claim).await,
-        None => Ok(None),
-    }
 }
 
 /// What a bearer token claims, if it is a genuine, unexpired access token.

@@ -65,21 +65,25 @@ pub async fn create(db: UserDb<'_>, new: &NewSession<'_>) -> DbResult<Uuid> {
 pub(super) const FORGET_SPENT_OF_REVOKED: &str = "DELETE FROM spent_refresh_tokens WHERE session_id IN (
          SELECT id FROM sessions WHERE user_id = $1 AND revoked_at IS NOT NULL)";
 
-/// Whether session `$1` is live: `$2`'s, unrevoked, unexpired at `$3`, and
-/// the account active. What `UserDb::for_session` checks on SQLite;
-/// PostgreSQL's `doable_session_live` (migration 0011) and the task list's
-/// statement (`tasks::list_checked`) apply the same rule.
-pub(super) const IS_LIVE: &str = "SELECT 1 FROM sessions s JOIN users u ON u.id = s.user_id
-     WHERE s.id = $1 AND s.user_id = $2 AND s.revoked_at IS NULL AND s.expires_at > $3 AND u.is_active";
+/// The rows of session `$1` and its user where the session is live: `$2`'s,
+/// unrevoked, unexpired at `$3`, and the account active. PostgreSQL's
+/// `doable_session_live` (migration 0011) and the task list's statement
+/// (`tasks::list_checked`) apply the same rule.
+macro_rules! live_session {
+    () => {
+        "FROM sessions s JOIN users u ON u.id = s.user_id
+         WHERE s.id = $1 AND s.user_id = $2 AND s.revoked_at IS NULL AND s.expires_at > $3 AND u.is_active"
+    };
+}
+
+/// Whether a session is live ([`live_session!`]): what `UserDb::for_session`
+/// checks on SQLite.
+pub(super) const IS_LIVE: &str = concat!("SELECT 1 ", live_session!());
 
 /// The user of session `id` if it is theirs, live, and the account active.
 pub async fn live_user(db: UserDb<'_>, id: Uuid) -> DbResult<Option<SessionUser>> {
     let found = as_user!(db, conn => {
-        sqlx::query_as::<_, SessionUser>(
-            "SELECT u.id AS user_id, u.email, u.name
-             FROM sessions s JOIN users u ON u.id = s.user_id
-             WHERE s.id = $1 AND s.user_id = $2 AND s.revoked_at IS NULL AND s.expires_at > $3 AND u.is_active",
-        )
+        sqlx::query_as::<_, SessionUser>(concat!("SELECT u.id AS user_id, u.email, u.name ", live_session!()))
         .bind(id)
         .bind(db.owner())
         .bind(now())

@@ -83,7 +83,7 @@ impl PageRequest {
     fn with(parts: &Parts, state: &AppState, cookies: Cookies, user: Option<CurrentUser>) -> Self {
         let csrf = csrf::page_token(state, &cookies, user.as_ref().map(|u| u.session_id));
         let client = ClientInfo::from_parts(parts, state);
-        let htmx = is_htmx(&parts.headers) && parts.headers.get("hx-history-restore-request").is_none();
+        let htmx = wants_fragment(&parts.headers);
         let layout = Layout { user, csrf, flash: None };
         PageRequest { state: state.clone(), layout, htmx, cookies, client }
     }
@@ -195,7 +195,7 @@ impl FromRequestParts<AppState> for ClaimedRequest {
         };
         let cookies = Cookies::from_request_parts(parts, state).await.map_err(IntoResponse::into_response)?;
         let client = ClientInfo::from_parts(parts, state);
-        let htmx = is_htmx(&parts.headers) && parts.headers.get("hx-history-restore-request").is_none();
+        let htmx = wants_fragment(&parts.headers);
         let page = PageRequest { state: state.clone(), layout: Layout::default(), htmx, cookies, client };
         Ok(ClaimedRequest { claim, page })
     }
@@ -217,6 +217,12 @@ pub async fn sign_in_when_the_session_ends(
     }
     clear_session_cookies(&cookies, &state.config);
     sign_in.response()
+}
+
+/// htmx asked for a fragment to swap in (not when it restores history:
+/// that wants the whole page).
+fn wants_fragment(headers: &HeaderMap) -> bool {
+    is_htmx(headers) && headers.get("hx-history-restore-request").is_none()
 }
 
 pub fn is_htmx(headers: &HeaderMap) -> bool {
