@@ -254,10 +254,15 @@ SET session_replication_role = replica;
 INSERT INTO users (id, email, password_hash, is_active, created_at, updated_at)
 SELECT gen_random_uuid(), 'scale' || i || '@example.com', (SELECT password_hash FROM users LIMIT 1), true, now(), now()
 FROM generate_series(1, {SCALE_USERS}) i;
-INSERT INTO tasks (user_id, title, title_folded, completed, completed_at, due_date, created_at, updated_at)
-SELECT u.id, 'Scale task ' || n, 'scale task ' || n, n % 3 = 0, CASE WHEN n % 3 = 0 THEN now() END,
+INSERT INTO lists (user_id, name, name_folded, is_inbox, created_at, updated_at)
+SELECT id, 'Inbox', 'inbox', true, now(), now() FROM users WHERE email LIKE 'scale%';
+INSERT INTO tasks (user_id, list_id, title, title_folded, completed, completed_at, due_date, created_at, updated_at)
+SELECT u.id, l.id, 'Scale task ' || n, 'scale task ' || n, n % 3 = 0, CASE WHEN n % 3 = 0 THEN now() END,
        CASE WHEN n % 5 = 0 THEN current_date + n % 30 END, now(), now()
-FROM users u CROSS JOIN generate_series(1, {SCALE_TASKS}) n WHERE u.email LIKE 'scale%';
+FROM users u JOIN lists l ON l.user_id = u.id AND l.is_inbox CROSS JOIN generate_series(1, {SCALE_TASKS}) n
+WHERE u.email LIKE 'scale%';
+UPDATE lists l SET open_count = {SCALE_TASKS} - {SCALE_TASKS} / 3, done_count = {SCALE_TASKS} / 3
+FROM users u WHERE u.id = l.user_id AND u.email LIKE 'scale%';
 INSERT INTO task_counts (user_id, active, completed)
 SELECT user_id, count(*) FILTER (WHERE NOT completed), count(*) FILTER (WHERE completed)
 FROM tasks WHERE deleted_at IS NULL AND user_id IN (SELECT id FROM users WHERE email LIKE 'scale%') GROUP BY user_id;

@@ -53,9 +53,9 @@ async fn bench(name: &str, url: &str) {
     for n in 0..TASKS {
         let input =
             doable::domain::TaskDraft { title: format!("Task number {n}"), ..Default::default() }.parse().unwrap();
-        ids.push(tasks::create(db.for_user(owner), &input, i64::MAX).await.expect("task").expect("room").id);
+        ids.push(created_id(tasks::create(db.for_user(owner), &input, None, i64::MAX).await.expect("task")));
         if n % 4 == 0 {
-            tasks::create(db.for_user(other), &input, i64::MAX).await.expect("task");
+            tasks::create(db.for_user(other), &input, None, i64::MAX).await.expect("task");
         }
     }
     ids.reverse(); // newest first, as listed
@@ -80,7 +80,7 @@ async fn bench(name: &str, url: &str) {
 }
 
 async fn median(db: &Db, owner: uuid::Uuid, position: Position) -> Duration {
-    let query = ListQuery { status: StatusFilter::All, search: None, position, limit: PAGE };
+    let query = ListQuery { list: None, status: StatusFilter::All, search: None, position, limit: PAGE };
     median_of(|| async {
         let page = tasks::list(db.for_user(owner), &query).await.expect("list");
         assert_eq!(page.tasks.len() as i64, PAGE);
@@ -126,4 +126,11 @@ async fn row_level_security(db: &Db, url: &str, owner: uuid::Uuid) {
     println!("  in a transaction, as the tables' owner    {in_transaction:>10.1?}");
     println!("  the app: user's transaction, policies on  {through_the_app:>10.1?}");
     as_owner.close().await;
+}
+
+fn created_id(created: tasks::Created) -> i64 {
+    match created {
+        tasks::Created::Task(task) => task.id,
+        other => panic!("no room: {other:?}"),
+    }
 }

@@ -88,6 +88,8 @@ pub struct Quotas {
     /// `MAX_SECURITY_EVENTS_PER_USER`: older events are dropped past it (and
     /// after a year in any case).
     pub security_events_per_user: i64,
+    /// `MAX_LISTS_PER_USER`: creating past it answers 409.
+    pub lists_per_user: i64,
 }
 
 /// At most `count` events per `window`.
@@ -348,6 +350,7 @@ impl Config {
             tasks_per_user: quota("MAX_TASKS_PER_USER", 100_000)?,
             sessions_per_user: quota("MAX_SESSIONS_PER_USER", 100)?,
             security_events_per_user: quota("MAX_SECURITY_EVENTS_PER_USER", 5_000)?,
+            lists_per_user: quota("MAX_LISTS_PER_USER", 1_000)?,
         };
 
         Ok(Config {

@@ -126,6 +126,37 @@ impl TaskTitle {
     }
 }
 
+/// A list's name: 1–100 characters after trimming, no control characters.
+pub fn parse_list_name(raw: &str) -> Result<String, &'static str> {
+    let name = raw.trim();
+    if name.is_empty() {
+        return Err("Give the list a name.");
+    }
+    if name.chars().count() > 100 {
+        return Err("Keep the name to 100 characters.");
+    }
+    if name.chars().any(char::is_control) {
+        return Err("The name cannot contain control characters.");
+    }
+    Ok(name.to_owned())
+}
+
+/// The colours a list may have: names the stylesheet gives a swatch in
+/// light and dark, never free text that would end up in a `style`.
+pub const COLOURS: [&str; 9] = ["red", "orange", "yellow", "green", "teal", "blue", "purple", "pink", "grey"];
+
+/// An optional colour from [`COLOURS`]; blank means none.
+pub fn parse_colour(raw: Option<&str>) -> Result<Option<&'static str>, &'static str> {
+    match raw.map(str::trim).filter(|c| !c.is_empty()) {
+        None => Ok(None),
+        Some(name) => COLOURS
+            .iter()
+            .find(|c| c.eq_ignore_ascii_case(name))
+            .map(|c| Some(*c))
+            .ok_or("Pick one of red, orange, yellow, green, teal, blue, purple, pink or grey."),
+    }
+}
+
 /// An optional description of at most 10,000 characters; blank means none.
 pub fn parse_description(raw: Option<&str>) -> Result<Option<String>, &'static str> {
     let Some(text) = raw.filter(|d| !d.trim().is_empty()) else {
@@ -183,6 +214,8 @@ pub struct TaskPatch {
     pub description: Option<Option<String>>,
     pub due_date: Option<Option<Date>>,
     pub completed: Option<bool>,
+    /// Moves the task to this list of the owner's.
+    pub list_id: Option<i64>,
 }
 
 impl TaskPatch {
@@ -193,6 +226,7 @@ impl TaskPatch {
             description: Some(input.description),
             due_date: Some(input.due_date),
             completed: Some(completed),
+            list_id: None,
         }
     }
 }
@@ -253,7 +287,7 @@ impl TaskChangesDraft<'_> {
         };
         match (title, description, due_date, completed) {
             (Ok(title), Ok(description), Ok(due_date), Ok(completed)) => {
-                Ok(TaskPatch { title, description, due_date, completed })
+                Ok(TaskPatch { title, description, due_date, completed, list_id: None })
             }
             (title, description, due_date, completed) => Err(collect_errors([
                 ("title", title.err()),

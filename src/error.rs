@@ -56,6 +56,13 @@ impl AppError {
         ))
     }
 
+    /// Creating a list when the account holds `MAX_LISTS_PER_USER`.
+    pub fn list_quota(quota: i64) -> Self {
+        AppError::QuotaExceeded(format!(
+            "This account holds {quota} lists, the most one account may. Delete some to add more."
+        ))
+    }
+
     pub fn status(&self) -> StatusCode {
         match self {
             AppError::BadRequest => StatusCode::BAD_REQUEST,

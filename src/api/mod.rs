@@ -7,9 +7,11 @@
 //! cannot exist without being documented.
 
 mod auth;
+mod lists;
 mod sessions;
 mod tasks;
 
+pub use lists::ListJson;
 pub use tasks::TaskJson;
 
 use std::collections::BTreeMap;
@@ -48,6 +50,7 @@ pub const MAX_JSON_BYTES: usize = 128 * 1024;
     tags(
         (name = "auth", description = "Accounts and tokens"),
         (name = "tasks", description = "Your tasks"),
+        (name = "lists", description = "Your lists: every task is in one"),
         (name = "sessions", description = "Your signed-in devices"),
     )
 )]
@@ -75,6 +78,8 @@ pub fn router_and_doc() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(auth::me))
         .routes(routes!(tasks::list, tasks::create))
         .routes(routes!(tasks::get, tasks::update, tasks::delete))
+        .routes(routes!(lists::list, lists::create))
+        .routes(routes!(lists::get, lists::update, lists::delete))
         .routes(routes!(sessions::list))
         .routes(routes!(sessions::revoke))
         .split_for_parts()
@@ -365,6 +370,11 @@ mod tests {
             ("/api/v1/tasks/{id}", "get"),
             ("/api/v1/tasks/{id}", "patch"),
             ("/api/v1/tasks/{id}", "delete"),
+            ("/api/v1/lists", "get"),
+            ("/api/v1/lists", "post"),
+            ("/api/v1/lists/{id}", "get"),
+            ("/api/v1/lists/{id}", "patch"),
+            ("/api/v1/lists/{id}", "delete"),
             ("/api/v1/sessions", "get"),
             ("/api/v1/sessions/{id}", "delete"),
         ] {

@@ -19,6 +19,8 @@ use crate::{
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct TaskJson {
     pub id: i64,
+    /// The list the task is in.
+    pub list_id: i64,
     pub title: String,
     pub description: Option<String>,
     pub completed: bool,
@@ -36,6 +38,7 @@ impl From<Task> for TaskJson {
     fn from(task: Task) -> Self {
         TaskJson {
             id: task.id,
+            list_id: task.list_id,
             title: task.title,
             description: task.description,
             completed: task.completed,
@@ -68,6 +71,9 @@ pub struct ListParams {
     limit: Option<String>,
     /// `next_cursor` of the previous page.
     cursor: Option<String>,
+    /// Only this list's tasks (an id that is not one of your lists: none).
+    #[param(pattern = "^[0-9]+$")]
+    list_id: Option<String>,
 }
 
 /// Your tasks, newest first, a page at a time (keyset pagination: pages stay
@@ -103,7 +109,16 @@ pub async fn list(
             .ok_or_else(|| ApiError::validation([("cursor", "Use the next_cursor of a previous page.")]))?,
     };
     let search = parse_search(params.q.as_deref()).map_err(|message| ApiError::validation([("q", message)]))?;
-    let query = ListQuery { status, search, position, limit };
+    let list = match params.list_id.as_deref() {
+        None => None,
+        Some(raw) => Some(
+            raw.parse::<i64>()
+                .ok()
+                .filter(|id| *id > 0)
+                .ok_or_else(|| ApiError::validation([("list_id", "Use the id of one of your lists.")]))?,
+        ),
+    };
+    let query = ListQuery { list, status, search, position, limit };
     if let Some(page) = tasks::list_json(claim.rows(&state.db), &query).await? {
         return Ok(page_of(page));
     }
@@ -132,6 +147,10 @@ pub struct NewTask {
     due_date: Option<String>,
     #[serde(default)]
     completed: Option<bool>,
+    /// The list to put the task in (default: your Inbox).
+    #[serde(default)]
+    #[schema(minimum = 1)]
+    list_id: Option<i64>,
 }
 
 /// Create a task.
@@ -139,6 +158,7 @@ pub struct NewTask {
     responses(
         (status = 201, body = TaskJson, headers(("Location" = String, description = "The new task's URL"))),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 404, description = "`list_id` is not one of your lists", body = ErrorBody),
         (status = 409, description = "The account holds MAX_TASKS_PER_USER tasks", body = ErrorBody),
         (status = 413, body = ErrorBody), (status = 415, body = ErrorBody), (status = 422, body = ErrorBody),
     ))]
@@ -154,8 +174,11 @@ pub async fn create(
     };
     let input = draft.parse().map_err(ApiError::validation)?;
     let quota = state.config.quotas.tasks_per_user;
-    let mut task =
-        tasks::create(claim.rows(&state.db), &input, quota).await?.ok_or(crate::error::AppError::task_quota(quota))?;
+    let mut task = match tasks::create(claim.rows(&state.db), &input, body.list_id, quota).await? {
+        tasks::Created::Task(task) => task,
+        tasks::Created::NoSuchList => return Err(ApiError::not_found()),
+        tasks::Created::QuotaFull => return Err(crate::error::AppError::task_quota(quota).into()),
+    };
     if body.completed == Some(true) {
         let patch = TaskPatch { completed: Some(true), ..Default::default() };
         task = tasks::update(claim.rows(&state.db), task.id, &patch).await?.ok_or_else(ApiError::not_found)?;
@@ -198,6 +221,10 @@ pub struct TaskChanges {
     #[serde(default, deserialize_with = "double_option")]
     #[schema(nullable = false)]
     completed: Option<Option<bool>>,
+    /// Moves the task to this list of yours.
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(nullable = false, minimum = 1)]
+    list_id: Option<Option<i64>>,
 }
 
 impl TaskChanges {
@@ -226,7 +253,12 @@ pub async fn update(
     ApiJson(body): ApiJson<TaskChanges>,
 ) -> ApiResult<Json<TaskJson>> {
     let id = task_id(&id)?;
-    let patch = body.draft().parse().map_err(ApiError::validation)?;
+    let mut patch = body.draft().parse().map_err(ApiError::validation)?;
+    patch.list_id = match body.list_id {
+        None => None,
+        Some(None) => return Err(ApiError::validation([("list_id", "Use the id of one of your lists.")])),
+        Some(Some(list)) => Some(list),
+    };
     let task = tasks::update(claim.rows(&state.db), id, &patch).await?.ok_or_else(ApiError::not_found)?;
     Ok(Json(task.into()))
 }

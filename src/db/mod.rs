@@ -19,6 +19,7 @@
 pub mod audit;
 mod deadline;
 pub mod housekeeping;
+pub mod lists;
 pub mod resets;
 pub mod sessions;
 pub mod signups;

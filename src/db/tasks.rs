@@ -11,7 +11,12 @@ use sqlx::{FromRow, Row};
 use time::{Date, Duration, OffsetDateTime};
 use uuid::Uuid;
 
-use super::{DbError, DbResult, UserDb, as_user, now, sessions::SessionUser};
+use super::{
+    DbError, DbResult, UserDb, as_user,
+    lists::{self, ListSummary},
+    now,
+    sessions::SessionUser,
+};
 
 /// How long a deletion can be undone.
 pub const UNDO_WINDOW: Duration = Duration::seconds(30);
@@ -19,6 +24,7 @@ pub const UNDO_WINDOW: Duration = Duration::seconds(30);
 #[derive(Clone, Debug, FromRow, PartialEq, Eq)]
 pub struct Task {
     pub id: i64,
+    pub list_id: i64,
     pub title: String,
     pub description: Option<String>,
     pub completed: bool,
@@ -39,7 +45,7 @@ impl Task {
     }
 }
 
-const COLUMNS: &str = "id, title, description, completed, completed_at, due_date, created_at, updated_at";
+const COLUMNS: &str = "id, list_id, title, description, completed, completed_at, due_date, created_at, updated_at";
 
 // The checked input types live with their parsers.
 pub use crate::domain::{StatusFilter, TaskInput, TaskPatch};
@@ -57,6 +63,8 @@ pub enum Position {
 
 #[derive(Clone, Debug)]
 pub struct ListQuery<'a> {
+    /// Only this list's tasks (another user's list: none).
+    pub list: Option<i64>,
     pub status: StatusFilter,
     pub search: Option<&'a str>,
     pub position: Position,
@@ -69,6 +77,14 @@ pub struct TaskPage {
     pub tasks: Vec<Task>,
     pub has_newer: bool,
     pub has_older: bool,
+}
+
+/// What a page shows beside its tasks: the counts and the navigation's lists.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Overview {
+    pub counts: Counts,
+    /// In `lists::ORDER`, each with its open tasks.
+    pub lists: Vec<ListSummary>,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -128,6 +144,9 @@ macro_rules! push_tasks {
     ($q:ident, $db:expr, $query:expr, $pattern:expr, $columns:expr, $order:expr) => {
         $q.push("SELECT ").push($columns).push(" FROM tasks WHERE user_id = ");
         $q.push_bind($db.owner()).push(" AND deleted_at IS NULL");
+        if let Some(list) = $query.list {
+            $q.push(" AND list_id = ").push_bind(list);
+        }
         if $query.status != StatusFilter::All {
             $q.push(" AND completed = ").push_bind($query.status == StatusFilter::Completed);
         }
@@ -154,13 +173,20 @@ pub async fn list(db: UserDb<'_>, query: &ListQuery<'_>) -> DbResult<TaskPage> {
     Ok(list_checked(db, query, false).await?.1)
 }
 
-/// [`list`] and [`counts`] in one statement.
-pub async fn list_and_counts(db: UserDb<'_>, query: &ListQuery<'_>) -> DbResult<(TaskPage, Counts)> {
-    let (_, page, counts) = list_checked(db, query, true).await?;
-    Ok((page, counts))
+/// Pushes the owner's lists as JSON (`lists::summaries_json`).
+macro_rules! push_lists {
+    ($q:ident, $db:expr) => {
+        $q.push(lists::summaries_json($db.is_postgres())).push_bind($db.owner()).push(")");
+    };
 }
 
-/// [`list`] (and, `with_counts`, [`counts`]) with the user they belong to,
+/// Reads the navigation's lists from the JSON [`push_lists!`] wrote.
+fn parse_lists(json: Option<&str>) -> DbResult<Vec<ListSummary>> {
+    let broken = |err: serde_json::Error| DbError::Other(sqlx::Error::Decode(err.into()));
+    json.map_or(Ok(Vec::new()), |json| serde_json::from_str(json).map_err(broken))
+}
+
+/// [`list`] (and, `with_overview`, the page's [`Overview`]) with the user they belong to,
 /// in one statement: the user's row (for a [`UserDb::for_session`], through
 /// its session, which makes this statement the session check:
 /// `sessions::live_user`'s rule) and counts, left-joined with the page, so
@@ -172,12 +198,12 @@ pub async fn list_and_counts(db: UserDb<'_>, query: &ListQuery<'_>) -> DbResult<
 pub async fn list_checked(
     db: UserDb<'_>,
     query: &ListQuery<'_>,
-    with_counts: bool,
-) -> DbResult<(SessionUser, TaskPage, Counts)> {
+    with_overview: bool,
+) -> DbResult<(SessionUser, TaskPage, Overview)> {
     if !db.is_postgres() {
-        let page = sqlite_page(db, query, with_counts).await?;
+        let page = sqlite_page(db, query, with_overview).await?;
         let tasks = page.tasks()?;
-        return Ok((page.user, task_page(tasks, page.more, query.position), page.counts));
+        return Ok((page.user, task_page(tasks, page.more, query.position), page.overview));
     }
     let session = db.session();
     let newest_first = !matches!(query.position, Position::Before(_));
@@ -191,11 +217,15 @@ pub async fn list_checked(
     // The statement checks the session itself.
     let rows = as_user!(db.unchecked(), conn => {
         let mut q = sqlx::QueryBuilder::new("SELECT me.email AS me_email, me.name AS me_name, ");
-        q.push(if with_counts { "c.active AS me_active, c.completed AS me_completed, " } else { "" });
+        if with_overview {
+            q.push("c.active AS me_active, c.completed AS me_completed, ");
+            push_lists!(q, db);
+            q.push(" AS me_lists, ");
+        }
         q.push("t.* FROM (");
         push_me!(q, db, session);
         q.push(") AS me");
-        if with_counts {
+        if with_overview {
             q.push(" LEFT JOIN task_counts c ON c.user_id = ").push_bind(db.owner());
         }
         q.push(" LEFT JOIN (");
@@ -216,10 +246,15 @@ pub async fn list_checked(
                     email: first.try_get("me_email")?,
                     name: first.try_get("me_name")?,
                 };
-                let counts = if with_counts {
-                    Counts::from_row(first.try_get::<Option<i64>, _>("me_active")?.zip(first.try_get("me_completed")?))
+                let overview = if with_overview {
+                    Overview {
+                        counts: Counts::from_row(
+                            first.try_get::<Option<i64>, _>("me_active")?.zip(first.try_get("me_completed")?),
+                        ),
+                        lists: parse_lists(first.try_get::<Option<&str>, _>("me_lists")?)?,
+                    }
                 } else {
-                    Counts::default()
+                    Overview::default()
                 };
                 let mut tasks = Vec::with_capacity(rows.len());
                 for row in &rows {
@@ -227,15 +262,15 @@ pub async fn list_checked(
                         tasks.push(Task::from_row(row)?);
                     }
                 }
-                Some((user, counts, tasks))
+                Some((user, overview, tasks))
             }
         }
     });
-    let Some((user, counts, mut tasks)) = rows else { return Err(DbError::SessionEnded) };
+    let Some((user, overview, mut tasks)) = rows else { return Err(DbError::SessionEnded) };
 
     let more = tasks.len() as i64 > query.limit;
     tasks.truncate(query.limit as usize);
-    Ok((user, task_page(tasks, more, query.position), counts))
+    Ok((user, task_page(tasks, more, query.position), overview))
 }
 
 /// A page from its tasks in the order read (`Before`: oldest first) and
@@ -254,7 +289,7 @@ fn task_page(mut tasks: Vec<Task>, more: bool, position: Position) -> TaskPage {
 /// A page as SQLite writes it (see [`sqlite_page`]).
 struct SqlitePage {
     user: SessionUser,
-    counts: Counts,
+    overview: Overview,
     /// The page's tasks as a JSON array of `api::tasks::TaskJson`, in the order read.
     items: String,
     /// The smallest id on the page.
@@ -268,6 +303,7 @@ struct SqlitePage {
 #[derive(serde::Deserialize)]
 struct JsonTask<'a> {
     id: i64,
+    list_id: i64,
     title: String,
     description: Option<String>,
     completed: bool,
@@ -288,6 +324,7 @@ impl SqlitePage {
             .map(|row| {
                 Ok(Task {
                     id: row.id,
+                    list_id: row.list_id,
                     completed_at: row.completed_at.map(at).transpose()?,
                     due_date: row
                         .due_date
@@ -313,7 +350,7 @@ impl SqlitePage {
 /// is; a test compares every field with the one-task endpoint). The user's
 /// row comes first (`CROSS JOIN` keeps that order), so a dead session reads
 /// no task: [`DbError::SessionEnded`].
-async fn sqlite_page(db: UserDb<'_>, query: &ListQuery<'_>, with_counts: bool) -> DbResult<SqlitePage> {
+async fn sqlite_page(db: UserDb<'_>, query: &ListQuery<'_>, with_overview: bool) -> DbResult<SqlitePage> {
     let session = db.session();
     let pattern = query.search.map(like_pattern);
     let (order, offset) = match query.position {
@@ -321,22 +358,27 @@ async fn sqlite_page(db: UserDb<'_>, query: &ListQuery<'_>, with_counts: bool) -
         Position::After(_) => (" ORDER BY id DESC", 0),
         Position::Before(_) => (" ORDER BY id ASC", 0),
     };
-    type Row = (String, Option<String>, Option<i64>, Option<i64>, String, Option<i64>, bool);
+    type Row = (String, Option<String>, Option<i64>, Option<i64>, Option<String>, String, Option<i64>, bool);
     let row: Option<Row> = as_user!(db.unchecked(), conn => {
         let mut q = sqlx::QueryBuilder::new("SELECT me.email, me.name, ");
-        q.push(if with_counts { "c.active, c.completed, " } else { "NULL, NULL, " });
-        q.push("page.items, page.last, EXISTS (");
+        if with_overview {
+            q.push("c.active, c.completed, ");
+            push_lists!(q, db);
+        } else {
+            q.push("NULL, NULL, NULL");
+        }
+        q.push(", page.items, page.last, EXISTS (");
         push_tasks!(q, db, query, pattern, "1", order);
         q.push(" LIMIT 1 OFFSET ").push_bind(offset + query.limit);
         q.push(") FROM (");
         push_me!(q, db, session);
         q.push(") AS me");
-        if with_counts {
+        if with_overview {
             q.push(" LEFT JOIN task_counts c ON c.user_id = ").push_bind(db.owner());
         }
         q.push(
             " CROSS JOIN (SELECT json_group_array(json_object(
-                 'id', id, 'title', title, 'description', description,
+                 'id', id, 'list_id', list_id, 'title', title, 'description', description,
                  'completed', json(CASE WHEN completed THEN 'true' ELSE 'false' END),
                  'completed_at', completed_at, 'due_date', due_date,
                  'created_at', created_at, 'updated_at', updated_at)",
@@ -347,9 +389,10 @@ async fn sqlite_page(db: UserDb<'_>, query: &ListQuery<'_>, with_counts: bool) -
         q.push(")) AS page");
         q.build_query_as().fetch_optional(&mut *conn).await?
     });
-    let (email, name, active, completed, items, last, more) = row.ok_or(DbError::SessionEnded)?;
+    let (email, name, active, completed, lists, items, last, more) = row.ok_or(DbError::SessionEnded)?;
     let user = SessionUser { user_id: db.owner(), email, name };
-    Ok(SqlitePage { user, counts: Counts::from_row(active.zip(completed)), items, last, more })
+    let overview = Overview { counts: Counts::from_row(active.zip(completed)), lists: parse_lists(lists.as_deref())? };
+    Ok(SqlitePage { user, overview, items, last, more })
 }
 
 /// A page of tasks as the JSON API shows them (`api::tasks::TaskJson`), its
@@ -400,25 +443,36 @@ pub async fn get(db: UserDb<'_>, id: i64) -> DbResult<Option<Task>> {
     Ok(task)
 }
 
-/// Creates a task unless the owner already holds `quota` live ones; `None`
-/// then. (Deleted tasks await their purge for seconds only.) The check and
-/// the insert are one statement; on PostgreSQL, where two such statements
-/// could both see room, the owner's creates also queue on a lock of their
-/// own ([`QUOTA_LOCK`]).
-pub async fn create(db: UserDb<'_>, input: &TaskInput, quota: i64) -> DbResult<Option<Task>> {
+/// What became of a create.
+#[derive(Debug)]
+pub enum Created {
+    Task(Task),
+    /// The owner holds `quota` live tasks already.
+    QuotaFull,
+    /// No such list of the owner's.
+    NoSuchList,
+}
+
+/// Creates a task in the owner's list `list` (`None`: the Inbox) unless the
+/// owner already holds `quota` live ones. (Deleted tasks await their purge
+/// for seconds only.) The checks and the insert are one statement; on
+/// PostgreSQL, where two such statements could both see room, the owner's
+/// creates also queue on a lock of their own ([`QUOTA_LOCK`]).
+pub async fn create(db: UserDb<'_>, input: &TaskInput, list: Option<i64>, quota: i64) -> DbResult<Created> {
     let now = now();
+    let which_list = if list.is_some() { "l.id = $11" } else { "l.is_inbox" };
     let sql = format!(
         "INSERT INTO tasks (user_id, title, description, title_folded, description_folded, completed, due_date,
-                            created_at, updated_at)
-         SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9
-         WHERE {LIVE_TASKS} < $10
+                            created_at, updated_at, list_id)
+         SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, l.id FROM lists l
+         WHERE l.user_id = $1 AND {which_list} AND {LIVE_TASKS} < $10
          RETURNING {COLUMNS}"
     );
     let task = as_user!(db, writing conn => {
         if db.is_postgres() {
             sqlx::query(QUOTA_LOCK).bind(db.owner()).execute(&mut *conn).await?;
         }
-        sqlx::query_as::<_, Task>(&sql)
+        let mut insert = sqlx::query_as::<_, Task>(&sql)
             .bind(db.owner())
             .bind(&input.title)
             .bind(&input.description)
@@ -428,15 +482,22 @@ pub async fn create(db: UserDb<'_>, input: &TaskInput, quota: i64) -> DbResult<O
             .bind(input.due_date)
             .bind(now)
             .bind(now)
-            .bind(quota)
-            .fetch_optional(&mut *conn)
-            .await?
+            .bind(quota);
+        if let Some(list) = list {
+            insert = insert.bind(list);
+        }
+        insert.fetch_optional(&mut *conn).await?
     });
-    Ok(task)
+    Ok(match (task, list) {
+        (Some(task), _) => Created::Task(task),
+        (None, Some(list)) if lists::get(db, list).await?.is_none() => Created::NoSuchList,
+        (None, _) => Created::QuotaFull,
+    })
 }
 
 /// Applies `patch` in one statement, so concurrent changes to different
-/// fields both land; `None` when the task is not the owner's.
+/// fields both land; `None` when the task (or the list it is moved to) is
+/// not the owner's.
 pub async fn update(db: UserDb<'_>, id: i64, patch: &TaskPatch) -> DbResult<Option<Task>> {
     let now = now();
     let task = as_user!(db, writing conn => {
@@ -453,6 +514,9 @@ pub async fn update(db: UserDb<'_>, id: i64, patch: &TaskPatch) -> DbResult<Opti
         if let Some(due_date) = patch.due_date {
             q.push(", due_date = ").push_bind(due_date);
         }
+        if let Some(list) = patch.list_id {
+            q.push(", list_id = ").push_bind(list);
+        }
         if let Some(completed) = patch.completed {
             // completed_at keeps its first value while the task stays completed.
             q.push(", completed = ").push_bind(completed);
@@ -460,6 +524,11 @@ pub async fn update(db: UserDb<'_>, id: i64, patch: &TaskPatch) -> DbResult<Opti
             q.push(" THEN coalesce(completed_at, ").push_bind(now).push(") ELSE NULL END");
         }
         q.push(" WHERE id = ").push_bind(id).push(" AND user_id = ").push_bind(db.owner());
+        if let Some(list) = patch.list_id {
+            // Another user's list, like a missing one, finds no task to change.
+            q.push(" AND EXISTS (SELECT 1 FROM lists WHERE id = ").push_bind(list);
+            q.push(" AND user_id = ").push_bind(db.owner()).push(")");
+        }
         q.push(format!(" AND deleted_at IS NULL RETURNING {COLUMNS}"));
         q.build_query_as::<Task>().fetch_optional(&mut *conn).await?
     });
@@ -507,24 +576,29 @@ pub async fn page_after(db: UserDb<'_>, after: i64, limit: i64) -> DbResult<Vec<
     Ok(tasks)
 }
 
-/// Marks every live task completed (or every one active), in one statement.
-/// Returns how many changed.
-pub async fn set_all_completed(db: UserDb<'_>, completed: bool) -> DbResult<u64> {
+/// The condition that keeps a bulk action to one list (parameter `$n`,
+/// bound last only when there is a list), or none.
+fn in_list(list: Option<i64>, n: u8) -> String {
+    list.map_or_else(String::new, |_| format!(" AND list_id = ${n}"))
+}
+
+/// Marks every live task (of `list`, if given) completed, or every one
+/// active, in one statement. Returns how many changed.
+pub async fn set_all_completed(db: UserDb<'_>, list: Option<i64>, completed: bool) -> DbResult<u64> {
     let now = now();
+    let sql = format!(
+        "UPDATE tasks SET completed = $1,
+             completed_at = CASE WHEN $1 THEN coalesce(completed_at, $2) ELSE NULL END,
+             updated_at = $3
+         WHERE user_id = $4 AND deleted_at IS NULL AND completed <> $1{}",
+        in_list(list, 5)
+    );
     let changed = as_user!(db, writing conn => {
-        sqlx::query(
-            "UPDATE tasks SET completed = $1,
-                 completed_at = CASE WHEN $1 THEN coalesce(completed_at, $2) ELSE NULL END,
-                 updated_at = $3
-             WHERE user_id = $4 AND deleted_at IS NULL AND completed <> $1",
-        )
-        .bind(completed)
-        .bind(now)
-        .bind(now)
-        .bind(db.owner())
-        .execute(&mut *conn)
-        .await?
-        .rows_affected()
+        let mut update = sqlx::query(&sql).bind(completed).bind(now).bind(now).bind(db.owner());
+        if let Some(list) = list {
+            update = update.bind(list);
+        }
+        update.execute(&mut *conn).await?.rows_affected()
     });
     Ok(changed)
 }
@@ -576,21 +650,23 @@ pub async fn trash(db: UserDb<'_>, id: i64) -> DbResult<Option<Deletion>> {
     Ok(title.map(|title| Deletion::new(batch, vec![title], now)))
 }
 
-/// Deletes all the owner's completed tasks, undoably, as one deletion.
-pub async fn clear_completed(db: UserDb<'_>) -> DbResult<Deletion> {
+/// Deletes all the owner's completed tasks (of `list`, if given),
+/// undoably, as one deletion.
+pub async fn clear_completed(db: UserDb<'_>, list: Option<i64>) -> DbResult<Deletion> {
     let now = now();
     let batch = Uuid::new_v4();
+    let sql = format!(
+        "UPDATE tasks SET deleted_at = $1, deleted_batch = $2
+         WHERE user_id = $3 AND completed AND deleted_at IS NULL{} RETURNING title",
+        in_list(list, 4)
+    );
     let titles: Vec<String> = as_user!(db, writing conn => {
         sqlx::query(PURGE_UNDONE).bind(db.owner()).bind(now - UNDO_WINDOW).execute(&mut *conn).await?;
-        sqlx::query_scalar(
-            "UPDATE tasks SET deleted_at = $1, deleted_batch = $2
-             WHERE user_id = $3 AND completed AND deleted_at IS NULL RETURNING title",
-        )
-        .bind(now)
-        .bind(batch)
-        .bind(db.owner())
-        .fetch_all(&mut *conn)
-        .await?
+        let mut clear = sqlx::query_scalar(&sql).bind(now).bind(batch).bind(db.owner());
+        if let Some(list) = list {
+            clear = clear.bind(list);
+        }
+        clear.fetch_all(&mut *conn).await?
     });
     Ok(Deletion::new(batch, titles, now))
 }

@@ -22,7 +22,7 @@ use crate::{
     auth::{Claim, ClientInfo, CurrentUser, check, clear_session_cookies, csrf, resolved_claim, resolved_user},
     db::{
         UserDb,
-        tasks::{self, Counts, ListQuery, TaskPage},
+        tasks::{self, ListQuery, Overview, TaskPage},
     },
     error::{AppError, SessionEnded},
 };
@@ -164,10 +164,10 @@ impl ClaimedRequest {
         self,
         query: &ListQuery<'_>,
         with_counts: bool,
-    ) -> Result<(UserRequest, TaskPage, Counts), AppError> {
-        let (user, page, counts) = tasks::list_checked(self.db(), query, with_counts).await?;
+    ) -> Result<(UserRequest, TaskPage, Overview), AppError> {
+        let (user, page, overview) = tasks::list_checked(self.db(), query, with_counts).await?;
         let user = CurrentUser::of(self.claim, user);
-        Ok((self.signed_in(user), page, counts))
+        Ok((self.signed_in(user), page, overview))
     }
 
     /// The request as its user's, the session checked on its own: for the

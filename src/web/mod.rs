@@ -5,6 +5,7 @@ pub mod assets;
 mod auth;
 mod extract;
 mod flash;
+mod lists;
 mod password_reset;
 mod tasks;
 
@@ -62,6 +63,9 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/tasks/toggle-all", page(post(tasks::toggle_all)))
         .route("/tasks/clear-completed", page(post(tasks::clear_completed)))
         .route("/tasks/undo", page(post(tasks::undo)))
+        .route("/lists", page(get(lists::index).post(lists::create)))
+        .route("/lists/{id}", page(get(tasks::list_page).post(lists::update)))
+        .route("/lists/{id}/delete", page(post(lists::delete)))
         .fallback(not_found)
         .layer(RequestBodyLimitLayer::new(csrf::MAX_FORM_BYTES))
 }

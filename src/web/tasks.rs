@@ -18,7 +18,10 @@ use super::{
     flash::{Done, Flash, Notice},
 };
 use crate::{
-    db::tasks::{self, Counts, ListQuery, Position, StatusFilter, Task, TaskInput, TaskPatch},
+    db::{
+        lists::{self, List, ListSummary},
+        tasks::{self, Counts, ListQuery, Overview, Position, StatusFilter, Task, TaskInput, TaskPatch},
+    },
     domain::{FieldErrors, MAX_SEARCH_CHARS, TaskDraft, error_of},
     error::AppError,
 };
@@ -29,6 +32,9 @@ pub const PAGE_SIZE: i64 = 50;
 /// the default view rather than failing the page.
 #[derive(Debug, Default, Deserialize, Serialize)]
 pub struct ListParams {
+    /// The list viewed (`/lists/{id}` names it in its path; `/tasks` takes it
+    /// here, as the API does).
+    list_id: Option<String>,
     status: Option<String>,
     q: Option<String>,
     page: Option<String>,
@@ -39,6 +45,8 @@ pub struct ListParams {
 /// Which view of the list is shown: filter, search, page.
 #[derive(Clone, Debug)]
 pub struct ListState {
+    /// The list viewed; `None` for all tasks.
+    pub list: Option<i64>,
     pub status: StatusFilter,
     pub search: String,
     pub page: i64,
@@ -58,7 +66,7 @@ impl ListState {
             (None, Some(before)) => Position::Before(before),
             (None, None) => Position::Offset((page - 1) * PAGE_SIZE),
         };
-        ListState { status, search, page, position }
+        ListState { list: cursor(params.list_id), status, search, page, position }
     }
 
     /// The view a form's hidden `back` field names.
@@ -90,19 +98,36 @@ impl ListState {
         serde_urlencoded::to_string(pairs).unwrap_or_default()
     }
 
-    fn url(query: String) -> String {
-        if query.is_empty() { "/tasks".into() } else { format!("/tasks?{query}") }
+    /// Where this view lives: all tasks, or one list.
+    pub fn path(&self) -> String {
+        match self.list {
+            Some(id) => format!("/lists/{id}"),
+            None => "/tasks".into(),
+        }
     }
 
-    /// The query string that shows this view again.
+    fn url(&self, query: String) -> String {
+        if query.is_empty() { self.path() } else { format!("{}?{query}", self.path()) }
+    }
+
+    /// The query string that shows this view again (at its path).
     pub fn query(&self) -> String {
         self.query_for(self.status, self.page, self.position)
+    }
+
+    /// What a form's `back` says: the view, its list included.
+    pub fn back(&self) -> String {
+        match (self.list, self.query()) {
+            (Some(id), query) if query.is_empty() => format!("list_id={id}"),
+            (Some(id), query) => format!("list_id={id}&{query}"),
+            (None, query) => query,
+        }
     }
 
     /// The first page of the list under another filter, keeping the search.
     pub fn filter_url(&self, status: &str) -> String {
         let status = status.parse().unwrap_or_default();
-        Self::url(self.query_for(status, 1, Position::Offset(0)))
+        self.url(self.query_for(status, 1, Position::Offset(0)))
     }
 
     pub fn is(&self, status: &str) -> bool {
@@ -145,7 +170,14 @@ pub struct TaskView {
 /// Everything the list fragment shows.
 pub struct ListView {
     pub tasks: Vec<TaskView>,
+    /// Of the list viewed, or of all tasks.
     pub counts: Counts,
+    /// The navigation's lists, with their open tasks.
+    pub lists: Vec<ListSummary>,
+    /// The list viewed.
+    pub current: Option<ListSummary>,
+    /// Open tasks in all lists.
+    pub all_open: i64,
     pub state: ListState,
     /// `state.query()`, made once: every form on the page carries it.
     pub back: String,
@@ -162,28 +194,45 @@ impl ListView {
     pub fn is_empty_everywhere(&self) -> bool {
         self.counts.active + self.counts.completed == 0
     }
+
+    pub fn is_current(&self, id: &i64) -> bool {
+        self.state.list == Some(*id)
+    }
+
+    /// What the page's heading says.
+    pub fn heading(&self) -> &str {
+        self.current.as_ref().map_or("All tasks", |list| list.name.as_str())
+    }
 }
 
 impl ListState {
     fn list_query(&self) -> ListQuery<'_> {
         let search = (!self.search.is_empty()).then_some(self.search.as_str());
-        ListQuery { status: self.status, search, position: self.position, limit: PAGE_SIZE }
+        ListQuery { list: self.list, status: self.status, search, position: self.position, limit: PAGE_SIZE }
     }
 }
 
-fn list_view(view: ListState, page: tasks::TaskPage, counts: tasks::Counts) -> ListView {
+/// The view of `page`, or not found when the list viewed is not the owner's
+/// (another user's list answers exactly like a missing one).
+fn list_view(view: ListState, page: tasks::TaskPage, overview: Overview) -> Result<ListView, AppError> {
     let today = OffsetDateTime::now_utc().date();
+    let current = match view.list {
+        Some(id) => Some(overview.lists.iter().find(|l| l.id == id).cloned().ok_or(AppError::NotFound)?),
+        None => None,
+    };
+    let counts = match &current {
+        Some(list) => Counts { active: list.open_count, completed: list.done_count },
+        None => overview.counts,
+    };
     let newer_url = (page.has_newer && view.page > 1).then(|| {
         let position = match page.tasks.first() {
             Some(first) if view.page > 2 => Position::Before(first.id),
             _ => Position::Offset(0),
         };
-        ListState::url(view.query_for(view.status, view.page - 1, position))
+        view.url(view.query_for(view.status, view.page - 1, position))
     });
     let older_url = match (page.has_older, page.tasks.last()) {
-        (true, Some(last)) => {
-            Some(ListState::url(view.query_for(view.status, view.page + 1, Position::After(last.id))))
-        }
+        (true, Some(last)) => Some(view.url(view.query_for(view.status, view.page + 1, Position::After(last.id)))),
         _ => None,
     };
     let tasks = page
@@ -191,9 +240,22 @@ fn list_view(view: ListState, page: tasks::TaskPage, counts: tasks::Counts) -> L
         .into_iter()
         .map(|task| TaskView { due: task.due_date.map(|d| Due::new(d, today, task.completed)), task })
         .collect();
-    let back = view.query();
+    let back = view.back();
     let back_suffix = if back.is_empty() { String::new() } else { format!("?{back}") };
-    ListView { tasks, counts, back, back_suffix, state: view, newer_url, older_url, announce: String::new() }
+    let all_open = overview.counts.active;
+    Ok(ListView {
+        tasks,
+        counts,
+        lists: overview.lists,
+        current,
+        all_open,
+        back,
+        back_suffix,
+        state: view,
+        newer_url,
+        older_url,
+        announce: String::new(),
+    })
 }
 
 /// The fields of the create and edit forms, as typed, with their errors.
@@ -201,12 +263,24 @@ fn list_view(view: ListState, page: tasks::TaskPage, counts: tasks::Counts) -> L
 pub struct TaskFields {
     pub draft: TaskDraft,
     pub completed: bool,
+    /// The task's list (the edit form's choice).
+    pub list_id: Option<i64>,
     pub errors: FieldErrors,
 }
 
 impl TaskFields {
     fn from_task(task: &Task) -> Self {
-        TaskFields { draft: task.draft(), completed: task.completed, errors: FieldErrors::new() }
+        TaskFields {
+            draft: task.draft(),
+            completed: task.completed,
+            list_id: Some(task.list_id),
+            errors: FieldErrors::new(),
+        }
+    }
+
+    /// Whether the form has the task in list `id`.
+    pub fn in_list(&self, id: &i64) -> bool {
+        self.list_id == Some(*id)
     }
 
     /// What is wrong with `field`, for the template.
@@ -226,17 +300,22 @@ pub struct TaskForm {
     #[serde(flatten)]
     draft: TaskDraft,
     completed: Option<String>,
+    /// The edit form's list; a value that names no list of the owner's
+    /// finds no task to change (404).
+    list_id: Option<String>,
     back: Option<String>,
 }
 
 impl TaskForm {
     /// The checked input, or the fields to show again with their errors.
-    fn parse(self) -> Result<(TaskInput, bool), Box<TaskFields>> {
+    fn parse(self) -> Result<(TaskInput, bool, Option<i64>), Box<TaskFields>> {
         // A checkbox: present when ticked.
         let completed = matches!(self.completed.as_deref(), Some("on" | "true" | "1"));
+        // Not a positive number: no list (id 0 is nobody's).
+        let list_id = self.list_id.as_deref().map(|raw| raw.trim().parse::<i64>().unwrap_or(0).max(0));
         match self.draft.parse() {
-            Ok(input) => Ok((input, completed)),
-            Err(errors) => Err(Box::new(TaskFields { draft: self.draft, completed, errors })),
+            Ok(input) => Ok((input, completed, list_id)),
+            Err(errors) => Err(Box::new(TaskFields { draft: self.draft, completed, list_id, errors })),
         }
     }
 }
@@ -290,6 +369,8 @@ pub struct EditPage {
     inline: bool,
     id: i64,
     back: String,
+    cancel: String,
+    lists: Vec<List>,
     form: TaskFields,
 }
 
@@ -300,6 +381,8 @@ pub struct EditFragment {
     inline: bool,
     id: i64,
     back: String,
+    cancel: String,
+    lists: Vec<List>,
     form: TaskFields,
 }
 
@@ -338,10 +421,10 @@ async fn back_to_list(request: ClaimedRequest, view: ListState, outcome: Outcome
         if let Some(flash) = &outcome.flash {
             flash.store(request.cookies(), request.state());
         }
-        return Ok(Redirect::to(&ListState::url(view.query())).into_response());
+        return Ok(Redirect::to(&view.url(view.query())).into_response());
     }
-    let (mut request, page, counts) = request.list(&view.list_query(), true).await?;
-    let mut list = list_view(view, page, counts);
+    let (mut request, page, overview) = request.list(&view.list_query(), true).await?;
+    let mut list = list_view(view, page, overview)?;
     let mut notice = outcome.flash.as_ref().map(Flash::notice);
     if let (Some(notice), Some(Flash::Done(_))) = (&mut notice, &outcome.flash) {
         notice.text.clone_from(&outcome.announce);
@@ -368,9 +451,22 @@ fn retarget(response: impl IntoResponse, target: &str) -> Response {
 /// The task list: its session is checked by the statement that reads it
 /// (see `tasks::list_checked`).
 pub async fn index(request: ClaimedRequest, Query(params): Query<ListParams>) -> Result<Response, AppError> {
-    let view = ListState::from_params(params);
-    let (mut request, page, counts) = request.list(&view.list_query(), true).await?;
-    let list = list_view(view, page, counts);
+    show(request, ListState::from_params(params)).await
+}
+
+/// One list's tasks (`/lists/{id}`): the task list, kept to it.
+pub async fn list_page(
+    request: ClaimedRequest,
+    Path(id): Path<String>,
+    Query(params): Query<ListParams>,
+) -> Result<Response, AppError> {
+    let view = ListState { list: Some(task_id(&id)?), ..ListState::from_params(params) };
+    show(request, view).await
+}
+
+async fn show(request: ClaimedRequest, view: ListState) -> Result<Response, AppError> {
+    let (mut request, page, overview) = request.list(&view.list_query(), true).await?;
+    let list = list_view(view, page, overview)?;
     if request.htmx {
         return Ok(ListFragment { layout: request.layout, list }.into_response());
     }
@@ -381,10 +477,10 @@ pub async fn index(request: ClaimedRequest, Query(params): Query<ListParams>) ->
 pub async fn create(request: ClaimedRequest, Form(form): Form<TaskForm>) -> Result<Response, AppError> {
     let view = ListState::from_back(form.back.as_deref());
     let input = match form.parse() {
-        Ok((input, _)) => input,
+        Ok((input, ..)) => input,
         Err(fields) => {
-            let (request, page, counts) = request.list(&view.list_query(), true).await?;
-            let (layout, list) = (request.layout, list_view(view, page, counts));
+            let (request, page, overview) = request.list(&view.list_query(), true).await?;
+            let (layout, list) = (request.layout, list_view(view, page, overview)?);
             return Ok(if request.htmx {
                 retarget(NewFormFragment { layout, list, form: *fields }, "#new-task")
             } else {
@@ -393,7 +489,11 @@ pub async fn create(request: ClaimedRequest, Form(form): Form<TaskForm>) -> Resu
         }
     };
     let quota = request.state().config.quotas.tasks_per_user;
-    let task = tasks::create(request.db(), &input, quota).await?.ok_or(AppError::task_quota(quota))?;
+    let task = match tasks::create(request.db(), &input, view.list, quota).await? {
+        tasks::Created::Task(task) => task,
+        tasks::Created::NoSuchList => return Err(AppError::NotFound),
+        tasks::Created::QuotaFull => return Err(AppError::task_quota(quota)),
+    };
     let outcome = Outcome::say(format!("Added {}.", quoted(&task.title)), Done::Added);
     back_to_list(request, view, outcome).await
 }
@@ -405,12 +505,14 @@ pub async fn edit_page(
 ) -> Result<Response, AppError> {
     let id = task_id(&id)?;
     let task = tasks::get(request.db(), id).await?.ok_or(AppError::NotFound)?;
-    let back = ListState::from_params(params).query();
+    let lists = lists::all(request.db()).await?;
+    let view = ListState::from_params(params);
+    let (back, cancel) = (view.back(), view.url(view.query()));
     let (layout, form) = (request.layout, TaskFields::from_task(&task));
     Ok(if request.htmx {
-        EditFragment { layout, inline: true, id, back, form }.into_response()
+        EditFragment { layout, inline: true, id, back, cancel, lists, form }.into_response()
     } else {
-        EditPage { layout, inline: false, id, back, form }.into_response()
+        EditPage { layout, inline: false, id, back, cancel, lists, form }.into_response()
     })
 }
 
@@ -421,22 +523,23 @@ pub async fn update(
 ) -> Result<Response, AppError> {
     let id = task_id(&id)?;
     let view = ListState::from_back(form.back.as_deref());
-    let (input, completed) = match form.parse() {
+    let (input, completed, list_id) = match form.parse() {
         Ok(parsed) => parsed,
         Err(fields) => {
             // Someone else's task is not found, whatever the input.
             tasks::get(request.db(), id).await?.ok_or(AppError::NotFound)?;
+            let lists = lists::all(request.db()).await?;
             let request = request.checked().await?;
-            let (layout, back, form) = (request.layout, view.query(), *fields);
+            let (layout, back, cancel, form) = (request.layout, view.back(), view.url(view.query()), *fields);
             return Ok(if request.htmx {
-                retarget(EditFragment { layout, inline: true, id, back, form }, &format!("#task-{id}"))
+                retarget(EditFragment { layout, inline: true, id, back, cancel, lists, form }, &format!("#task-{id}"))
             } else {
-                let page = EditPage { layout, inline: false, id, back, form };
+                let page = EditPage { layout, inline: false, id, back, cancel, lists, form };
                 (StatusCode::UNPROCESSABLE_ENTITY, page).into_response()
             });
         }
     };
-    let patch = TaskPatch::replace(input, completed);
+    let patch = TaskPatch { list_id, ..TaskPatch::replace(input, completed) };
     let task = tasks::update(request.db(), id, &patch).await?.ok_or(AppError::NotFound)?;
     let outcome = Outcome::say(format!("Saved {}.", quoted(&task.title)), Done::Saved);
     back_to_list(request, view, outcome).await
@@ -471,24 +574,26 @@ pub async fn toggle_all(request: ClaimedRequest, Form(form): Form<ToggleAllForm>
         Some("false" | "off" | "0") => false,
         _ => tasks::counts(db).await?.active > 0,
     };
-    let changed = tasks::set_all_completed(db, completed).await?;
+    let view = ListState::from_back(form.back.as_deref());
+    let changed = tasks::set_all_completed(db, view.list, completed).await?;
     let done = if completed { "done" } else { "not done" };
     let outcome = match changed {
         0 => Outcome::say("Nothing to change.".into(), Done::NothingToChange),
         1 => Outcome::say(format!("Marked 1 task as {done}."), Done::MarkedAll),
         n => Outcome::say(format!("Marked {n} tasks as {done}."), Done::MarkedAll),
     };
-    back_to_list(request, ListState::from_back(form.back.as_deref()), outcome).await
+    back_to_list(request, view, outcome).await
 }
 
 pub async fn clear_completed(request: ClaimedRequest, Form(form): Form<BackForm>) -> Result<Response, AppError> {
-    let deletion = tasks::clear_completed(request.db()).await?;
+    let view = ListState::from_back(form.back.as_deref());
+    let deletion = tasks::clear_completed(request.db(), view.list).await?;
     let outcome = if deletion.count == 0 {
         Outcome::say("There are no completed tasks to clear.".into(), Done::NothingToClear)
     } else {
         Outcome::show(Flash::Deleted(deletion))
     };
-    back_to_list(request, ListState::from_back(form.back.as_deref()), outcome).await
+    back_to_list(request, view, outcome).await
 }
 
 pub async fn undo(request: ClaimedRequest, Form(form): Form<UndoForm>) -> Result<Response, AppError> {

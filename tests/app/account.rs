@@ -352,6 +352,8 @@ async fn export_has_the_profile_and_tasks_and_deletion_leaves_nothing(app: TestA
     let json: serde_json::Value = serde_json::from_str(&export.body).unwrap();
     assert_eq!(json["profile"]["email"], email);
     assert_eq!(json["tasks"][0]["title"], "Mine to export");
+    assert_eq!(json["lists"][0]["name"], "Inbox");
+    assert_eq!(json["tasks"][0]["list_id"], json["lists"][0]["id"], "the task is in the Inbox");
     let user_id = json["profile"]["id"].as_str().unwrap().parse::<uuid::Uuid>().unwrap();
 
     browser.get("/account").await;
@@ -365,6 +367,8 @@ async fn export_has_the_profile_and_tasks_and_deletion_leaves_nothing(app: TestA
     for table in [
         "users WHERE id",
         "tasks WHERE user_id",
+        "lists WHERE user_id",
+        "task_counts WHERE user_id",
         "sessions WHERE user_id",
         "security_events WHERE user_id",
         "password_resets WHERE user_id",

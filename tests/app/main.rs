@@ -10,6 +10,7 @@ mod auth;
 mod binary;
 mod csrf;
 mod limits;
+mod lists;
 mod pages;
 mod postgres;
 mod readme;

@@ -587,7 +587,7 @@ async fn every_table_holding_a_users_rows_has_row_level_security_and_a_policy() 
     .await
     .unwrap();
     let names: Vec<&str> = tables.iter().map(|(name, ..)| name.as_str()).collect();
-    for expected in ["tasks", "sessions", "spent_refresh_tokens", "security_events"] {
+    for expected in ["tasks", "lists", "sessions", "spent_refresh_tokens", "security_events"] {
         assert!(names.contains(&expected), "the query finds {expected}: {names:?}");
     }
     for (table, secured, has_policy) in &tables {
@@ -641,7 +641,7 @@ async fn a_statement_without_an_owner_filter_reaches_only_the_named_users_rows()
     assert!(!bypasses);
     assert!(sqlx::query("SELECT * FROM _sqlx_migrations").fetch_all(pool).await.is_err(), "owner's bookkeeping");
 
-    let tables = ["tasks", "sessions", "spent_refresh_tokens", "security_events"];
+    let tables = ["tasks", "lists", "sessions", "spent_refresh_tokens", "security_events"];
     for table in tables {
         let count = |pool| async move {
             let sql = format!("SELECT count(*) FROM {table}");
@@ -702,6 +702,7 @@ fn owned_by(table: &str) -> &'static str {
     match table {
         "spent_refresh_tokens" => "(session_id IN (SELECT id FROM sessions WHERE user_id = $1))",
         "tasks" => "(tasks.user_id = $1)",
+        "lists" => "(lists.user_id = $1)",
         "sessions" => "(sessions.user_id = $1)",
         _ => "(security_events.user_id = $1)",
     }
@@ -733,6 +734,10 @@ async fn every_hot_query_is_answered_from_an_index() {
             "SELECT {columns} FROM tasks WHERE user_id = $1 AND deleted_at IS NULL AND id < $2 ORDER BY id DESC LIMIT $3"
         )),
         ("counts", "SELECT active, completed FROM task_counts WHERE user_id = $1".into()),
+        ("list page", format!(
+            "SELECT {columns} FROM tasks WHERE user_id = $1 AND deleted_at IS NULL AND list_id = $2 ORDER BY id DESC LIMIT $3"
+        )),
+        ("lists", "SELECT id, name FROM lists WHERE user_id = $1 ORDER BY is_inbox DESC, archived, name_folded, id".into()),
         // db::tasks::list_checked: the session check, the counts and the page in one.
         ("checked page", format!(
             "SELECT me.email AS me_email, me.name AS me_name, c.active AS me_active, c.completed AS me_completed, t.*
@@ -770,7 +775,8 @@ async fn every_hot_query_is_answered_from_an_index() {
             "first page" | "recent activity" => query.bind(user).bind(51_i64),
             "active page" => query.bind(user).bind(false).bind(51_i64),
             "next page" => query.bind(user).bind(1_000_i64).bind(51_i64),
-            "counts" => query.bind(user),
+            "counts" | "lists" => query.bind(user),
+            "list page" => query.bind(user).bind(7_i64).bind(51_i64),
             "checked page" => query.bind(uuid::Uuid::new_v4()).bind(user).bind(now).bind(user).bind(user).bind(51_i64),
             "sign-in lookup" | "refresh token" => query.bind("someone@example.com"),
             "throttle count" => query.bind("signin:account:x").bind(now),
