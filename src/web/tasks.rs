@@ -358,7 +358,6 @@ pub struct ListFragment {
 #[template(path = "tasks/_new_form.html")]
 pub struct NewFormFragment {
     layout: Layout,
-    list: ListView,
     form: TaskFields,
 }
 
@@ -478,14 +477,14 @@ pub async fn create(request: ClaimedRequest, Form(form): Form<TaskForm>) -> Resu
     let view = ListState::from_back(form.back.as_deref());
     let input = match form.parse() {
         Ok((input, ..)) => input,
+        Err(fields) if request.htmx() => {
+            let layout = request.checked().await?.layout;
+            return Ok(retarget(NewFormFragment { layout, form: *fields }, "#new-task"));
+        }
         Err(fields) => {
             let (request, page, overview) = request.list(&view.list_query(), true).await?;
             let (layout, list) = (request.layout, list_view(view, page, overview)?);
-            return Ok(if request.htmx {
-                retarget(NewFormFragment { layout, list, form: *fields }, "#new-task")
-            } else {
-                (StatusCode::UNPROCESSABLE_ENTITY, TasksPage { layout, list, form: *fields }).into_response()
-            });
+            return Ok((StatusCode::UNPROCESSABLE_ENTITY, TasksPage { layout, list, form: *fields }).into_response());
         }
     };
     let quota = request.state().config.quotas.tasks_per_user;

@@ -266,6 +266,62 @@ async function focusedId(page) {
   return page.evaluate(() => document.activeElement?.id ?? '');
 }
 
+for (const js of [true, false]) {
+  describe(`lists ${js ? 'with' : 'without'} JavaScript`, { skip }, () => {
+    it('makes a list, switches to it, adds there, moves a task out and deletes the list', async () => {
+      const page = await newPage({ js });
+      await signUp(page, uniqueEmail(js ? 'lists-js' : 'lists-nojs'));
+      await addTask(page, 'Loose end');
+      await page.getByRole('link', { name: 'Manage lists' }).click();
+      await page.waitForURL('**/lists');
+      await page.fill('#new-list-name', 'Garden');
+      await page.selectOption('#new-list-colour', 'green');
+      await page.getByRole('button', { name: 'Add list' }).click();
+      await page.waitForURL(/\/lists\/\d+$/);
+      assert.equal(await page.locator('#list-heading').textContent(), 'Garden');
+      if (js) await markWindow(page);
+      await addTask(page, 'Plant tulips');
+      assert.deepEqual(await titles(page), ['Plant tulips']);
+
+      // The navigation switches views (in place with JavaScript); a task
+      // added after switching goes to the list shown.
+      const nav = page.locator('nav.lists');
+      await nav.getByRole('link', { name: /^All tasks/ }).click();
+      await page.waitForURL('**/tasks');
+      await task(page, 'Loose end').waitFor();
+      assert.deepEqual(await titles(page), ['Plant tulips', 'Loose end']);
+      await nav.getByRole('link', { name: /^Garden/ }).click();
+      await page.waitForURL(/\/lists\/\d+$/);
+      await task(page, 'Loose end').waitFor({ state: 'detached' });
+      await addTask(page, 'Prune roses');
+      assert.deepEqual(await titles(page), ['Prune roses', 'Plant tulips']);
+      assert.match(await nav.getByRole('link', { name: /^Garden/ }).textContent(), /Garden\s*\(open:\s*2\)/);
+      if (js) await assertNoReload(page, 'switching lists and adding');
+
+      // The edit form moves a task to another list.
+      await task(page, 'Plant tulips').getByRole('link', { name: /^Edit/ }).click();
+      const form = page.locator('li.task.editing form, form.edit-form').first();
+      await form.locator('select[name=list_id]').selectOption({ label: 'Inbox' });
+      await form.getByRole('button', { name: 'Save' }).click();
+      await page.waitForURL(/\/lists\/\d+$/);
+      await task(page, 'Prune roses').waitFor();
+      await task(page, 'Plant tulips').waitFor({ state: 'detached' });
+      assert.deepEqual(await titles(page), ['Prune roses']);
+
+      // Deleting the list asks what becomes of its tasks: by default they go to the Inbox.
+      await page.getByRole('link', { name: 'Manage lists' }).click();
+      await page.waitForURL('**/lists');
+      assert.equal(await page.locator('input[name=tasks][value=move]').isChecked(), true);
+      await page.getByRole('button', { name: 'Delete list' }).click();
+      await page.waitForURL('**/lists');
+      assert.equal(await page.getByRole('button', { name: 'Delete list' }).count(), 0, 'only the Inbox is left');
+      await page.goto('/tasks');
+      assert.deepEqual(await titles(page), ['Prune roses', 'Plant tulips', 'Loose end']);
+      await page.context().close();
+    });
+  });
+}
+
 describe('keyboard only', { skip }, () => {
   it('adds, toggles, edits, deletes and undoes with Tab, Enter, Space and Escape, focus always visible', async () => {
     const page = await newPage();
@@ -399,17 +455,31 @@ async function showcase() {
     });
     assert.equal(response.status(), 303);
   }
+  // Two lists, one with tasks of its own.
+  const listIds = {};
+  for (const [name, colour] of [['Work', 'blue'], ['Home and garden', 'green']]) {
+    const response = await page.request.post('/lists', { form: { csrf_token: csrf, name, colour }, maxRedirects: 0 });
+    assert.equal(response.status(), 303);
+    listIds[name] = response.headers().location.replace('/lists/', '');
+  }
+  for (const title of ['Send the quarterly report', 'Book the team offsite']) {
+    const response = await page.request.post('/tasks', {
+      form: { csrf_token: csrf, title, back: `list_id=${listIds.Work}` }, maxRedirects: 0,
+    });
+    assert.equal(response.status(), 303);
+  }
   await page.goto('/tasks');
   await task(page, 'Water plants').locator('button.check').click();
   await page.locator('li.task.done').waitFor();
   const editId = (await task(page, 'Plan the summer trip').getAttribute('id')).replace('task-', '');
+  const workId = listIds.Work;
   const state = await page.context().storageState();
   await page.context().close();
   const empty = await newPage();
   await signUp(empty, uniqueEmail('empty'));
   const emptyState = await empty.context().storageState();
   await empty.context().close();
-  return { state, emptyState, editId };
+  return { state, emptyState, editId, workId };
 }
 
 const VIEWPORTS = { desktop: { width: 1280, height: 800 }, mobile: { width: 390, height: 844 } };
@@ -423,7 +493,7 @@ describe('look and accessibility', { skip }, () => {
     // The four device and colour combinations run side by side, each with
     // users of its own (one of the views deletes and restores a task).
     await Promise.all(Object.entries(VIEWPORTS).flatMap(([device, viewport]) => ['light', 'dark'].map(async (colorScheme) => {
-      const { state, emptyState, editId } = await showcase();
+      const { state, emptyState, editId, workId } = await showcase();
       // Each view: who is signed in, where to go, what to do before the picture.
       const views = [
         { name: 'signin', path: '/signin' },
@@ -448,6 +518,8 @@ describe('look and accessibility', { skip }, () => {
         { name: 'shortcuts', path: '/tasks', state,
           act: async (p) => { await p.keyboard.press('?'); await p.locator('#shortcuts[open]').waitFor(); } },
         { name: 'edit', path: `/tasks/${editId}/edit`, state },
+        { name: 'list', path: `/lists/${workId}`, state },
+        { name: 'lists', path: '/lists', state },
         { name: 'account', path: '/account', state },
         { name: 'forgot-password', path: '/forgot-password' },
         { name: 'reset-password-expired', path: '/reset-password?token=not-a-live-token' },

@@ -55,6 +55,9 @@ export async function startServer() {
       DATA_DIR: path.join(dataDir, 'data'),
       PUBLIC_URL: base,
       RUST_LOG: 'warn',
+      // Every case signs up users of its own, all from 127.0.0.1: more than
+      // the default 20 an hour one address may make.
+      RATE_LIMIT_SIGNUP_PER_IP: '500/1h',
     },
     stdio: ['ignore', log, log],
   });
