@@ -80,7 +80,8 @@ async fn bench(name: &str, url: &str) {
 }
 
 async fn median(db: &Db, owner: uuid::Uuid, position: Position) -> Duration {
-    let query = ListQuery { list: None, status: StatusFilter::All, search: None, position, limit: PAGE };
+    let query =
+        ListQuery { list: None, priority: None, status: StatusFilter::All, search: None, position, limit: PAGE };
     median_of(|| async {
         let page = tasks::list(db.for_user(owner), &query).await.expect("list");
         assert_eq!(page.tasks.len() as i64, PAGE);

@@ -186,6 +186,22 @@ pub fn parse_due_date(raw: Option<&str>) -> Result<Option<Date>, &'static str> {
         .ok_or("Use a date like 2026-12-31.")
 }
 
+/// A priority: none, or 1 (the highest) to 4.
+pub fn priority_of(number: i64) -> Result<i32, &'static str> {
+    if (1..=4).contains(&number) { Ok(number as i32) } else { Err("Use a priority from 1 (the highest) to 4.") }
+}
+
+/// An optional priority as typed (`1`–`4`, or `P1`–`P4`); blank or `none`
+/// means none.
+pub fn parse_priority(raw: Option<&str>) -> Result<Option<i32>, &'static str> {
+    let text = raw.map(str::trim).unwrap_or_default();
+    if text.is_empty() || text.eq_ignore_ascii_case("none") {
+        return Ok(None);
+    }
+    let digits = text.strip_prefix(['p', 'P']).unwrap_or(text);
+    digits.parse::<i64>().map_err(|_| "Use a priority from 1 (the highest) to 4.").and_then(priority_of).map(Some)
+}
+
 /// What is wrong with which field of a form or JSON body: the same list on
 /// the pages (shown beside the fields) and the API (`fields` of a 422).
 pub type FieldErrors = Vec<(&'static str, &'static str)>;
@@ -205,6 +221,7 @@ pub struct TaskInput {
     pub title: String,
     pub description: Option<String>,
     pub due_date: Option<Date>,
+    pub priority: Option<i32>,
 }
 
 /// A change to some of a task's fields; `None` leaves a field as it is.
@@ -213,6 +230,7 @@ pub struct TaskPatch {
     pub title: Option<String>,
     pub description: Option<Option<String>>,
     pub due_date: Option<Option<Date>>,
+    pub priority: Option<Option<i32>>,
     pub completed: Option<bool>,
     /// Moves the task to this list of the owner's.
     pub list_id: Option<i64>,
@@ -225,6 +243,7 @@ impl TaskPatch {
             title: Some(input.title),
             description: Some(input.description),
             due_date: Some(input.due_date),
+            priority: Some(input.priority),
             completed: Some(completed),
             list_id: None,
         }
@@ -241,6 +260,8 @@ pub struct TaskDraft {
     pub title: String,
     pub description: String,
     pub due_date: String,
+    /// Blank, or 1–4.
+    pub priority: String,
 }
 
 impl TaskDraft {
@@ -248,14 +269,16 @@ impl TaskDraft {
         let title = TaskTitle::parse(&self.title);
         let description = parse_description(Some(&self.description));
         let due_date = parse_due_date(Some(&self.due_date));
-        match (title, description, due_date) {
-            (Ok(title), Ok(description), Ok(due_date)) => {
-                Ok(TaskInput { title: title.into_inner(), description, due_date })
+        let priority = parse_priority(Some(&self.priority));
+        match (title, description, due_date, priority) {
+            (Ok(title), Ok(description), Ok(due_date), Ok(priority)) => {
+                Ok(TaskInput { title: title.into_inner(), description, due_date, priority })
             }
-            (title, description, due_date) => Err(collect_errors([
+            (title, description, due_date, priority) => Err(collect_errors([
                 ("title", title.err()),
                 ("description", description.err()),
                 ("due_date", due_date.err()),
+                ("priority", priority.err()),
             ])),
         }
     }
@@ -269,6 +292,7 @@ pub struct TaskChangesDraft<'a> {
     pub title: Option<Option<&'a str>>,
     pub description: Option<Option<&'a str>>,
     pub due_date: Option<Option<&'a str>>,
+    pub priority: Option<Option<i64>>,
     pub completed: Option<Option<bool>>,
 }
 
@@ -281,18 +305,20 @@ impl TaskChangesDraft<'_> {
         };
         let description = self.description.map(parse_description).transpose();
         let due_date = self.due_date.map(parse_due_date).transpose();
+        let priority = self.priority.map(|p| p.map(priority_of).transpose()).transpose();
         let completed = match self.completed {
             Some(None) => Err("Use true or false."),
             other => Ok(other.flatten()),
         };
-        match (title, description, due_date, completed) {
-            (Ok(title), Ok(description), Ok(due_date), Ok(completed)) => {
-                Ok(TaskPatch { title, description, due_date, completed, list_id: None })
+        match (title, description, due_date, priority, completed) {
+            (Ok(title), Ok(description), Ok(due_date), Ok(priority), Ok(completed)) => {
+                Ok(TaskPatch { title, description, due_date, priority, completed, list_id: None })
             }
-            (title, description, due_date, completed) => Err(collect_errors([
+            (title, description, due_date, priority, completed) => Err(collect_errors([
                 ("title", title.err()),
                 ("description", description.err()),
                 ("due_date", due_date.err()),
+                ("priority", priority.err()),
                 ("completed", completed.err()),
             ])),
         }
@@ -440,12 +466,22 @@ mod tests {
 
     #[test]
     fn a_task_draft_reports_every_bad_field_at_once() {
-        let draft = TaskDraft { title: "  ".into(), description: "\u{7}".into(), due_date: "31/12/2026".into() };
+        let draft = TaskDraft {
+            title: "  ".into(),
+            description: "\u{7}".into(),
+            due_date: "31/12/2026".into(),
+            priority: "P5".into(),
+        };
         let fields: Vec<&str> = draft.parse().unwrap_err().iter().map(|(f, _)| *f).collect();
-        assert_eq!(fields, ["title", "description", "due_date"]);
-        let good = TaskDraft { title: " Buy milk ".into(), description: String::new(), due_date: "2026-12-31".into() };
+        assert_eq!(fields, ["title", "description", "due_date", "priority"]);
+        let good = TaskDraft {
+            title: " Buy milk ".into(),
+            due_date: "2026-12-31".into(),
+            priority: "p1".into(),
+            ..Default::default()
+        };
         let input = good.parse().unwrap();
-        assert_eq!((input.title.as_str(), input.description), ("Buy milk", None));
+        assert_eq!((input.title.as_str(), input.description, input.priority), ("Buy milk", None, Some(1)));
     }
 
     #[test]

@@ -28,6 +28,9 @@ pub struct TaskJson {
     pub completed_at: Option<String>,
     #[schema(format = Date)]
     pub due_date: Option<String>,
+    /// `null`, or 1 (the highest) to 4.
+    #[schema(minimum = 1, maximum = 4)]
+    pub priority: Option<i32>,
     #[schema(format = DateTime)]
     pub created_at: String,
     #[schema(format = DateTime)]
@@ -44,6 +47,7 @@ impl From<Task> for TaskJson {
             completed: task.completed,
             completed_at: task.completed_at.map(rfc3339),
             due_date: task.due_date.map(|d| d.to_string()),
+            priority: task.priority,
             created_at: rfc3339(task.created_at),
             updated_at: rfc3339(task.updated_at),
         }
@@ -74,6 +78,9 @@ pub struct ListParams {
     /// Only this list's tasks (an id that is not one of your lists: none).
     #[param(pattern = "^[0-9]+$")]
     list_id: Option<String>,
+    /// Only tasks of this priority, 1–4, or `none` for those without one.
+    #[param(pattern = "^([1-4]|none)$")]
+    priority: Option<String>,
 }
 
 /// Your tasks, newest first, a page at a time (keyset pagination: pages stay
@@ -118,7 +125,16 @@ pub async fn list(
                 .ok_or_else(|| ApiError::validation([("list_id", "Use the id of one of your lists.")]))?,
         ),
     };
-    let query = ListQuery { list, status, search, position, limit };
+    let priority = match params.priority.as_deref() {
+        None => None,
+        Some(raw) => Some(
+            crate::domain::parse_priority(Some(raw))
+                .ok()
+                .filter(|p| p.is_some() || raw.trim().eq_ignore_ascii_case("none"))
+                .ok_or_else(|| ApiError::validation([("priority", "Use 1 to 4, or none.")]))?,
+        ),
+    };
+    let query = ListQuery { list, priority, status, search, position, limit };
     if let Some(page) = tasks::list_json(claim.rows(&state.db), &query).await? {
         return Ok(page_of(page));
     }
@@ -147,6 +163,10 @@ pub struct NewTask {
     due_date: Option<String>,
     #[serde(default)]
     completed: Option<bool>,
+    /// `null` (the default), or 1 (the highest) to 4.
+    #[serde(default)]
+    #[schema(minimum = 1, maximum = 4)]
+    priority: Option<i64>,
     /// The list to put the task in (default: your Inbox).
     #[serde(default)]
     #[schema(minimum = 1)]
@@ -171,6 +191,7 @@ pub async fn create(
         title: body.title,
         description: body.description.unwrap_or_default(),
         due_date: body.due_date.unwrap_or_default(),
+        priority: body.priority.map(|p| p.to_string()).unwrap_or_default(),
     };
     let input = draft.parse().map_err(ApiError::validation)?;
     let quota = state.config.quotas.tasks_per_user;
@@ -218,6 +239,10 @@ pub struct TaskChanges {
     #[serde(default, deserialize_with = "double_option")]
     #[schema(format = Date)]
     due_date: Option<Option<String>>,
+    /// 1 (the highest) to 4; `null` removes the priority.
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(minimum = 1, maximum = 4)]
+    priority: Option<Option<i64>>,
     #[serde(default, deserialize_with = "double_option")]
     #[schema(nullable = false)]
     completed: Option<Option<bool>>,
@@ -233,6 +258,7 @@ impl TaskChanges {
             title: self.title.as_ref().map(Option::as_deref),
             description: self.description.as_ref().map(Option::as_deref),
             due_date: self.due_date.as_ref().map(Option::as_deref),
+            priority: self.priority,
             completed: self.completed,
         }
     }

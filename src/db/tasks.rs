@@ -30,6 +30,8 @@ pub struct Task {
     pub completed: bool,
     pub completed_at: Option<OffsetDateTime>,
     pub due_date: Option<Date>,
+    /// None, or 1 (the highest) to 4.
+    pub priority: Option<i32>,
     pub created_at: OffsetDateTime,
     pub updated_at: OffsetDateTime,
 }
@@ -41,11 +43,13 @@ impl Task {
             title: self.title.clone(),
             description: self.description.clone().unwrap_or_default(),
             due_date: self.due_date.map(|d| d.to_string()).unwrap_or_default(),
+            priority: self.priority.map(|p| p.to_string()).unwrap_or_default(),
         }
     }
 }
 
-const COLUMNS: &str = "id, list_id, title, description, completed, completed_at, due_date, created_at, updated_at";
+const COLUMNS: &str =
+    "id, list_id, title, description, completed, completed_at, due_date, priority, created_at, updated_at";
 
 // The checked input types live with their parsers.
 pub use crate::domain::{StatusFilter, TaskInput, TaskPatch};
@@ -65,6 +69,8 @@ pub enum Position {
 pub struct ListQuery<'a> {
     /// Only this list's tasks (another user's list: none).
     pub list: Option<i64>,
+    /// Only tasks of this priority (`Some(None)`: those without one).
+    pub priority: Option<Option<i32>>,
     pub status: StatusFilter,
     pub search: Option<&'a str>,
     pub position: Position,
@@ -146,6 +152,15 @@ macro_rules! push_tasks {
         $q.push_bind($db.owner()).push(" AND deleted_at IS NULL");
         if let Some(list) = $query.list {
             $q.push(" AND list_id = ").push_bind(list);
+        }
+        match $query.priority {
+            None => {}
+            Some(None) => {
+                $q.push(" AND priority IS NULL");
+            }
+            Some(Some(priority)) => {
+                $q.push(" AND priority = ").push_bind(priority);
+            }
         }
         if $query.status != StatusFilter::All {
             $q.push(" AND completed = ").push_bind($query.status == StatusFilter::Completed);
@@ -309,6 +324,7 @@ struct JsonTask<'a> {
     completed: bool,
     completed_at: Option<&'a str>,
     due_date: Option<&'a str>,
+    priority: Option<i32>,
     created_at: &'a str,
     updated_at: &'a str,
 }
@@ -335,6 +351,7 @@ impl SqlitePage {
                     title: row.title,
                     description: row.description,
                     completed: row.completed,
+                    priority: row.priority,
                 })
             })
             .collect()
@@ -380,7 +397,7 @@ async fn sqlite_page(db: UserDb<'_>, query: &ListQuery<'_>, with_overview: bool)
             " CROSS JOIN (SELECT json_group_array(json_object(
                  'id', id, 'list_id', list_id, 'title', title, 'description', description,
                  'completed', json(CASE WHEN completed THEN 'true' ELSE 'false' END),
-                 'completed_at', completed_at, 'due_date', due_date,
+                 'completed_at', completed_at, 'due_date', due_date, 'priority', priority,
                  'created_at', created_at, 'updated_at', updated_at)",
         );
         q.push(order).push(") AS items, min(id) AS last FROM (");
@@ -460,12 +477,12 @@ pub enum Created {
 /// creates also queue on a lock of their own ([`QUOTA_LOCK`]).
 pub async fn create(db: UserDb<'_>, input: &TaskInput, list: Option<i64>, quota: i64) -> DbResult<Created> {
     let now = now();
-    let which_list = if list.is_some() { "l.id = $11" } else { "l.is_inbox" };
+    let which_list = if list.is_some() { "l.id = $12" } else { "l.is_inbox" };
     let sql = format!(
         "INSERT INTO tasks (user_id, title, description, title_folded, description_folded, completed, due_date,
-                            created_at, updated_at, list_id)
-         SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, l.id FROM lists l
-         WHERE l.user_id = $1 AND {which_list} AND {LIVE_TASKS} < $10
+                            created_at, updated_at, priority, list_id)
+         SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, l.id FROM lists l
+         WHERE l.user_id = $1 AND {which_list} AND {LIVE_TASKS} < $11
          RETURNING {COLUMNS}"
     );
     let task = as_user!(db, writing conn => {
@@ -482,6 +499,7 @@ pub async fn create(db: UserDb<'_>, input: &TaskInput, list: Option<i64>, quota:
             .bind(input.due_date)
             .bind(now)
             .bind(now)
+            .bind(input.priority)
             .bind(quota);
         if let Some(list) = list {
             insert = insert.bind(list);
@@ -513,6 +531,9 @@ pub async fn update(db: UserDb<'_>, id: i64, patch: &TaskPatch) -> DbResult<Opti
         }
         if let Some(due_date) = patch.due_date {
             q.push(", due_date = ").push_bind(due_date);
+        }
+        if let Some(priority) = patch.priority {
+            q.push(", priority = ").push_bind(priority);
         }
         if let Some(list) = patch.list_id {
             q.push(", list_id = ").push_bind(list);

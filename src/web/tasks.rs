@@ -36,6 +36,8 @@ pub struct ListParams {
     /// here, as the API does).
     list_id: Option<String>,
     status: Option<String>,
+    /// `1`–`4`, or `none`; anything else shows every priority.
+    priority: Option<String>,
     q: Option<String>,
     page: Option<String>,
     after: Option<String>,
@@ -48,6 +50,8 @@ pub struct ListState {
     /// The list viewed; `None` for all tasks.
     pub list: Option<i64>,
     pub status: StatusFilter,
+    /// `Some(None)`: tasks without a priority.
+    pub priority: Option<Option<i32>>,
     pub search: String,
     pub page: i64,
     position: Position,
@@ -66,7 +70,12 @@ impl ListState {
             (None, Some(before)) => Position::Before(before),
             (None, None) => Position::Offset((page - 1) * PAGE_SIZE),
         };
-        ListState { list: cursor(params.list_id), status, search, page, position }
+        let priority = params.priority.as_deref().and_then(|raw| match raw.trim() {
+            "" => None,
+            none if none.eq_ignore_ascii_case("none") => Some(None),
+            other => crate::domain::parse_priority(Some(other)).ok().flatten().map(Some),
+        });
+        ListState { list: cursor(params.list_id), status, priority, search, page, position }
     }
 
     /// The view a form's hidden `back` field names.
@@ -83,6 +92,9 @@ impl ListState {
         let mut pairs: Vec<(&str, String)> = Vec::new();
         if let Some(name) = Self::status_name(status) {
             pairs.push(("status", name.into()));
+        }
+        if let Some(priority) = self.priority {
+            pairs.push(("priority", priority.map_or_else(|| "none".to_owned(), |p| p.to_string())));
         }
         if !self.search.is_empty() {
             pairs.push(("q", self.search.clone()));
@@ -132,6 +144,15 @@ impl ListState {
 
     pub fn is(&self, status: &str) -> bool {
         Self::status_name(self.status).unwrap_or("all") == status
+    }
+
+    /// Whether the priority filter is `value` (`""` any, `none`, `1`–`4`).
+    pub fn priority_is(&self, value: &str) -> bool {
+        match self.priority {
+            None => value.is_empty(),
+            Some(None) => value == "none",
+            Some(Some(p)) => value == p.to_string(),
+        }
     }
 
     pub fn status_value(&self) -> &'static str {
@@ -208,7 +229,14 @@ impl ListView {
 impl ListState {
     fn list_query(&self) -> ListQuery<'_> {
         let search = (!self.search.is_empty()).then_some(self.search.as_str());
-        ListQuery { list: self.list, status: self.status, search, position: self.position, limit: PAGE_SIZE }
+        ListQuery {
+            list: self.list,
+            priority: self.priority,
+            status: self.status,
+            search,
+            position: self.position,
+            limit: PAGE_SIZE,
+        }
     }
 }
 

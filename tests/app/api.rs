@@ -504,7 +504,8 @@ async fn the_list_shows_every_field_exactly_as_the_task_itself_does(app: TestApp
         json!({"title": "plain"}),
         json!({"title": "quotes \" and \\ backslash", "description": "two\nlines\tand a tab"}),
         json!({"title": "ünïcödé ✓ 🦀", "description": "</script><b>&amp;</b>", "due_date": "2026-12-31"}),
-        json!({"title": "done", "completed": true, "due_date": "2027-01-01"}),
+        json!({"title": "done", "completed": true, "due_date": "2027-01-01", "priority": 1}),
+        json!({"title": "low priority", "priority": 4}),
         json!({"title": "no description", "description": ""}),
     ];
     let mut ids = Vec::new();
@@ -528,9 +529,10 @@ async fn the_list_shows_every_field_exactly_as_the_task_itself_does(app: TestApp
         let one = api.get(&format!("/tasks/{}", item["id"])).await;
         assert_eq!(&one.body, item, "the list and the task disagree");
     }
-    assert_eq!(items[1]["completed"], true);
-    assert!(items[1]["completed_at"].is_string());
-    assert_eq!(items[2]["description"], "</script><b>&amp;</b>");
+    assert_eq!(items[2]["completed"], true);
+    assert_eq!(items[2]["priority"], 1);
+    assert!(items[2]["completed_at"].is_string());
+    assert_eq!(items[3]["description"], "</script><b>&amp;</b>");
 
     let mut walked = Vec::new();
     let mut cursor = String::new();
@@ -545,5 +547,5 @@ async fn the_list_shows_every_field_exactly_as_the_task_itself_does(app: TestApp
     }
     assert_eq!(&walked, items, "pages of two are the long page");
     let active = api.get("/tasks?status=completed&q=DONE").await;
-    assert_eq!(active.body["items"].as_array().unwrap(), &vec![items[1].clone()]);
+    assert_eq!(active.body["items"].as_array().unwrap(), &vec![items[2].clone()]);
 }

@@ -13,6 +13,7 @@ mod limits;
 mod lists;
 mod pages;
 mod postgres;
+mod priority;
 mod readme;
 mod sessions;
 mod signup;
