@@ -18,7 +18,7 @@ use std::{
 use doable::{
     db::{
         DatabaseUrl, Db,
-        tasks::{self, ListQuery, Position, StatusFilter},
+        tasks::{self, ListQuery, Position, Sort, StatusFilter},
         users,
     },
     domain::Email,
@@ -63,7 +63,11 @@ async fn bench(name: &str, url: &str) {
     println!("{:<28} {:>12} {:>12}", "page (50 tasks)", "keyset p50", "offset p50");
 
     for depth in [0, 1_000, 5_000, 9_950] {
-        let keyset = if depth == 0 { Position::Offset(0) } else { Position::After(ids[depth as usize - 1]) };
+        let keyset = if depth == 0 {
+            Position::Offset(0)
+        } else {
+            Position::After(Sort::Newest.parse_cursor(&ids[depth as usize - 1].to_string()).expect("an id"))
+        };
         let keyset_time = median(&db, owner, keyset).await;
         let offset_time = median(&db, owner, Position::Offset(depth)).await;
         println!(
@@ -80,8 +84,15 @@ async fn bench(name: &str, url: &str) {
 }
 
 async fn median(db: &Db, owner: uuid::Uuid, position: Position) -> Duration {
-    let query =
-        ListQuery { list: None, priority: None, status: StatusFilter::All, search: None, position, limit: PAGE };
+    let query = ListQuery {
+        sort: Sort::Newest,
+        list: None,
+        priority: None,
+        status: StatusFilter::All,
+        search: None,
+        position,
+        limit: PAGE,
+    };
     median_of(|| async {
         let page = tasks::list(db.for_user(owner), &query).await.expect("list");
         assert_eq!(page.tasks.len() as i64, PAGE);

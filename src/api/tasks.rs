@@ -12,7 +12,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::{ApiClaim, ApiError, ApiJson, ApiResult, ErrorBody, double_option, rfc3339};
 use crate::{
     app::AppState,
-    db::tasks::{self, ListQuery, Position, StatusFilter, Task, TaskPatch},
+    db::tasks::{self, ListQuery, Position, Sort, StatusFilter, Task, TaskPatch},
     domain::{TaskChangesDraft, TaskDraft, parse_search},
 };
 
@@ -81,6 +81,10 @@ pub struct ListParams {
     /// Only tasks of this priority, 1–4, or `none` for those without one.
     #[param(pattern = "^([1-4]|none)$")]
     priority: Option<String>,
+    /// `newest` (default); `priority`: 1 first, tasks without one last;
+    /// `due`: soonest first, undated last. Newest first within each.
+    #[param(pattern = "^(newest|priority|due)$")]
+    sort: Option<String>,
 }
 
 /// Your tasks, newest first, a page at a time (keyset pagination: pages stay
@@ -106,14 +110,17 @@ pub async fn list(
             .filter(|n| (1..=100).contains(n))
             .ok_or_else(|| ApiError::validation([("limit", "Use a whole number from 1 to 100.")]))?,
     };
+    let sort = match params.sort.as_deref() {
+        None => Sort::Newest,
+        Some(raw) => {
+            Sort::parse(raw).ok_or_else(|| ApiError::validation([("sort", "Use newest, priority or due.")]))?
+        }
+    };
     let position = match params.cursor.as_deref() {
         None | Some("") => Position::Offset(0),
-        Some(raw) => raw
-            .parse::<i64>()
-            .ok()
-            .filter(|id| *id > 0)
-            .map(Position::After)
-            .ok_or_else(|| ApiError::validation([("cursor", "Use the next_cursor of a previous page.")]))?,
+        Some(raw) => sort.parse_cursor(raw).map(Position::After).ok_or_else(|| {
+            ApiError::validation([("cursor", "Use the next_cursor of a previous page, in the same sort.")])
+        })?,
     };
     let search = parse_search(params.q.as_deref()).map_err(|message| ApiError::validation([("q", message)]))?;
     let list = match params.list_id.as_deref() {
@@ -134,12 +141,12 @@ pub async fn list(
                 .ok_or_else(|| ApiError::validation([("priority", "Use 1 to 4, or none.")]))?,
         ),
     };
-    let query = ListQuery { list, priority, status, search, position, limit };
+    let query = ListQuery { sort, list, priority, status, search, position, limit };
     if let Some(page) = tasks::list_json(claim.rows(&state.db), &query).await? {
         return Ok(page_of(page));
     }
     let page = tasks::list(claim.rows(&state.db), &query).await?;
-    let next_cursor = if page.has_older { page.tasks.last().map(|t| t.id.to_string()) } else { None };
+    let next_cursor = if page.has_older { page.tasks.last().map(|t| sort.cursor_of(t).to_string()) } else { None };
     Ok(Json(TaskPage { items: page.tasks.into_iter().map(TaskJson::from).collect(), next_cursor }).into_response())
 }
 

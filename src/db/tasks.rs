@@ -54,19 +54,125 @@ const COLUMNS: &str =
 // The checked input types live with their parsers.
 pub use crate::domain::{StatusFilter, TaskInput, TaskPatch};
 
-/// Where a page of the (newest first) list starts.
+/// The order of a list: `newest` first (by id), or by a key and then
+/// newest first within it: `priority` (1 first, none last), `due` (soonest
+/// first, undated last). Every order pages by keyset ([`Cursor`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Sort {
+    #[default]
+    Newest,
+    Priority,
+    Due,
+}
+
+/// What `due` puts undated tasks under: after every date.
+const NO_DAY: Date = time::macros::date!(9999 - 12 - 31);
+/// What `priority` puts tasks without one under: after 4.
+const NO_PRIORITY: i32 = 5;
+
+impl Sort {
+    /// The name in URLs and the API.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Sort::Newest => "newest",
+            Sort::Priority => "priority",
+            Sort::Due => "due",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Sort> {
+        [Sort::Newest, Sort::Priority, Sort::Due].into_iter().find(|s| s.as_str() == raw.trim())
+    }
+
+    /// The key this order sorts by before the id, over columns named with
+    /// `prefix`. Written exactly as the indexes say it (migrations 0014 on
+    /// PostgreSQL, 0011 on SQLite).
+    fn key_sql(self, postgres: bool, prefix: &str) -> Option<String> {
+        match self {
+            Sort::Newest => None,
+            Sort::Priority => Some(format!("coalesce({prefix}priority, 5)")),
+            Sort::Due if postgres => Some(format!("coalesce({prefix}due_date, DATE '9999-12-31')")),
+            Sort::Due => Some(format!("coalesce({prefix}due_date, '9999-12-31')")),
+        }
+    }
+
+    /// `ORDER BY` for reading forward (the list's order) or backward.
+    fn order_sql(self, postgres: bool, prefix: &str, forward: bool) -> String {
+        let (key, id) = if forward { ("ASC", "DESC") } else { ("DESC", "ASC") };
+        match self.key_sql(postgres, prefix) {
+            None => format!(" ORDER BY {prefix}id {id}"),
+            Some(expr) => format!(" ORDER BY {expr} {key}, {prefix}id {id}"),
+        }
+    }
+
+    /// Where `task` sits in this order: the cursor of the page after it.
+    pub fn cursor_of(self, task: &Task) -> Cursor {
+        let key = match self {
+            Sort::Newest => Key::Id,
+            Sort::Priority => Key::Number(task.priority.unwrap_or(NO_PRIORITY)),
+            Sort::Due => Key::Day(task.due_date.unwrap_or(NO_DAY)),
+        };
+        Cursor { id: task.id, key }
+    }
+
+    /// A cursor as [`Cursor`]'s `Display` wrote it for this order.
+    pub fn parse_cursor(self, raw: &str) -> Option<Cursor> {
+        let (key, id) = match self {
+            Sort::Newest => (Key::Id, raw),
+            _ => {
+                let (key, id) = raw.rsplit_once('_')?;
+                let key = match self {
+                    Sort::Priority => Key::Number(key.parse().ok().filter(|p| (1..=NO_PRIORITY).contains(p))?),
+                    _ => Key::Day(Date::parse(key, time::macros::format_description!("[year]-[month]-[day]")).ok()?),
+                };
+                (key, id)
+            }
+        };
+        let id = id.parse::<i64>().ok().filter(|id| *id > 0)?;
+        Some(Cursor { id, key })
+    }
+}
+
+/// A place in a list's order: a task's sort key and id.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Cursor {
+    pub id: i64,
+    key: Key,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Key {
+    /// `newest`: the id alone.
+    Id,
+    Number(i32),
+    Day(Date),
+}
+
+/// `123` (newest), `2_123` (priority), `2026-12-31_123` (due).
+impl std::fmt::Display for Cursor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.key {
+            Key::Id => write!(f, "{}", self.id),
+            Key::Number(n) => write!(f, "{n}_{}", self.id),
+            Key::Day(day) => write!(f, "{day}_{}", self.id),
+        }
+    }
+}
+
+/// Where a page of the list starts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Position {
     /// Skip this many tasks from the top: for a page number typed in a URL.
     Offset(i64),
-    /// Tasks older than this id (the next page).
-    After(i64),
-    /// Tasks newer than this id (the previous page).
-    Before(i64),
+    /// Tasks after this place in the order (the next page).
+    After(Cursor),
+    /// Tasks before it (the previous page).
+    Before(Cursor),
 }
 
 #[derive(Clone, Debug)]
 pub struct ListQuery<'a> {
+    pub sort: Sort,
     /// Only this list's tasks (another user's list: none).
     pub list: Option<i64>,
     /// Only tasks of this priority (`Some(None)`: those without one).
@@ -169,13 +275,25 @@ macro_rules! push_tasks {
             $q.push(" AND (title_folded LIKE ").push_bind(pattern.clone());
             $q.push(" ESCAPE '\\' OR description_folded LIKE ").push_bind(pattern.clone()).push(" ESCAPE '\\')");
         }
-        match $query.position {
-            Position::Offset(_) => {}
-            Position::After(id) => {
-                $q.push(" AND id < ").push_bind(id);
-            }
-            Position::Before(id) => {
-                $q.push(" AND id > ").push_bind(id);
+        let (cursor, after) = match $query.position {
+            Position::Offset(_) => (None, true),
+            Position::After(cursor) => (Some(cursor), true),
+            Position::Before(cursor) => (Some(cursor), false),
+        };
+        if let Some(cursor) = cursor {
+            let (beyond, id) = if after { (" > ", " AND id < ") } else { (" < ", " AND id > ") };
+            match ($query.sort.key_sql($db.is_postgres(), ""), cursor.key) {
+                (Some(expr), Key::Number(n)) => {
+                    $q.push(" AND (").push(&expr).push(beyond).push_bind(n);
+                    $q.push(" OR (").push(&expr).push(" = ").push_bind(n).push(id).push_bind(cursor.id).push("))");
+                }
+                (Some(expr), Key::Day(day)) => {
+                    $q.push(" AND (").push(&expr).push(beyond).push_bind(day);
+                    $q.push(" OR (").push(&expr).push(" = ").push_bind(day).push(id).push_bind(cursor.id).push("))");
+                }
+                _ => {
+                    $q.push(id).push_bind(cursor.id);
+                }
             }
         }
         $q.push($order);
@@ -221,13 +339,10 @@ pub async fn list_checked(
         return Ok((page.user, task_page(tasks, page.more, query.position), page.overview));
     }
     let session = db.session();
-    let newest_first = !matches!(query.position, Position::Before(_));
+    let forward = !matches!(query.position, Position::Before(_));
     // The subquery's order does not survive the join: it is said again.
-    let (order, outer_order) = if newest_first {
-        (" ORDER BY id DESC", " ORDER BY t.id DESC")
-    } else {
-        (" ORDER BY id ASC", " ORDER BY t.id ASC")
-    };
+    let order = query.sort.order_sql(true, "", forward);
+    let outer_order = query.sort.order_sql(true, "t.", forward);
     let pattern = query.search.map(like_pattern);
     // The statement checks the session itself.
     let rows = as_user!(db.unchecked(), conn => {
@@ -245,12 +360,12 @@ pub async fn list_checked(
         }
         q.push(" LEFT JOIN (");
         // One row more than asked: whether more follow.
-        push_tasks!(q, db, query, pattern, COLUMNS, order);
+        push_tasks!(q, db, query, pattern, COLUMNS, &order);
         q.push(" LIMIT ").push_bind(query.limit + 1);
         if let Position::Offset(offset) = query.position {
             q.push(" OFFSET ").push_bind(offset);
         }
-        q.push(") AS t ON 1 = 1").push(outer_order);
+        q.push(") AS t ON 1 = 1").push(&outer_order);
         let rows = q.build().fetch_all(&mut *conn).await?;
         // Read here, where the rows' type is the backend's.
         match rows.first() {
@@ -370,11 +485,12 @@ impl SqlitePage {
 async fn sqlite_page(db: UserDb<'_>, query: &ListQuery<'_>, with_overview: bool) -> DbResult<SqlitePage> {
     let session = db.session();
     let pattern = query.search.map(like_pattern);
-    let (order, offset) = match query.position {
-        Position::Offset(offset) => (" ORDER BY id DESC", offset),
-        Position::After(_) => (" ORDER BY id DESC", 0),
-        Position::Before(_) => (" ORDER BY id ASC", 0),
+    let (forward, offset) = match query.position {
+        Position::Offset(offset) => (true, offset),
+        Position::After(_) => (true, 0),
+        Position::Before(_) => (false, 0),
     };
+    let order = query.sort.order_sql(false, "", forward);
     type Row = (String, Option<String>, Option<i64>, Option<i64>, Option<String>, String, Option<i64>, bool);
     let row: Option<Row> = as_user!(db.unchecked(), conn => {
         let mut q = sqlx::QueryBuilder::new("SELECT me.email, me.name, ");
@@ -385,7 +501,7 @@ async fn sqlite_page(db: UserDb<'_>, query: &ListQuery<'_>, with_overview: bool)
             q.push("NULL, NULL, NULL");
         }
         q.push(", page.items, page.last, EXISTS (");
-        push_tasks!(q, db, query, pattern, "1", order);
+        push_tasks!(q, db, query, pattern, "1", &order);
         q.push(" LIMIT 1 OFFSET ").push_bind(offset + query.limit);
         q.push(") FROM (");
         push_me!(q, db, session);
@@ -400,8 +516,8 @@ async fn sqlite_page(db: UserDb<'_>, query: &ListQuery<'_>, with_overview: bool)
                  'completed_at', completed_at, 'due_date', due_date, 'priority', priority,
                  'created_at', created_at, 'updated_at', updated_at)",
         );
-        q.push(order).push(") AS items, min(id) AS last FROM (");
-        push_tasks!(q, db, query, pattern, COLUMNS, order);
+        q.push(&order).push(") AS items, min(id) AS last FROM (");
+        push_tasks!(q, db, query, pattern, COLUMNS, &order);
         q.push(" LIMIT ").push_bind(query.limit).push(" OFFSET ").push_bind(offset);
         q.push(")) AS page");
         q.build_query_as().fetch_optional(&mut *conn).await?
@@ -423,11 +539,12 @@ pub struct JsonPage {
 }
 
 /// On SQLite, [`list`] for the JSON API, its items the JSON SQLite wrote
-/// ([`sqlite_page`]), sent on as they are. `None` on PostgreSQL (and for a
-/// page before a cursor, which the API never asks for): the caller takes
-/// [`list`].
+/// ([`sqlite_page`]), sent on as they are. `None` on PostgreSQL, for an
+/// order other than newest first (whose cursor is not the smallest id), and
+/// for a page before a cursor (which the API never asks for): the caller
+/// takes [`list`].
 pub async fn list_json(db: UserDb<'_>, query: &ListQuery<'_>) -> DbResult<Option<JsonPage>> {
-    if db.is_postgres() || matches!(query.position, Position::Before(_)) {
+    if db.is_postgres() || query.sort != Sort::Newest || matches!(query.position, Position::Before(_)) {
         return Ok(None);
     }
     let page = sqlite_page(db, query, false).await?;

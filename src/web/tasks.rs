@@ -20,7 +20,7 @@ use super::{
 use crate::{
     db::{
         lists::{self, List, ListSummary},
-        tasks::{self, Counts, ListQuery, Overview, Position, StatusFilter, Task, TaskInput, TaskPatch},
+        tasks::{self, Counts, ListQuery, Overview, Position, Sort, StatusFilter, Task, TaskInput, TaskPatch},
     },
     domain::{FieldErrors, MAX_SEARCH_CHARS, TaskDraft, error_of},
     error::AppError,
@@ -38,6 +38,8 @@ pub struct ListParams {
     status: Option<String>,
     /// `1`–`4`, or `none`; anything else shows every priority.
     priority: Option<String>,
+    /// `newest` (the default), `priority` or `due`.
+    sort: Option<String>,
     q: Option<String>,
     page: Option<String>,
     after: Option<String>,
@@ -52,6 +54,7 @@ pub struct ListState {
     pub status: StatusFilter,
     /// `Some(None)`: tasks without a priority.
     pub priority: Option<Option<i32>>,
+    pub sort: Sort,
     pub search: String,
     pub page: i64,
     position: Position,
@@ -64,7 +67,8 @@ impl ListState {
         // The pages keep the first characters of a longer search rather than refuse it.
         let search = params.q.unwrap_or_default().trim().chars().take(MAX_SEARCH_CHARS).collect();
         let page = params.page.and_then(|p| p.parse::<i64>().ok()).filter(|p| (1..=1_000_000).contains(p)).unwrap_or(1);
-        let cursor = |c: Option<String>| c.and_then(|c| c.parse::<i64>().ok()).filter(|c| *c > 0);
+        let sort = params.sort.as_deref().and_then(Sort::parse).unwrap_or_default();
+        let cursor = |c: Option<String>| c.and_then(|c| sort.parse_cursor(&c));
         let position = match (cursor(params.after), cursor(params.before)) {
             (Some(after), _) => Position::After(after),
             (None, Some(before)) => Position::Before(before),
@@ -75,7 +79,8 @@ impl ListState {
             none if none.eq_ignore_ascii_case("none") => Some(None),
             other => crate::domain::parse_priority(Some(other)).ok().flatten().map(Some),
         });
-        ListState { list: cursor(params.list_id), status, priority, search, page, position }
+        let list = params.list_id.and_then(|id| id.parse::<i64>().ok()).filter(|id| *id > 0);
+        ListState { list, status, priority, sort, search, page, position }
     }
 
     /// The view a form's hidden `back` field names.
@@ -99,11 +104,14 @@ impl ListState {
         if !self.search.is_empty() {
             pairs.push(("q", self.search.clone()));
         }
+        if self.sort != Sort::Newest {
+            pairs.push(("sort", self.sort.as_str().into()));
+        }
         if page > 1 {
             pairs.push(("page", page.to_string()));
             match position {
-                Position::After(id) => pairs.push(("after", id.to_string())),
-                Position::Before(id) => pairs.push(("before", id.to_string())),
+                Position::After(cursor) => pairs.push(("after", cursor.to_string())),
+                Position::Before(cursor) => pairs.push(("before", cursor.to_string())),
                 Position::Offset(_) => {}
             }
         }
@@ -144,6 +152,10 @@ impl ListState {
 
     pub fn is(&self, status: &str) -> bool {
         Self::status_name(self.status).unwrap_or("all") == status
+    }
+
+    pub fn sort_is(&self, value: &str) -> bool {
+        self.sort.as_str() == value
     }
 
     /// Whether the priority filter is `value` (`""` any, `none`, `1`–`4`).
@@ -230,6 +242,7 @@ impl ListState {
     fn list_query(&self) -> ListQuery<'_> {
         let search = (!self.search.is_empty()).then_some(self.search.as_str());
         ListQuery {
+            sort: self.sort,
             list: self.list,
             priority: self.priority,
             status: self.status,
@@ -254,13 +267,15 @@ fn list_view(view: ListState, page: tasks::TaskPage, overview: Overview) -> Resu
     };
     let newer_url = (page.has_newer && view.page > 1).then(|| {
         let position = match page.tasks.first() {
-            Some(first) if view.page > 2 => Position::Before(first.id),
+            Some(first) if view.page > 2 => Position::Before(view.sort.cursor_of(first)),
             _ => Position::Offset(0),
         };
         view.url(view.query_for(view.status, view.page - 1, position))
     });
     let older_url = match (page.has_older, page.tasks.last()) {
-        (true, Some(last)) => Some(view.url(view.query_for(view.status, view.page + 1, Position::After(last.id)))),
+        (true, Some(last)) => {
+            Some(view.url(view.query_for(view.status, view.page + 1, Position::After(view.sort.cursor_of(last)))))
+        }
         _ => None,
     };
     let tasks = page

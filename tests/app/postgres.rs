@@ -737,6 +737,15 @@ async fn every_hot_query_is_answered_from_an_index() {
         ("list page", format!(
             "SELECT {columns} FROM tasks WHERE user_id = $1 AND deleted_at IS NULL AND list_id = $2 ORDER BY id DESC LIMIT $3"
         )),
+        ("priority page", format!(
+            "SELECT {columns} FROM tasks WHERE user_id = $1 AND deleted_at IS NULL
+               AND (coalesce(priority, 5) > $2 OR (coalesce(priority, 5) = $3 AND id < $4))
+             ORDER BY coalesce(priority, 5) ASC, id DESC LIMIT $5"
+        )),
+        ("due page", format!(
+            "SELECT {columns} FROM tasks WHERE user_id = $1 AND deleted_at IS NULL
+             ORDER BY coalesce(due_date, DATE '9999-12-31') ASC, id DESC LIMIT $2"
+        )),
         ("lists", "SELECT id, name FROM lists WHERE user_id = $1 ORDER BY is_inbox DESC, archived, name_folded, id".into()),
         // db::tasks::list_checked: the session check, the counts and the page in one.
         ("checked page", format!(
@@ -772,7 +781,8 @@ async fn every_hot_query_is_answered_from_an_index() {
         let query = sqlx::query_scalar::<_, serde_json::Value>(&explain);
         let query = match name {
             "session check" => query.bind(uuid::Uuid::new_v4()).bind(user).bind(now),
-            "first page" | "recent activity" => query.bind(user).bind(51_i64),
+            "first page" | "recent activity" | "due page" => query.bind(user).bind(51_i64),
+            "priority page" => query.bind(user).bind(2_i32).bind(2_i32).bind(1_000_i64).bind(51_i64),
             "active page" => query.bind(user).bind(false).bind(51_i64),
             "next page" => query.bind(user).bind(1_000_i64).bind(51_i64),
             "counts" | "lists" => query.bind(user),

@@ -1,5 +1,6 @@
 //! Priority (PRODUCT.md §7): none or 1–4, set and cleared through the API
-//! and the forms, shown with a text marker, filtered in both.
+//! and the forms, shown with a text marker, filtered in both; the list's
+//! orders (newest, priority, due), each paged by keyset.
 
 use reqwest::{Method, StatusCode};
 use serde_json::json;
@@ -9,7 +10,11 @@ use crate::{
     common::{PASSWORD, TestApp, unique_email},
 };
 
-crate::on_both_backends!(priorities_are_set_cleared_filtered_and_checked, pages_show_and_filter_priorities,);
+crate::on_both_backends!(
+    priorities_are_set_cleared_filtered_and_checked,
+    pages_show_and_filter_priorities,
+    every_sort_pages_by_keyset_and_sees_every_task_once,
+);
 
 async fn priorities_are_set_cleared_filtered_and_checked(app: TestApp) {
     let (api, _) = Api::signed_up(&app).await;
@@ -78,4 +83,76 @@ async fn pages_show_and_filter_priorities(app: TestApp) {
     let saved = browser.post(&format!("/tasks/{id}"), &[("title", "Pay the rent"), ("priority", "")]).await;
     assert_eq!(saved.status, StatusCode::SEE_OTHER);
     assert!(browser.get("/tasks?priority=none").await.body.contains("Pay the rent"));
+}
+
+async fn every_sort_pages_by_keyset_and_sees_every_task_once(app: TestApp) {
+    let (api, _) = Api::signed_up(&app).await;
+    // (priority, due date) of each task, created in this order (ids ascending).
+    let specs = [
+        (Some(2), Some("2030-01-05")),
+        (None, None),
+        (Some(1), Some("2030-01-05")),
+        (Some(2), None),
+        (None, Some("2030-01-01")),
+        (Some(4), Some("2029-12-31")),
+        (Some(2), Some("2030-01-05")),
+        (None, None),
+        (Some(1), None),
+        (Some(3), Some("2030-01-01")),
+        (Some(2), Some("2031-06-30")),
+    ];
+    let mut tasks = Vec::new();
+    for (n, (priority, due)) in specs.iter().enumerate() {
+        let reply =
+            api.post("/tasks", json!({"title": format!("Task {n}"), "priority": priority, "due_date": due})).await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{:?}", reply.body);
+        tasks.push((reply.body["id"].as_i64().unwrap(), *priority, *due));
+    }
+    type Made<'a> = (i64, Option<i32>, Option<&'a str>);
+    let by = |key: &dyn Fn(&Made) -> (String, i64)| {
+        let mut sorted = tasks.clone();
+        sorted.sort_by_key(|t| key(t));
+        sorted.into_iter().map(|t| t.0).collect::<Vec<i64>>()
+    };
+    let expected = [
+        ("newest", by(&|t| (String::new(), -t.0))),
+        ("priority", by(&|t| (t.1.unwrap_or(5).to_string(), -t.0))),
+        ("due", by(&|t| (t.2.unwrap_or("9999-12-31").to_owned(), -t.0))),
+    ];
+    for (sort, want) in expected {
+        let mut walked = Vec::new();
+        let mut cursor = String::new();
+        for _ in 0..20 {
+            let page = api.get(&format!("/tasks?sort={sort}&limit=3{cursor}")).await;
+            assert_eq!(page.status, StatusCode::OK, "{sort}: {:?}", page.body);
+            walked.extend(page.body["items"].as_array().unwrap().iter().map(|t| t["id"].as_i64().unwrap()));
+            match page.body["next_cursor"].as_str() {
+                Some(next) => cursor = format!("&cursor={next}"),
+                None => break,
+            }
+        }
+        assert_eq!(walked, want, "{sort}: pages of three, in order, each task once");
+    }
+    assert_eq!(api.get("/tasks?sort=sideways").await.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let newest_cursor = tasks[5].0.to_string();
+    let mixed = api.get(&format!("/tasks?sort=priority&cursor={newest_cursor}")).await;
+    assert_eq!(mixed.status, StatusCode::UNPROCESSABLE_ENTITY, "a cursor of another order is refused");
+
+    // The pages: the same order, and Older/Newer links that keep it.
+    let browser = app.browser();
+    browser.sign_up(&unique_email(), PASSWORD).await;
+    browser.get("/tasks").await;
+    for (n, (priority, _)) in specs.iter().enumerate() {
+        let priority = priority.map(|p| p.to_string()).unwrap_or_default();
+        browser.post("/tasks", &[("title", &format!("Page task {n}")), ("priority", &priority)]).await;
+    }
+    let page = browser.get("/tasks?sort=priority").await;
+    let titles: Vec<usize> = page
+        .body
+        .match_indices("<span class=\"title\">Page task ")
+        .map(|(at, m)| page.body[at + m.len()..].split('<').next().unwrap().parse().unwrap())
+        .collect();
+    let mut want: Vec<usize> = (0..specs.len()).collect();
+    want.sort_by_key(|n| (specs[*n].0.unwrap_or(5), std::cmp::Reverse(*n)));
+    assert_eq!(titles, want);
 }
