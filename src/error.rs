@@ -95,6 +95,7 @@ impl From<DbError> for AppError {
         match err {
             DbError::Unavailable(_) => AppError::Unavailable(err),
             DbError::SessionEnded => AppError::SessionEnded,
+            DbError::Gone(_) => AppError::NotFound,
             other => AppError::Internal(Box::new(other)),
         }
     }

@@ -178,6 +178,19 @@ pub async fn update(db: UserDb<'_>, id: i64, patch: &ListPatch) -> DbResult<Outc
 /// or deleted with it, all in one transaction.
 pub async fn delete(db: UserDb<'_>, id: i64, their_tasks: TheirTasks) -> DbResult<Outcome<()>> {
     let deleted = as_user!(db, atomically conn => {
+        if db.is_postgres() {
+            // First of all: a task being added to the list (or moved into
+            // it) now holds a key-share lock on the row; this waits for it
+            // and sees it moved below, and any that come later fail their
+            // foreign key cleanly (not found) instead of slipping in to be
+            // deleted with the list or deadlocking on the counts. SQLite
+            // runs one writer at a time.
+            sqlx::query("SELECT 1 FROM lists WHERE id = $1 AND user_id = $2 FOR UPDATE")
+                .bind(id)
+                .bind(db.owner())
+                .execute(&mut *conn)
+                .await?;
+        }
         if their_tasks == TheirTasks::MoveToInbox {
             // Deleted tasks awaiting their purge go too: an undo brings them
             // back to the Inbox.

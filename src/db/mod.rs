@@ -267,6 +267,9 @@ pub enum DbError {
     Unavailable(#[source] sqlx::Error),
     #[error("unique constraint violated: {0}")]
     Conflict(#[source] sqlx::Error),
+    /// A row referred to is gone: to the user, not found.
+    #[error("a referenced row is gone: {0}")]
+    Gone(#[source] sqlx::Error),
     /// A [`UserDb::for_session`] whose session is revoked or expired, or
     /// whose account is deactivated: nothing ran.
     #[error("the session has ended")]
@@ -305,6 +308,9 @@ impl From<sqlx::Error> for DbError {
                 DbError::Unavailable(err)
             }
             sqlx::Error::Database(db) if db.is_unique_violation() => DbError::Conflict(err),
+            // A row the statement refers to went away since it was checked
+            // (a list deleted while a task is added to it).
+            sqlx::Error::Database(db) if db.is_foreign_key_violation() => DbError::Gone(err),
             // doable_session_live (migration 0011).
             sqlx::Error::Database(db) if db.code().is_some_and(|code| code == "DA401") => DbError::SessionEnded,
             // SQLite's BUSY (5) and LOCKED (6), in any extended form (the low

@@ -602,7 +602,8 @@ pub async fn create(db: UserDb<'_>, input: &TaskInput, list: Option<i64>, quota:
          WHERE l.user_id = $1 AND {which_list} AND {LIVE_TASKS} < $11
          RETURNING {COLUMNS}"
     );
-    let task = as_user!(db, writing conn => {
+    let inserted = async {
+        Ok::<_, DbError>(as_user!(db, writing conn => {
         if db.is_postgres() {
             sqlx::query(QUOTA_LOCK).bind(db.owner()).execute(&mut *conn).await?;
         }
@@ -622,7 +623,13 @@ pub async fn create(db: UserDb<'_>, input: &TaskInput, list: Option<i64>, quota:
             insert = insert.bind(list);
         }
         insert.fetch_optional(&mut *conn).await?
-    });
+        }))
+    };
+    let task = match inserted.await {
+        // The list was deleted after the statement found it (decision 0018).
+        Err(DbError::Gone(_)) => return Ok(Created::NoSuchList),
+        other => other?,
+    };
     Ok(match (task, list) {
         (Some(task), _) => Created::Task(task),
         (None, Some(list)) if lists::get(db, list).await?.is_none() => Created::NoSuchList,

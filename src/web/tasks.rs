@@ -458,14 +458,27 @@ fn quoted(title: &str) -> String {
 }
 
 /// After an action: the list fragment for htmx, a redirect to the same view otherwise.
-async fn back_to_list(request: ClaimedRequest, view: ListState, outcome: Outcome) -> Result<Response, AppError> {
+/// A list deleted meanwhile (in another tab) sends the view back to all
+/// tasks: the action itself has been done.
+async fn back_to_list(request: ClaimedRequest, mut view: ListState, outcome: Outcome) -> Result<Response, AppError> {
     if !request.htmx() {
         if let Some(flash) = &outcome.flash {
             flash.store(request.cookies(), request.state());
         }
+        if let Some(id) = view.list
+            && lists::get(request.db(), id).await?.is_none()
+        {
+            view = ListState { list: None, ..view };
+        }
         return Ok(Redirect::to(&view.url(view.query())).into_response());
     }
-    let (mut request, page, overview) = request.list(&view.list_query(), true).await?;
+    let (mut request, mut page, mut overview) = request.list(&view.list_query(), true).await?;
+    if let Some(id) = view.list
+        && !overview.lists.iter().any(|list| list.id == id)
+    {
+        view = ListState { list: None, ..view };
+        (_, page, overview) = tasks::list_checked(request.db(), &view.list_query(), true).await?;
+    }
     let mut list = list_view(view, page, overview)?;
     let mut notice = outcome.flash.as_ref().map(Flash::notice);
     if let (Some(notice), Some(Flash::Done(_))) = (&mut notice, &outcome.flash) {
@@ -531,7 +544,13 @@ pub async fn create(request: ClaimedRequest, Form(form): Form<TaskForm>) -> Resu
         }
     };
     let quota = request.state().config.quotas.tasks_per_user;
-    let task = match tasks::create(request.db(), &input, view.list, quota).await? {
+    let mut created = tasks::create(request.db(), &input, view.list, quota).await?;
+    if matches!(created, tasks::Created::NoSuchList) {
+        // The list shown was deleted meanwhile (in another tab): what was
+        // typed goes to the Inbox rather than being lost.
+        created = tasks::create(request.db(), &input, None, quota).await?;
+    }
+    let task = match created {
         tasks::Created::Task(task) => task,
         tasks::Created::NoSuchList => return Err(AppError::NotFound),
         tasks::Created::QuotaFull => return Err(AppError::task_quota(quota)),
@@ -611,12 +630,15 @@ pub async fn delete(
 
 pub async fn toggle_all(request: ClaimedRequest, Form(form): Form<ToggleAllForm>) -> Result<Response, AppError> {
     let db = request.db();
+    let view = ListState::from_back(form.back.as_deref());
     let completed = match form.completed.as_deref() {
         Some("true" | "on" | "1") => true,
         Some("false" | "off" | "0") => false,
-        _ => tasks::counts(db).await?.active > 0,
+        _ => match view.list {
+            Some(id) => lists::get(db, id).await?.is_some_and(|list| list.open_count > 0),
+            None => tasks::counts(db).await?.active > 0,
+        },
     };
-    let view = ListState::from_back(form.back.as_deref());
     let changed = tasks::set_all_completed(db, view.list, completed).await?;
     let done = if completed { "done" } else { "not done" };
     let outcome = match changed {

@@ -17,6 +17,8 @@ crate::on_both_backends!(
     another_users_list_answers_exactly_like_a_missing_one,
     lists_work_without_javascript_and_names_are_escaped,
     many_creates_at_once_keep_names_unique_and_the_quota_exact,
+    a_list_deleted_while_tasks_are_added_to_it_loses_none_of_them,
+    a_view_of_a_list_deleted_in_another_tab_falls_back_to_all_tasks,
 );
 
 async fn patch(api: &Api, path: &str, body: Value) -> Reply {
@@ -246,8 +248,12 @@ async fn another_users_list_answers_exactly_like_a_missing_one(app: TestApp) {
     browser.get("/tasks").await;
     let moved = browser.post(&format!("/tasks/{mine}"), &[("title", "Moved?"), ("list_id", &bobs.to_string())]).await;
     assert_eq!(moved.status, StatusCode::NOT_FOUND);
+    // A task added in a view of Bob's list goes where one added in a view of
+    // a missing list goes: to the adder's own Inbox.
     let added = browser.post("/tasks", &[("title", "Added there?"), ("back", &format!("list_id={bobs}"))]).await;
-    assert_eq!(added.status, StatusCode::NOT_FOUND);
+    assert_eq!((added.status, added.location()), (StatusCode::SEE_OTHER, "/tasks"));
+    let nowhere = browser.post("/tasks", &[("title", "Added there?"), ("back", &format!("list_id={missing}"))]).await;
+    assert_eq!((nowhere.status, nowhere.location()), (added.status, added.location()));
     for (path, form) in [
         (format!("/lists/{bobs}"), vec![("name", "Taken over")]),
         (format!("/lists/{bobs}/delete"), vec![("tasks", "delete")]),
@@ -347,4 +353,54 @@ async fn many_creates_at_once_keep_names_unique_and_the_quota_exact(app: TestApp
     let full = many.iter().find(|r| r.status == StatusCode::CONFLICT).unwrap();
     assert_eq!(code(full), "quota_exceeded");
     assert_eq!(lists_of(&api).await.len(), 10);
+}
+
+/// Deleting a list (moving its tasks to the Inbox) while twenty tasks are
+/// added to it at once: every task acknowledged (201) survives, in the
+/// Inbox; the others are a 404; nothing is a 500 (a deadlock or a foreign
+/// key error), and the counts add up.
+async fn a_list_deleted_while_tasks_are_added_to_it_loses_none_of_them(app: TestApp) {
+    let (api, _) = Api::signed_up(&app).await;
+    for round in 0..3 {
+        let doomed = new_list(&api, &format!("Doomed {round}")).await;
+        task_in(&api, "Already there", doomed).await;
+        let adds =
+            (0..20).map(|n| api.post("/tasks", json!({"title": format!("Late {round}.{n}"), "list_id": doomed})));
+        let path = format!("/lists/{doomed}?tasks=move");
+        let (added, deleted) = futures::future::join(futures::future::join_all(adds), delete(&api, &path)).await;
+        assert_eq!(deleted.status, StatusCode::NO_CONTENT, "{:?}", deleted.body);
+        for reply in &added {
+            assert!(matches!(reply.status.as_u16(), 201 | 404), "{} {:?}", reply.status, reply.body);
+            if reply.status == StatusCode::CREATED {
+                let task = api.get(&format!("/tasks/{}", reply.body["id"])).await;
+                assert_eq!(task.status, StatusCode::OK, "an acknowledged task was lost: {:?}", reply.body);
+                assert_eq!(task.body["list_id"], lists_of(&api).await[0].1, "moved to the Inbox");
+            }
+        }
+    }
+    let all = api.get("/tasks?limit=100").await.body["items"].as_array().unwrap().len() as i64;
+    assert_eq!(lists_of(&api).await, [("Inbox".to_owned(), lists_of(&api).await[0].1, all)]);
+}
+
+async fn a_view_of_a_list_deleted_in_another_tab_falls_back_to_all_tasks(app: TestApp) {
+    let browser = app.browser();
+    browser.sign_up(&unique_email(), PASSWORD).await;
+    browser.get("/lists").await;
+    let created = browser.post("/lists", &[("name", "Short-lived")]).await;
+    let id: i64 = created.location().strip_prefix("/lists/").unwrap().parse().unwrap();
+    let back = format!("list_id={id}");
+    browser.post("/tasks", &[("title", "Outlives its list"), ("back", &back)]).await;
+    let task = browser.get(&format!("/lists/{id}")).await.task_ids()[0];
+    assert_eq!(browser.post(&format!("/lists/{id}/delete"), &[]).await.status, StatusCode::SEE_OTHER);
+
+    // The old tab acts on its stale view: the action is done, and the view is all tasks.
+    let toggled = browser.post(&format!("/tasks/{task}/toggle"), &[("back", &back)]).await;
+    assert_eq!((toggled.status, toggled.location()), (StatusCode::SEE_OTHER, "/tasks"));
+    let htmx = browser.post_htmx(&format!("/tasks/{task}/toggle"), &[("back", &back)]).await;
+    assert_eq!(htmx.status, StatusCode::OK);
+    assert!(htmx.body.contains("Outlives its list") && htmx.body.contains(">All tasks</h2>"), "{}", htmx.body);
+    let added = browser.post("/tasks", &[("title", "Typed in the stale tab"), ("back", &back)]).await;
+    assert_eq!((added.status, added.location()), (StatusCode::SEE_OTHER, "/tasks"));
+    assert!(browser.get("/tasks").await.body.contains("Typed in the stale tab"), "kept, in the Inbox");
+    assert_eq!(browser.get(&format!("/lists/{id}")).await.status, StatusCode::NOT_FOUND);
 }
