@@ -86,6 +86,7 @@ async fn bench(name: &str, url: &str) {
 async fn median(db: &Db, owner: uuid::Uuid, position: Position) -> Duration {
     let query = ListQuery {
         sort: Sort::Newest,
+        view: None,
         list: None,
         priority: None,
         status: StatusFilter::All,

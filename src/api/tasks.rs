@@ -12,7 +12,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::{ApiClaim, ApiError, ApiJson, ApiResult, ErrorBody, double_option, rfc3339};
 use crate::{
     app::AppState,
-    db::tasks::{self, ListQuery, Position, Sort, StatusFilter, Task, TaskPatch},
+    db::tasks::{self, ListQuery, Position, Sort, StatusFilter, Task, TaskPatch, View},
     domain::{TaskChangesDraft, TaskDraft, parse_search},
 };
 
@@ -85,6 +85,10 @@ pub struct ListParams {
     /// `due`: soonest first, undated last. Newest first within each.
     #[param(pattern = "^(newest|priority|due)$")]
     sort: Option<String>,
+    /// `today`: due today or overdue; `upcoming`: due in the 14 days from
+    /// today (dates in UTC).
+    #[param(pattern = "^(today|upcoming)$")]
+    view: Option<String>,
 }
 
 /// Your tasks, newest first, a page at a time (keyset pagination: pages stay
@@ -141,7 +145,14 @@ pub async fn list(
                 .ok_or_else(|| ApiError::validation([("priority", "Use 1 to 4, or none.")]))?,
         ),
     };
-    let query = ListQuery { sort, list, priority, status, search, position, limit };
+    let view = match params.view.as_deref() {
+        None => None,
+        Some(raw) => Some((
+            View::parse(raw).ok_or_else(|| ApiError::validation([("view", "Use today or upcoming.")]))?,
+            tasks::today(),
+        )),
+    };
+    let query = ListQuery { sort, view, list, priority, status, search, position, limit };
     if let Some(page) = tasks::list_json(claim.rows(&state.db), &query).await? {
         return Ok(page_of(page));
     }

@@ -133,6 +133,44 @@ impl Sort {
     }
 }
 
+/// The date views (PRODUCT.md §7): what is due by `today` (overdue
+/// included), or in the 14 days from `today`. Dates are UTC until time
+/// zones come (§8).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum View {
+    Today,
+    Upcoming,
+}
+
+/// How many days Upcoming shows, today included.
+pub const UPCOMING_DAYS: i64 = 14;
+
+impl View {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            View::Today => "today",
+            View::Upcoming => "upcoming",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<View> {
+        [View::Today, View::Upcoming].into_iter().find(|v| v.as_str() == raw.trim())
+    }
+
+    /// The due dates it shows, from (if bounded below) and to, inclusive.
+    fn days(self, today: Date) -> (Option<Date>, Date) {
+        match self {
+            View::Today => (None, today),
+            View::Upcoming => (Some(today), today + Duration::days(UPCOMING_DAYS - 1)),
+        }
+    }
+}
+
+/// Today, in UTC: what the date views and due labels measure from.
+pub fn today() -> Date {
+    OffsetDateTime::now_utc().date()
+}
+
 /// A place in a list's order: a task's sort key and id.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Cursor {
@@ -173,6 +211,8 @@ pub enum Position {
 #[derive(Clone, Debug)]
 pub struct ListQuery<'a> {
     pub sort: Sort,
+    /// Only the tasks a date view shows, measured from the given day.
+    pub view: Option<(View, Date)>,
     /// Only this list's tasks (another user's list: none).
     pub list: Option<i64>,
     /// Only tasks of this priority (`Some(None)`: those without one).
@@ -195,6 +235,9 @@ pub struct TaskPage {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Overview {
     pub counts: Counts,
+    /// Open tasks in Today and in Upcoming.
+    pub today: i64,
+    pub upcoming: i64,
     /// In `lists::ORDER`, each with its open tasks.
     pub lists: Vec<ListSummary>,
 }
@@ -259,6 +302,15 @@ macro_rules! push_tasks {
         if let Some(list) = $query.list {
             $q.push(" AND list_id = ").push_bind(list);
         }
+        if let Some((view, today)) = $query.view {
+            // Through `due`'s key, so that its index answers the range.
+            let (from, to) = view.days(today);
+            let key = Sort::Due.key_sql($db.is_postgres(), "").unwrap_or_default();
+            $q.push(" AND ").push(&key).push(" <= ").push_bind(to);
+            if let Some(from) = from {
+                $q.push(" AND ").push(&key).push(" >= ").push_bind(from);
+            }
+        }
         match $query.priority {
             None => {}
             Some(None) => {
@@ -306,10 +358,21 @@ pub async fn list(db: UserDb<'_>, query: &ListQuery<'_>) -> DbResult<TaskPage> {
     Ok(list_checked(db, query, false).await?.1)
 }
 
-/// Pushes the owner's lists as JSON (`lists::summaries_json`).
+/// Pushes the owner's lists as JSON (`lists::summaries_json`), then the
+/// open tasks of Today and of Upcoming.
 macro_rules! push_lists {
     ($q:ident, $db:expr) => {
-        $q.push(lists::summaries_json($db.is_postgres())).push_bind($db.owner()).push(")");
+        $q.push(lists::summaries_json($db.is_postgres())).push_bind($db.owner()).push(") AS me_lists, ");
+        let key = Sort::Due.key_sql($db.is_postgres(), "").unwrap_or_default();
+        for view in [View::Today, View::Upcoming] {
+            let (from, to) = view.days(today());
+            $q.push("(SELECT count(*) FROM tasks WHERE user_id = ").push_bind($db.owner());
+            $q.push(" AND deleted_at IS NULL AND NOT completed AND ").push(&key).push(" <= ").push_bind(to);
+            if let Some(from) = from {
+                $q.push(" AND ").push(&key).push(" >= ").push_bind(from);
+            }
+            $q.push(if view == View::Today { ") AS me_today, " } else { ") AS me_upcoming" });
+        }
     };
 }
 
@@ -350,7 +413,7 @@ pub async fn list_checked(
         if with_overview {
             q.push("c.active AS me_active, c.completed AS me_completed, ");
             push_lists!(q, db);
-            q.push(" AS me_lists, ");
+            q.push(", ");
         }
         q.push("t.* FROM (");
         push_me!(q, db, session);
@@ -382,6 +445,8 @@ pub async fn list_checked(
                             first.try_get::<Option<i64>, _>("me_active")?.zip(first.try_get("me_completed")?),
                         ),
                         lists: parse_lists(first.try_get::<Option<&str>, _>("me_lists")?)?,
+                        today: first.try_get("me_today")?,
+                        upcoming: first.try_get("me_upcoming")?,
                     }
                 } else {
                     Overview::default()
@@ -491,14 +556,25 @@ async fn sqlite_page(db: UserDb<'_>, query: &ListQuery<'_>, with_overview: bool)
         Position::Before(_) => (false, 0),
     };
     let order = query.sort.order_sql(false, "", forward);
-    type Row = (String, Option<String>, Option<i64>, Option<i64>, Option<String>, String, Option<i64>, bool);
+    type Row = (
+        String,
+        Option<String>,
+        Option<i64>,
+        Option<i64>,
+        Option<String>,
+        Option<i64>,
+        Option<i64>,
+        String,
+        Option<i64>,
+        bool,
+    );
     let row: Option<Row> = as_user!(db.unchecked(), conn => {
         let mut q = sqlx::QueryBuilder::new("SELECT me.email, me.name, ");
         if with_overview {
             q.push("c.active, c.completed, ");
             push_lists!(q, db);
         } else {
-            q.push("NULL, NULL, NULL");
+            q.push("NULL, NULL, NULL, NULL, NULL");
         }
         q.push(", page.items, page.last, EXISTS (");
         push_tasks!(q, db, query, pattern, "1", &order);
@@ -522,9 +598,15 @@ async fn sqlite_page(db: UserDb<'_>, query: &ListQuery<'_>, with_overview: bool)
         q.push(")) AS page");
         q.build_query_as().fetch_optional(&mut *conn).await?
     });
-    let (email, name, active, completed, lists, items, last, more) = row.ok_or(DbError::SessionEnded)?;
+    let (email, name, active, completed, lists, today, upcoming, items, last, more) =
+        row.ok_or(DbError::SessionEnded)?;
     let user = SessionUser { user_id: db.owner(), email, name };
-    let overview = Overview { counts: Counts::from_row(active.zip(completed)), lists: parse_lists(lists.as_deref())? };
+    let overview = Overview {
+        counts: Counts::from_row(active.zip(completed)),
+        lists: parse_lists(lists.as_deref())?,
+        today: today.unwrap_or_default(),
+        upcoming: upcoming.unwrap_or_default(),
+    };
     Ok(SqlitePage { user, overview, items, last, more })
 }
 

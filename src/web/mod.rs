@@ -63,6 +63,8 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/tasks/toggle-all", page(post(tasks::toggle_all)))
         .route("/tasks/clear-completed", page(post(tasks::clear_completed)))
         .route("/tasks/undo", page(post(tasks::undo)))
+        .route("/today", page(get(tasks::today_page)))
+        .route("/upcoming", page(get(tasks::upcoming_page)))
         .route("/lists", page(get(lists::index).post(lists::create)))
         .route("/lists/{id}", page(get(tasks::list_page).post(lists::update)))
         .route("/lists/{id}/delete", page(post(lists::delete)))

@@ -20,7 +20,7 @@ use super::{
 use crate::{
     db::{
         lists::{self, List, ListSummary},
-        tasks::{self, Counts, ListQuery, Overview, Position, Sort, StatusFilter, Task, TaskInput, TaskPatch},
+        tasks::{self, Counts, ListQuery, Overview, Position, Sort, StatusFilter, Task, TaskInput, TaskPatch, View},
     },
     domain::{FieldErrors, MAX_SEARCH_CHARS, TaskDraft, error_of},
     error::AppError,
@@ -40,6 +40,8 @@ pub struct ListParams {
     priority: Option<String>,
     /// `newest` (the default), `priority` or `due`.
     sort: Option<String>,
+    /// `today` or `upcoming` (`/today` and `/upcoming` name it in their path).
+    view: Option<String>,
     q: Option<String>,
     page: Option<String>,
     after: Option<String>,
@@ -55,6 +57,8 @@ pub struct ListState {
     /// `Some(None)`: tasks without a priority.
     pub priority: Option<Option<i32>>,
     pub sort: Sort,
+    /// Today or Upcoming.
+    pub view: Option<View>,
     pub search: String,
     pub page: i64,
     position: Position,
@@ -67,7 +71,8 @@ impl ListState {
         // The pages keep the first characters of a longer search rather than refuse it.
         let search = params.q.unwrap_or_default().trim().chars().take(MAX_SEARCH_CHARS).collect();
         let page = params.page.and_then(|p| p.parse::<i64>().ok()).filter(|p| (1..=1_000_000).contains(p)).unwrap_or(1);
-        let sort = params.sort.as_deref().and_then(Sort::parse).unwrap_or_default();
+        let view = params.view.as_deref().and_then(View::parse);
+        let sort = params.sort.as_deref().and_then(Sort::parse).unwrap_or_else(|| Self::default_sort(view));
         let cursor = |c: Option<String>| c.and_then(|c| sort.parse_cursor(&c));
         let position = match (cursor(params.after), cursor(params.before)) {
             (Some(after), _) => Position::After(after),
@@ -80,7 +85,12 @@ impl ListState {
             other => crate::domain::parse_priority(Some(other)).ok().flatten().map(Some),
         });
         let list = params.list_id.and_then(|id| id.parse::<i64>().ok()).filter(|id| *id > 0);
-        ListState { list, status, priority, sort, search, page, position }
+        ListState { list, status, priority, sort, view, search, page, position }
+    }
+
+    /// Upcoming reads soonest first unless told otherwise.
+    fn default_sort(view: Option<View>) -> Sort {
+        if view == Some(View::Upcoming) { Sort::Due } else { Sort::Newest }
     }
 
     /// The view a form's hidden `back` field names.
@@ -104,8 +114,12 @@ impl ListState {
         if !self.search.is_empty() {
             pairs.push(("q", self.search.clone()));
         }
-        if self.sort != Sort::Newest {
+        if self.sort != Self::default_sort(self.view) {
             pairs.push(("sort", self.sort.as_str().into()));
+        }
+        // A date view names itself in its path, unless it is within a list.
+        if let (Some(view), Some(_)) = (self.view, self.list) {
+            pairs.push(("view", view.as_str().into()));
         }
         if page > 1 {
             pairs.push(("page", page.to_string()));
@@ -120,9 +134,10 @@ impl ListState {
 
     /// Where this view lives: all tasks, or one list.
     pub fn path(&self) -> String {
-        match self.list {
-            Some(id) => format!("/lists/{id}"),
-            None => "/tasks".into(),
+        match (self.list, self.view) {
+            (Some(id), _) => format!("/lists/{id}"),
+            (None, Some(view)) => format!("/{}", view.as_str()),
+            (None, None) => "/tasks".into(),
         }
     }
 
@@ -137,11 +152,17 @@ impl ListState {
 
     /// What a form's `back` says: the view, its list included.
     pub fn back(&self) -> String {
-        match (self.list, self.query()) {
-            (Some(id), query) if query.is_empty() => format!("list_id={id}"),
-            (Some(id), query) => format!("list_id={id}&{query}"),
-            (None, query) => query,
+        let mut parts = Vec::new();
+        match (self.list, self.view) {
+            (Some(id), _) => parts.push(format!("list_id={id}")),
+            (None, Some(view)) => parts.push(format!("view={}", view.as_str())),
+            (None, None) => {}
         }
+        let query = self.query();
+        if !query.is_empty() {
+            parts.push(query);
+        }
+        parts.join("&")
     }
 
     /// The first page of the list under another filter, keeping the search.
@@ -195,9 +216,21 @@ impl Due {
     }
 }
 
+/// "Today, Monday 7 December", "Tomorrow, …", "Wednesday 9 December".
+fn day_heading(date: Date, today: Date) -> String {
+    let name = format!("{} {} {}", date.weekday(), date.day(), date.month());
+    match (date - today).whole_days() {
+        0 => format!("Today, {name}"),
+        1 => format!("Tomorrow, {name}"),
+        _ => name,
+    }
+}
+
 pub struct TaskView {
     pub task: Task,
     pub due: Option<Due>,
+    /// In Upcoming, soonest first: the day's heading above its first task.
+    pub day: Option<String>,
 }
 
 /// Everything the list fragment shows.
@@ -209,8 +242,10 @@ pub struct ListView {
     pub lists: Vec<ListSummary>,
     /// The list viewed.
     pub current: Option<ListSummary>,
-    /// Open tasks in all lists.
+    /// Open tasks in all lists, in Today and in Upcoming.
     pub all_open: i64,
+    pub today_open: i64,
+    pub upcoming_open: i64,
     pub state: ListState,
     /// `state.query()`, made once: every form on the page carries it.
     pub back: String,
@@ -234,7 +269,26 @@ impl ListView {
 
     /// What the page's heading says.
     pub fn heading(&self) -> &str {
-        self.current.as_ref().map_or("All tasks", |list| list.name.as_str())
+        match (&self.current, self.state.view) {
+            (Some(list), _) => list.name.as_str(),
+            (None, Some(View::Today)) => "Today",
+            (None, Some(View::Upcoming)) => "Upcoming",
+            (None, None) => "All tasks",
+        }
+    }
+
+    /// "Mark all" and "Clear completed" act on a list or on all tasks,
+    /// never on a date view's slice of them.
+    pub fn has_bulk_actions(&self) -> bool {
+        self.state.view.is_none() && !self.is_empty_everywhere()
+    }
+
+    pub fn is_view(&self, name: &str) -> bool {
+        self.current.is_none() && self.state.view.map(View::as_str) == Some(name)
+    }
+
+    pub fn is_all(&self) -> bool {
+        self.current.is_none() && self.state.view.is_none()
     }
 }
 
@@ -243,6 +297,7 @@ impl ListState {
         let search = (!self.search.is_empty()).then_some(self.search.as_str());
         ListQuery {
             sort: self.sort,
+            view: self.view.map(|view| (view, tasks::today())),
             list: self.list,
             priority: self.priority,
             status: self.status,
@@ -261,9 +316,11 @@ fn list_view(view: ListState, page: tasks::TaskPage, overview: Overview) -> Resu
         Some(id) => Some(overview.lists.iter().find(|l| l.id == id).cloned().ok_or(AppError::NotFound)?),
         None => None,
     };
-    let counts = match &current {
-        Some(list) => Counts { active: list.open_count, completed: list.done_count },
-        None => overview.counts,
+    let counts = match (&current, view.view) {
+        (Some(list), _) => Counts { active: list.open_count, completed: list.done_count },
+        (None, Some(View::Today)) => Counts { active: overview.today, completed: 0 },
+        (None, Some(View::Upcoming)) => Counts { active: overview.upcoming, completed: 0 },
+        (None, None) => overview.counts,
     };
     let newer_url = (page.has_newer && view.page > 1).then(|| {
         let position = match page.tasks.first() {
@@ -278,20 +335,33 @@ fn list_view(view: ListState, page: tasks::TaskPage, overview: Overview) -> Resu
         }
         _ => None,
     };
+    let grouped = view.view == Some(View::Upcoming) && view.sort == Sort::Due;
+    let mut last_day = None;
     let tasks = page
         .tasks
         .into_iter()
-        .map(|task| TaskView { due: task.due_date.map(|d| Due::new(d, today, task.completed)), task })
+        .map(|task| {
+            let day = match task.due_date {
+                Some(date) if grouped && last_day != Some(date) => {
+                    last_day = Some(date);
+                    Some(day_heading(date, today))
+                }
+                _ => None,
+            };
+            TaskView { due: task.due_date.map(|d| Due::new(d, today, task.completed)), day, task }
+        })
         .collect();
     let back = view.back();
     let back_suffix = if back.is_empty() { String::new() } else { format!("?{back}") };
-    let all_open = overview.counts.active;
+    let (all_open, today_open, upcoming_open) = (overview.counts.active, overview.today, overview.upcoming);
     Ok(ListView {
         tasks,
         counts,
         lists: overview.lists,
         current,
         all_open,
+        today_open,
+        upcoming_open,
         back,
         back_suffix,
         state: view,
@@ -509,6 +579,18 @@ pub async fn index(request: ClaimedRequest, Query(params): Query<ListParams>) ->
     show(request, ListState::from_params(params)).await
 }
 
+/// Today (`/today`): due today or overdue, across lists.
+pub async fn today_page(request: ClaimedRequest, Query(params): Query<ListParams>) -> Result<Response, AppError> {
+    let view = ListState { view: Some(View::Today), ..ListState::from_params(params) };
+    show(request, view).await
+}
+
+/// Upcoming (`/upcoming`): the next 14 days, grouped by day.
+pub async fn upcoming_page(request: ClaimedRequest, Query(params): Query<ListParams>) -> Result<Response, AppError> {
+    let params = ListParams { view: Some("upcoming".into()), ..params };
+    show(request, ListState::from_params(params)).await
+}
+
 /// One list's tasks (`/lists/{id}`): the task list, kept to it.
 pub async fn list_page(
     request: ClaimedRequest,
@@ -531,7 +613,7 @@ async fn show(request: ClaimedRequest, view: ListState) -> Result<Response, AppE
 
 pub async fn create(request: ClaimedRequest, Form(form): Form<TaskForm>) -> Result<Response, AppError> {
     let view = ListState::from_back(form.back.as_deref());
-    let input = match form.parse() {
+    let mut input = match form.parse() {
         Ok((input, ..)) => input,
         Err(fields) if request.htmx() => {
             let layout = request.checked().await?.layout;
@@ -543,6 +625,11 @@ pub async fn create(request: ClaimedRequest, Form(form): Form<TaskForm>) -> Resu
             return Ok((StatusCode::UNPROCESSABLE_ENTITY, TasksPage { layout, list, form: *fields }).into_response());
         }
     };
+    // Added in Today or Upcoming without a date: due today, so it shows
+    // where it was added.
+    if view.view.is_some() && input.due_date.is_none() {
+        input.due_date = Some(tasks::today());
+    }
     let quota = request.state().config.quotas.tasks_per_user;
     let mut created = tasks::create(request.db(), &input, view.list, quota).await?;
     if matches!(created, tasks::Created::NoSuchList) {

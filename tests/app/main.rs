@@ -18,3 +18,4 @@ mod readme;
 mod sessions;
 mod signup;
 mod tasks;
+mod views;

@@ -746,6 +746,9 @@ async fn every_hot_query_is_answered_from_an_index() {
             "SELECT {columns} FROM tasks WHERE user_id = $1 AND deleted_at IS NULL
              ORDER BY coalesce(due_date, DATE '9999-12-31') ASC, id DESC LIMIT $2"
         )),
+        // The navigation's Today and Upcoming counts, in the page's statement.
+        ("upcoming count", "SELECT count(*) FROM tasks WHERE user_id = $1 AND deleted_at IS NULL AND NOT completed
+             AND coalesce(due_date, DATE '9999-12-31') <= $2 AND coalesce(due_date, DATE '9999-12-31') >= $3".into()),
         ("lists", "SELECT id, name FROM lists WHERE user_id = $1 ORDER BY is_inbox DESC, archived, name_folded, id".into()),
         // db::tasks::list_checked: the session check, the counts and the page in one.
         ("checked page", format!(
@@ -786,6 +789,7 @@ async fn every_hot_query_is_answered_from_an_index() {
             "active page" => query.bind(user).bind(false).bind(51_i64),
             "next page" => query.bind(user).bind(1_000_i64).bind(51_i64),
             "counts" | "lists" => query.bind(user),
+            "upcoming count" => query.bind(user).bind(now.date()).bind(now.date()),
             "list page" => query.bind(user).bind(7_i64).bind(51_i64),
             "checked page" => query.bind(uuid::Uuid::new_v4()).bind(user).bind(now).bind(user).bind(user).bind(51_i64),
             "sign-in lookup" | "refresh token" => query.bind("someone@example.com"),

@@ -520,6 +520,8 @@ describe('look and accessibility', { skip }, () => {
         { name: 'edit', path: `/tasks/${editId}/edit`, state },
         { name: 'list', path: `/lists/${workId}`, state },
         { name: 'lists', path: '/lists', state },
+        { name: 'today', path: '/today', state },
+        { name: 'upcoming', path: '/upcoming', state },
         { name: 'account', path: '/account', state },
         { name: 'forgot-password', path: '/forgot-password' },
         { name: 'reset-password-expired', path: '/reset-password?token=not-a-live-token' },
