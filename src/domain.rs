@@ -126,6 +126,12 @@ impl TaskTitle {
     }
 }
 
+/// A row id as written in a path, query or form: a positive whole number,
+/// or none (which then names nothing: not found).
+pub fn parse_id(raw: &str) -> Option<i64> {
+    raw.trim().parse::<i64>().ok().filter(|id| *id > 0)
+}
+
 /// A list's name: 1–100 characters after trimming, no control characters.
 pub fn parse_list_name(raw: &str) -> Result<String, &'static str> {
     let name = raw.trim();
@@ -202,6 +208,15 @@ pub fn parse_priority(raw: Option<&str>) -> Result<Option<i32>, &'static str> {
     digits.parse::<i64>().map_err(|_| "Use a priority from 1 (the highest) to 4.").and_then(priority_of).map(Some)
 }
 
+/// A priority filter as written: `1`–`4` (or `P1`–`P4`), or `none` for
+/// tasks without one (`Ok(None)`).
+pub fn parse_priority_filter(raw: &str) -> Result<Option<i32>, &'static str> {
+    if raw.trim().eq_ignore_ascii_case("none") {
+        return Ok(None);
+    }
+    parse_priority(Some(raw))?.map(Some).ok_or("Use 1 to 4, or none.")
+}
+
 /// What is wrong with which field of a form or JSON body: the same list on
 /// the pages (shown beside the fields) and the API (`fields` of a 422).
 pub type FieldErrors = Vec<(&'static str, &'static str)>;
@@ -211,7 +226,7 @@ pub fn error_of(errors: &FieldErrors, field: &str) -> Option<&'static str> {
     errors.iter().find(|(name, _)| *name == field).map(|(_, message)| *message)
 }
 
-fn collect_errors<const N: usize>(checks: [(&'static str, Option<&'static str>); N]) -> FieldErrors {
+pub fn collect_errors<const N: usize>(checks: [(&'static str, Option<&'static str>); N]) -> FieldErrors {
     checks.into_iter().filter_map(|(field, error)| error.map(|e| (field, e))).collect()
 }
 

@@ -9,14 +9,14 @@ use axum::{
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::{ApiClaim, ApiError, ApiJson, ApiResult, ErrorBody, double_option, rfc3339};
+use super::{ApiClaim, ApiError, ApiJson, ApiResult, ErrorBody, double_option, path_id, rfc3339};
 use crate::{
     app::AppState,
     db::{
         DbError,
         lists::{self, List, ListPatch, Outcome, TheirTasks},
     },
-    domain::{parse_colour, parse_list_name},
+    domain::{collect_errors, parse_colour, parse_list_name},
     error::AppError,
 };
 
@@ -103,8 +103,7 @@ pub async fn create(
     let (name, colour) = match (name, colour) {
         (Ok(name), Ok(colour)) => (name, colour),
         (name, colour) => {
-            let errors = [("name", name.err()), ("colour", colour.err())];
-            return Err(ApiError::validation(errors.into_iter().filter_map(|(f, e)| e.map(|e| (f, e)))));
+            return Err(ApiError::validation(collect_errors([("name", name.err()), ("colour", colour.err())])));
         }
     };
     let quota = state.config.quotas.lists_per_user;
@@ -116,11 +115,6 @@ pub async fn create(
     Ok((StatusCode::CREATED, [(header::LOCATION, location)], Json(ListJson::from(list))))
 }
 
-/// A list id from the path; anything that is not one is simply not found.
-fn list_id(raw: &str) -> ApiResult<i64> {
-    raw.parse::<i64>().ok().filter(|id| *id > 0).ok_or_else(ApiError::not_found)
-}
-
 /// One list.
 #[utoipa::path(get, path = "/api/v1/lists/{id}", tag = "lists", params(("id" = i64, Path)), security(("bearer" = [])),
     responses((status = 200, body = ListJson), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
@@ -129,7 +123,7 @@ pub async fn get(
     ApiClaim(claim): ApiClaim,
     Path(id): Path<String>,
 ) -> ApiResult<Json<ListJson>> {
-    let list = lists::get(claim.rows(&state.db), list_id(&id)?).await?.ok_or_else(ApiError::not_found)?;
+    let list = lists::get(claim.rows(&state.db), path_id(&id)?).await?.ok_or_else(ApiError::not_found)?;
     Ok(Json(list.into()))
 }
 
@@ -168,7 +162,7 @@ pub async fn update(
     Path(id): Path<String>,
     ApiJson(body): ApiJson<ListChanges>,
 ) -> ApiResult<Json<ListJson>> {
-    let id = list_id(&id)?;
+    let id = path_id(&id)?;
     let name = match body.name.as_ref() {
         None => Ok(None),
         Some(None) => Err("The name cannot be null."),
@@ -182,8 +176,8 @@ pub async fn update(
     let patch = match (name, colour, archived) {
         (Ok(name), Ok(colour), Ok(archived)) => ListPatch { name, colour, archived },
         (name, colour, archived) => {
-            let errors = [("name", name.err()), ("colour", colour.err()), ("archived", archived.err())];
-            return Err(ApiError::validation(errors.into_iter().filter_map(|(f, e)| e.map(|e| (f, e)))));
+            let errors = collect_errors([("name", name.err()), ("colour", colour.err()), ("archived", archived.err())]);
+            return Err(ApiError::validation(errors));
         }
     };
     match lists::update(claim.rows(&state.db), id, &patch).await.map_err(name_taken)? {
@@ -215,7 +209,7 @@ pub async fn delete(
     Path(id): Path<String>,
     RawQuery(query): RawQuery,
 ) -> ApiResult<StatusCode> {
-    let id = list_id(&id)?;
+    let id = path_id(&id)?;
     let params: DeleteParams = serde_urlencoded::from_str(query.as_deref().unwrap_or_default())
         .map_err(|_| ApiError::validation([("query", "Give each parameter once.")]))?;
     let their_tasks = match params.tasks.as_deref() {

@@ -340,6 +340,11 @@ impl FromRequestParts<AppState> for ApiClaim {
     }
 }
 
+/// A row id from the path; anything that is not one is simply not found.
+fn path_id(raw: &str) -> ApiResult<i64> {
+    crate::domain::parse_id(raw).ok_or_else(ApiError::not_found)
+}
+
 fn rfc3339(at: time::OffsetDateTime) -> String {
     at.format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
 }

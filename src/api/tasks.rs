@@ -9,11 +9,11 @@ use axum::{
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::{ApiClaim, ApiError, ApiJson, ApiResult, ErrorBody, double_option, rfc3339};
+use super::{ApiClaim, ApiError, ApiJson, ApiResult, ErrorBody, double_option, path_id, rfc3339};
 use crate::{
     app::AppState,
     db::tasks::{self, ListQuery, Position, Sort, StatusFilter, Task, TaskPatch, View},
-    domain::{TaskChangesDraft, TaskDraft, parse_search},
+    domain::{TaskChangesDraft, TaskDraft, parse_id, parse_priority_filter, parse_search},
 };
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -129,21 +129,13 @@ pub async fn list(
     let search = parse_search(params.q.as_deref()).map_err(|message| ApiError::validation([("q", message)]))?;
     let list = match params.list_id.as_deref() {
         None => None,
-        Some(raw) => Some(
-            raw.parse::<i64>()
-                .ok()
-                .filter(|id| *id > 0)
-                .ok_or_else(|| ApiError::validation([("list_id", "Use the id of one of your lists.")]))?,
-        ),
+        Some(raw) => {
+            Some(parse_id(raw).ok_or_else(|| ApiError::validation([("list_id", "Use the id of one of your lists.")]))?)
+        }
     };
     let priority = match params.priority.as_deref() {
         None => None,
-        Some(raw) => Some(
-            crate::domain::parse_priority(Some(raw))
-                .ok()
-                .filter(|p| p.is_some() || raw.trim().eq_ignore_ascii_case("none"))
-                .ok_or_else(|| ApiError::validation([("priority", "Use 1 to 4, or none.")]))?,
-        ),
+        Some(raw) => Some(parse_priority_filter(raw).map_err(|message| ApiError::validation([("priority", message)]))?),
     };
     let view = match params.view.as_deref() {
         None => None,
@@ -226,11 +218,6 @@ pub async fn create(
     Ok((StatusCode::CREATED, [(header::LOCATION, location)], Json(TaskJson::from(task))))
 }
 
-/// A task id from the path; anything that is not one is simply not found.
-fn task_id(raw: &str) -> ApiResult<i64> {
-    raw.parse::<i64>().ok().filter(|id| *id > 0).ok_or_else(ApiError::not_found)
-}
-
 /// One task.
 #[utoipa::path(get, path = "/api/v1/tasks/{id}", tag = "tasks", params(("id" = i64, Path)), security(("bearer" = [])),
     responses((status = 200, body = TaskJson), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
@@ -239,7 +226,7 @@ pub async fn get(
     ApiClaim(claim): ApiClaim,
     Path(id): Path<String>,
 ) -> ApiResult<Json<TaskJson>> {
-    let task = tasks::get(claim.rows(&state.db), task_id(&id)?).await?.ok_or_else(ApiError::not_found)?;
+    let task = tasks::get(claim.rows(&state.db), path_id(&id)?).await?.ok_or_else(ApiError::not_found)?;
     Ok(Json(task.into()))
 }
 
@@ -296,7 +283,7 @@ pub async fn update(
     Path(id): Path<String>,
     ApiJson(body): ApiJson<TaskChanges>,
 ) -> ApiResult<Json<TaskJson>> {
-    let id = task_id(&id)?;
+    let id = path_id(&id)?;
     let mut patch = body.draft().parse().map_err(ApiError::validation)?;
     patch.list_id = match body.list_id {
         None => None,
@@ -315,7 +302,7 @@ pub async fn delete(
     ApiClaim(claim): ApiClaim,
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
-    if tasks::delete(claim.rows(&state.db), task_id(&id)?).await? {
+    if tasks::delete(claim.rows(&state.db), path_id(&id)?).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(ApiError::not_found())

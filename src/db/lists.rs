@@ -7,7 +7,17 @@
 use sqlx::FromRow;
 use time::OffsetDateTime;
 
-use super::{DbResult, UserDb, as_user, now};
+use super::{DbResult, UserDb, as_user, fold, now};
+
+/// The order lists are shown in: the Inbox, the active lists by name, the
+/// archived ones by name. (A macro, so the JSON statements below can say it
+/// in their literal too.)
+macro_rules! order {
+    () => {
+        "is_inbox DESC, archived, name_folded, id"
+    };
+}
+pub(super) const ORDER: &str = order!();
 
 #[derive(Clone, Debug, FromRow, PartialEq, Eq)]
 pub struct List {
@@ -40,29 +50,25 @@ pub struct ListSummary {
 /// The owner's (`$1`) lists as a JSON array of [`ListSummary`], in [`ORDER`].
 pub(super) fn summaries_json(postgres: bool) -> &'static str {
     if postgres {
-        "(SELECT coalesce(json_agg(json_build_object('id', id, 'name', name, 'colour', colour, 'archived', archived,
-                 'is_inbox', is_inbox, 'open_count', open_count, 'done_count', done_count) ORDER BY is_inbox DESC, archived, name_folded, id),
-                 '[]')::text FROM lists WHERE user_id = "
+        concat!(
+            "(SELECT coalesce(json_agg(json_build_object('id', id, 'name', name, 'colour', colour, 'archived', archived,
+                 'is_inbox', is_inbox, 'open_count', open_count, 'done_count', done_count) ORDER BY ",
+            order!(),
+            "), '[]')::text FROM lists WHERE user_id = "
+        )
     } else {
-        "(SELECT json_group_array(json_object('id', id, 'name', name, 'colour', colour,
+        concat!(
+            "(SELECT json_group_array(json_object('id', id, 'name', name, 'colour', colour,
                  'archived', json(CASE WHEN archived THEN 'true' ELSE 'false' END),
                  'is_inbox', json(CASE WHEN is_inbox THEN 'true' ELSE 'false' END),
-                 'open_count', open_count, 'done_count', done_count) ORDER BY is_inbox DESC, archived, name_folded, id)
-          FROM lists WHERE user_id = "
+                 'open_count', open_count, 'done_count', done_count) ORDER BY ",
+            order!(),
+            ") FROM lists WHERE user_id = "
+        )
     }
 }
 
 pub(super) const COLUMNS: &str = "id, name, colour, archived, is_inbox, open_count, done_count, created_at, updated_at";
-
-/// The order lists are shown in: the Inbox, the active lists by name, the
-/// archived ones by name.
-pub(super) const ORDER: &str = "is_inbox DESC, archived, name_folded, id";
-
-/// How names are compared for uniqueness: regardless of case, with full
-/// Unicode rules (SQLite's `lower()` folds only ASCII).
-fn fold(name: &str) -> String {
-    name.to_lowercase()
-}
 
 /// A change to some of a list's fields; `None` leaves a field as it is.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

@@ -330,6 +330,13 @@ impl From<sqlx::Error> for DbError {
 
 pub type DbResult<T> = Result<T, DbError>;
 
+/// How text is compared regardless of case (task search, list names): in
+/// Rust, with Unicode's lower-casing, because SQLite's `lower()` folds only
+/// ASCII.
+pub(crate) fn fold(text: &str) -> String {
+    text.to_lowercase()
+}
+
 /// Now, in UTC, in whole seconds. SQLite keeps timestamps as RFC 3339 text,
 /// which sorts correctly only while every value has the same shape: with no
 /// fraction of a second, comparisons like `expires_at > $1` are exact there too.

@@ -12,7 +12,7 @@ use time::{Date, Duration, OffsetDateTime};
 use uuid::Uuid;
 
 use super::{
-    DbError, DbResult, UserDb, as_user,
+    DbError, DbResult, UserDb, as_user, fold,
     lists::{self, ListSummary},
     now,
     sessions::SessionUser,
@@ -128,7 +128,7 @@ impl Sort {
                 (key, id)
             }
         };
-        let id = id.parse::<i64>().ok().filter(|id| *id > 0)?;
+        let id = crate::domain::parse_id(id)?;
         Some(Cursor { id, key })
     }
 }
@@ -253,12 +253,6 @@ impl Counts {
     fn from_row(row: Option<(i64, i64)>) -> Self {
         row.map_or_else(Counts::default, |(active, completed)| Counts { active, completed })
     }
-}
-
-/// How text is case-folded for search: in Rust, with full Unicode rules,
-/// because SQLite's `lower()` folds only ASCII.
-fn fold(text: &str) -> String {
-    text.to_lowercase()
 }
 
 /// Escapes LIKE wildcards so a search for `50%` means those characters.

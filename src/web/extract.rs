@@ -225,6 +225,11 @@ fn wants_fragment(headers: &HeaderMap) -> bool {
     is_htmx(headers) && headers.get("hx-history-restore-request").is_none()
 }
 
+/// A row id from the path; one that cannot be an id is simply not found.
+pub fn path_id(raw: &str) -> Result<i64, AppError> {
+    crate::domain::parse_id(raw).ok_or(AppError::NotFound)
+}
+
 pub fn is_htmx(headers: &HeaderMap) -> bool {
     headers.get("hx-request").is_some_and(|v| v == "true")
 }

@@ -12,13 +12,13 @@ use axum::{
 };
 use serde::Deserialize;
 
-use super::extract::{ClaimedRequest, Form, Layout};
+use super::extract::{ClaimedRequest, Form, Layout, path_id};
 use crate::{
     db::{
         DbError,
         lists::{self, List, ListPatch, Outcome, TheirTasks},
     },
-    domain::{COLOURS, parse_colour, parse_list_name},
+    domain::{parse_colour, parse_list_name},
     error::AppError,
 };
 
@@ -34,7 +34,6 @@ pub struct Refusal {
 pub struct ListsPage {
     layout: Layout,
     lists: Vec<List>,
-    colours: &'static [&'static str],
     refusal: Option<Refusal>,
 }
 
@@ -54,7 +53,7 @@ async fn render(request: ClaimedRequest, refusal: Option<Refusal>) -> Result<Res
     let lists = lists::all(request.db()).await?;
     let request = request.checked().await?;
     let status = if refusal.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
-    Ok((status, ListsPage { layout: request.layout, lists, colours: &COLOURS, refusal }).into_response())
+    Ok((status, ListsPage { layout: request.layout, lists, refusal }).into_response())
 }
 
 pub async fn index(request: ClaimedRequest) -> Result<Response, AppError> {
@@ -98,17 +97,12 @@ pub async fn create(request: ClaimedRequest, Form(form): Form<ListForm>) -> Resu
     }
 }
 
-/// A list id from the path; one that cannot be an id is simply not found.
-fn list_id(raw: &str) -> Result<i64, AppError> {
-    raw.parse::<i64>().ok().filter(|id| *id > 0).ok_or(AppError::NotFound)
-}
-
 pub async fn update(
     request: ClaimedRequest,
     Path(id): Path<String>,
     Form(form): Form<ListForm>,
 ) -> Result<Response, AppError> {
-    let id = list_id(&id)?;
+    let id = path_id(&id)?;
     let checked = checked_name(Some(id), &form.name).and_then(|name| Ok((name, checked_colour(Some(id), &form)?)));
     let (name, colour) = match checked {
         Ok(fields) => fields,
@@ -141,7 +135,7 @@ pub async fn delete(
     Path(id): Path<String>,
     Form(form): Form<DeleteForm>,
 ) -> Result<Response, AppError> {
-    let id = list_id(&id)?;
+    let id = path_id(&id)?;
     let their_tasks = match form.tasks.as_deref() {
         Some("delete") => TheirTasks::Delete,
         _ => TheirTasks::MoveToInbox,

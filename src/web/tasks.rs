@@ -10,11 +10,11 @@ use axum::{
     response::{IntoResponse, Redirect, Response},
 };
 use serde::{Deserialize, Serialize};
-use time::{Date, OffsetDateTime};
+use time::Date;
 use uuid::Uuid;
 
 use super::{
-    extract::{ClaimedRequest, Form, Layout, Query, UserRequest},
+    extract::{ClaimedRequest, Form, Layout, Query, UserRequest, path_id},
     flash::{Done, Flash, Notice},
 };
 use crate::{
@@ -22,7 +22,7 @@ use crate::{
         lists::{self, List, ListSummary},
         tasks::{self, Counts, ListQuery, Overview, Position, Sort, StatusFilter, Task, TaskInput, TaskPatch, View},
     },
-    domain::{FieldErrors, MAX_SEARCH_CHARS, TaskDraft, error_of},
+    domain::{FieldErrors, MAX_SEARCH_CHARS, TaskDraft, error_of, parse_id, parse_priority_filter},
     error::AppError,
 };
 
@@ -79,12 +79,8 @@ impl ListState {
             (None, Some(before)) => Position::Before(before),
             (None, None) => Position::Offset((page - 1) * PAGE_SIZE),
         };
-        let priority = params.priority.as_deref().and_then(|raw| match raw.trim() {
-            "" => None,
-            none if none.eq_ignore_ascii_case("none") => Some(None),
-            other => crate::domain::parse_priority(Some(other)).ok().flatten().map(Some),
-        });
-        let list = params.list_id.and_then(|id| id.parse::<i64>().ok()).filter(|id| *id > 0);
+        let priority = params.priority.as_deref().and_then(|raw| parse_priority_filter(raw).ok());
+        let list = params.list_id.as_deref().and_then(parse_id);
         ListState { list, status, priority, sort, view, search, page, position }
     }
 
@@ -311,7 +307,7 @@ impl ListState {
 /// The view of `page`, or not found when the list viewed is not the owner's
 /// (another user's list answers exactly like a missing one).
 fn list_view(view: ListState, page: tasks::TaskPage, overview: Overview) -> Result<ListView, AppError> {
-    let today = OffsetDateTime::now_utc().date();
+    let today = tasks::today();
     let current = match view.list {
         Some(id) => Some(overview.lists.iter().find(|l| l.id == id).cloned().ok_or(AppError::NotFound)?),
         None => None,
@@ -498,11 +494,6 @@ pub struct EditFragment {
     form: TaskFields,
 }
 
-/// A task id from the path; one that cannot be an id is simply not found.
-fn task_id(raw: &str) -> Result<i64, AppError> {
-    raw.parse::<i64>().ok().filter(|id| *id > 0).ok_or(AppError::NotFound)
-}
-
 /// What an action tells the user afterwards.
 struct Outcome {
     /// Said to screen reader users after an htmx swap.
@@ -581,13 +572,13 @@ pub async fn index(request: ClaimedRequest, Query(params): Query<ListParams>) ->
 
 /// Today (`/today`): due today or overdue, across lists.
 pub async fn today_page(request: ClaimedRequest, Query(params): Query<ListParams>) -> Result<Response, AppError> {
-    let view = ListState { view: Some(View::Today), ..ListState::from_params(params) };
-    show(request, view).await
+    let params = ListParams { view: Some(View::Today.as_str().into()), ..params };
+    show(request, ListState::from_params(params)).await
 }
 
 /// Upcoming (`/upcoming`): the next 14 days, grouped by day.
 pub async fn upcoming_page(request: ClaimedRequest, Query(params): Query<ListParams>) -> Result<Response, AppError> {
-    let params = ListParams { view: Some("upcoming".into()), ..params };
+    let params = ListParams { view: Some(View::Upcoming.as_str().into()), ..params };
     show(request, ListState::from_params(params)).await
 }
 
@@ -597,7 +588,7 @@ pub async fn list_page(
     Path(id): Path<String>,
     Query(params): Query<ListParams>,
 ) -> Result<Response, AppError> {
-    let view = ListState { list: Some(task_id(&id)?), ..ListState::from_params(params) };
+    let view = ListState { list: Some(path_id(&id)?), ..ListState::from_params(params) };
     show(request, view).await
 }
 
@@ -651,7 +642,7 @@ pub async fn edit_page(
     Path(id): Path<String>,
     Query(params): Query<ListParams>,
 ) -> Result<Response, AppError> {
-    let id = task_id(&id)?;
+    let id = path_id(&id)?;
     let task = tasks::get(request.db(), id).await?.ok_or(AppError::NotFound)?;
     let lists = lists::all(request.db()).await?;
     let view = ListState::from_params(params);
@@ -669,7 +660,7 @@ pub async fn update(
     Path(id): Path<String>,
     Form(form): Form<TaskForm>,
 ) -> Result<Response, AppError> {
-    let id = task_id(&id)?;
+    let id = path_id(&id)?;
     let view = ListState::from_back(form.back.as_deref());
     let (input, completed, list_id) = match form.parse() {
         Ok(parsed) => parsed,
@@ -698,7 +689,7 @@ pub async fn toggle(
     Path(id): Path<String>,
     Form(form): Form<BackForm>,
 ) -> Result<Response, AppError> {
-    let id = task_id(&id)?;
+    let id = path_id(&id)?;
     let task = tasks::toggle(request.db(), id).await?.ok_or(AppError::NotFound)?;
     let (done, kind) = if task.completed { ("done", Done::Completed) } else { ("not done", Done::Reopened) };
     let outcome = Outcome::say(format!("Marked {} as {done}.", quoted(&task.title)), kind);
@@ -710,7 +701,7 @@ pub async fn delete(
     Path(id): Path<String>,
     Form(form): Form<BackForm>,
 ) -> Result<Response, AppError> {
-    let id = task_id(&id)?;
+    let id = path_id(&id)?;
     let deletion = tasks::trash(request.db(), id).await?.ok_or(AppError::NotFound)?;
     back_to_list(request, ListState::from_back(form.back.as_deref()), Outcome::show(Flash::Deleted(deletion))).await
 }

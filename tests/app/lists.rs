@@ -19,6 +19,7 @@ crate::on_both_backends!(
     many_creates_at_once_keep_names_unique_and_the_quota_exact,
     a_list_deleted_while_tasks_are_added_to_it_loses_none_of_them,
     a_view_of_a_list_deleted_in_another_tab_falls_back_to_all_tasks,
+    bulk_actions_in_a_list_act_on_that_list_only,
 );
 
 async fn patch(api: &Api, path: &str, body: Value) -> Reply {
@@ -403,4 +404,39 @@ async fn a_view_of_a_list_deleted_in_another_tab_falls_back_to_all_tasks(app: Te
     assert_eq!((added.status, added.location()), (StatusCode::SEE_OTHER, "/tasks"));
     assert!(browser.get("/tasks").await.body.contains("Typed in the stale tab"), "kept, in the Inbox");
     assert_eq!(browser.get(&format!("/lists/{id}")).await.status, StatusCode::NOT_FOUND);
+}
+
+/// "Mark all" and "Clear completed" in a list's view touch that list only;
+/// "Mark all" without a value flips by the list's own counts.
+async fn bulk_actions_in_a_list_act_on_that_list_only(app: TestApp) {
+    let (api, _) = Api::signed_up(&app).await;
+    let elsewhere = api.create("Open elsewhere").await;
+    let done_elsewhere = api.post("/tasks", json!({"title": "Done elsewhere", "completed": true})).await;
+    let done_elsewhere = done_elsewhere.body["id"].as_i64().unwrap();
+    let list = new_list(&api, "Errands").await;
+    let errand = task_in(&api, "Post the parcel", list).await;
+    assert_eq!(patch(&api, &format!("/tasks/{errand}"), json!({"completed": true})).await.status, StatusCode::OK);
+    let completed = |id: i64| {
+        let api = &api;
+        async move { api.get(&format!("/tasks/{id}")).await.body["completed"].as_bool().unwrap() }
+    };
+
+    let back = format!("list_id={list}");
+    // The same account in a browser.
+    let mine = app.browser();
+    let email = api.get("/me").await.body["email"].as_str().unwrap().to_owned();
+    assert_eq!(mine.sign_in(&email, PASSWORD).await.status, StatusCode::SEE_OTHER);
+    mine.get(&format!("/lists/{list}")).await;
+    // Everything in the list is done, so "Mark all" reopens it, though other lists have open tasks.
+    assert_eq!(mine.post("/tasks/toggle-all", &[("back", &back)]).await.status, StatusCode::SEE_OTHER);
+    assert!(!completed(errand).await, "the list's task reopened");
+    assert!(!completed(elsewhere).await && completed(done_elsewhere).await, "other lists untouched");
+    assert_eq!(
+        mine.post("/tasks/toggle-all", &[("back", &back), ("completed", "true")]).await.status,
+        StatusCode::SEE_OTHER
+    );
+    assert!(completed(errand).await && !completed(elsewhere).await);
+    assert_eq!(mine.post("/tasks/clear-completed", &[("back", &back)]).await.status, StatusCode::SEE_OTHER);
+    assert_eq!(api.get(&format!("/tasks/{errand}")).await.status, StatusCode::NOT_FOUND, "cleared");
+    assert!(completed(done_elsewhere).await, "a done task elsewhere stays");
 }
