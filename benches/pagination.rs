@@ -53,9 +53,15 @@ async fn bench(name: &str, url: &str) {
     for n in 0..TASKS {
         let input =
             doable::domain::TaskDraft { title: format!("Task number {n}"), ..Default::default() }.parse().unwrap();
-        ids.push(created_id(tasks::create(db.for_user(owner), &input, None, i64::MAX).await.expect("task")));
+        ids.push(created_id(
+            tasks::create(db.for_user(owner), &input, None, tasks::Quotas { tasks: i64::MAX, labels: i64::MAX })
+                .await
+                .expect("task"),
+        ));
         if n % 4 == 0 {
-            tasks::create(db.for_user(other), &input, None, i64::MAX).await.expect("task");
+            tasks::create(db.for_user(other), &input, None, tasks::Quotas { tasks: i64::MAX, labels: i64::MAX })
+                .await
+                .expect("task");
         }
     }
     ids.reverse(); // newest first, as listed
@@ -89,6 +95,7 @@ async fn median(db: &Db, owner: uuid::Uuid, position: Position) -> Duration {
         view: None,
         list: None,
         priority: None,
+        labels: &[],
         status: StatusFilter::All,
         search: None,
         position,

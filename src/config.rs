@@ -90,6 +90,16 @@ pub struct Quotas {
     pub security_events_per_user: i64,
     /// `MAX_LISTS_PER_USER`: creating past it answers 409.
     pub lists_per_user: i64,
+    /// `MAX_LABELS_PER_USER`: making one past it (by name on a task, too)
+    /// answers 409.
+    pub labels_per_user: i64,
+}
+
+impl Quotas {
+    /// What a task write checks.
+    pub fn for_tasks(&self) -> crate::db::tasks::Quotas {
+        crate::db::tasks::Quotas { tasks: self.tasks_per_user, labels: self.labels_per_user }
+    }
 }
 
 /// At most `count` events per `window`.
@@ -351,6 +361,7 @@ impl Config {
             sessions_per_user: quota("MAX_SESSIONS_PER_USER", 100)?,
             security_events_per_user: quota("MAX_SECURITY_EVENTS_PER_USER", 5_000)?,
             lists_per_user: quota("MAX_LISTS_PER_USER", 1_000)?,
+            labels_per_user: quota("MAX_LABELS_PER_USER", 1_000)?,
         };
 
         Ok(Config {

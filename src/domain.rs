@@ -132,6 +132,15 @@ pub fn parse_id(raw: &str) -> Option<i64> {
     raw.trim().parse::<i64>().ok().filter(|id| *id > 0)
 }
 
+/// A task's labels as the API gives them, a JSON array: as
+/// [`parse_labels`], but a blank name is refused rather than skipped.
+pub fn parse_label_array(names: &[String]) -> Result<Vec<String>, &'static str> {
+    if names.iter().any(|name| name.trim().is_empty()) {
+        return Err("Give the label a name.");
+    }
+    parse_labels(names.iter().map(String::as_str))
+}
+
 /// A list's name: 1–100 characters after trimming, no control characters.
 pub fn parse_list_name(raw: &str) -> Result<String, &'static str> {
     let name = raw.trim();
@@ -145,6 +154,47 @@ pub fn parse_list_name(raw: &str) -> Result<String, &'static str> {
         return Err("The name cannot contain control characters.");
     }
     Ok(name.to_owned())
+}
+
+/// A label's name: 1–50 characters after trimming, no control characters
+/// and no commas (the pages take a task's labels as one comma-separated
+/// field).
+pub fn parse_label_name(raw: &str) -> Result<String, &'static str> {
+    let name = raw.trim();
+    if name.is_empty() {
+        return Err("Give the label a name.");
+    }
+    if name.chars().count() > 50 {
+        return Err("Keep a label's name to 50 characters.");
+    }
+    if name.chars().any(|c| c.is_control() || c == ',') {
+        return Err("A label's name cannot contain commas or control characters.");
+    }
+    Ok(name.to_owned())
+}
+
+/// The most labels one task may carry (PRODUCT.md §7).
+pub const MAX_LABELS_PER_TASK: usize = 20;
+
+/// A task's labels: each a [`parse_label_name`], the same name (in any
+/// case) once, at most [`MAX_LABELS_PER_TASK`]. Blank entries are skipped,
+/// so `"a, , b,"` is two labels.
+pub fn parse_labels<'a>(names: impl IntoIterator<Item = &'a str>) -> Result<Vec<String>, &'static str> {
+    let mut labels: Vec<String> = Vec::new();
+    for raw in names {
+        if raw.trim().is_empty() {
+            continue;
+        }
+        let name = parse_label_name(raw)?;
+        let folded = crate::db::fold(&name);
+        if !labels.iter().any(|l| crate::db::fold(l) == folded) {
+            labels.push(name);
+        }
+        if labels.len() > MAX_LABELS_PER_TASK {
+            return Err("Give a task at most 20 labels.");
+        }
+    }
+    Ok(labels)
 }
 
 /// The colours a list may have: names the stylesheet gives a swatch in
@@ -237,6 +287,9 @@ pub struct TaskInput {
     pub description: Option<String>,
     pub due_date: Option<Date>,
     pub priority: Option<i32>,
+    /// Its labels' names ([`parse_labels`]): those the owner has not made
+    /// yet are made with it.
+    pub labels: Vec<String>,
 }
 
 /// A change to some of a task's fields; `None` leaves a field as it is.
@@ -249,6 +302,8 @@ pub struct TaskPatch {
     pub completed: Option<bool>,
     /// Moves the task to this list of the owner's.
     pub list_id: Option<i64>,
+    /// Replaces the task's labels with these ([`parse_labels`]).
+    pub labels: Option<Vec<String>>,
 }
 
 impl TaskPatch {
@@ -261,6 +316,7 @@ impl TaskPatch {
             priority: Some(input.priority),
             completed: Some(completed),
             list_id: None,
+            labels: Some(input.labels),
         }
     }
 }
@@ -277,6 +333,8 @@ pub struct TaskDraft {
     pub due_date: String,
     /// Blank, or 1–4.
     pub priority: String,
+    /// Label names separated by commas.
+    pub labels: String,
 }
 
 impl TaskDraft {
@@ -285,15 +343,17 @@ impl TaskDraft {
         let description = parse_description(Some(&self.description));
         let due_date = parse_due_date(Some(&self.due_date));
         let priority = parse_priority(Some(&self.priority));
-        match (title, description, due_date, priority) {
-            (Ok(title), Ok(description), Ok(due_date), Ok(priority)) => {
-                Ok(TaskInput { title: title.into_inner(), description, due_date, priority })
+        let labels = parse_labels(self.labels.split(','));
+        match (title, description, due_date, priority, labels) {
+            (Ok(title), Ok(description), Ok(due_date), Ok(priority), Ok(labels)) => {
+                Ok(TaskInput { title: title.into_inner(), description, due_date, priority, labels })
             }
-            (title, description, due_date, priority) => Err(collect_errors([
+            (title, description, due_date, priority, labels) => Err(collect_errors([
                 ("title", title.err()),
                 ("description", description.err()),
                 ("due_date", due_date.err()),
                 ("priority", priority.err()),
+                ("labels", labels.err()),
             ])),
         }
     }
@@ -309,6 +369,8 @@ pub struct TaskChangesDraft<'a> {
     pub due_date: Option<Option<&'a str>>,
     pub priority: Option<Option<i64>>,
     pub completed: Option<Option<bool>>,
+    /// `Some(None)`: `null`, refused (`[]` removes every label).
+    pub labels: Option<Option<&'a [String]>>,
 }
 
 impl TaskChangesDraft<'_> {
@@ -325,19 +387,35 @@ impl TaskChangesDraft<'_> {
             Some(None) => Err("Use true or false."),
             other => Ok(other.flatten()),
         };
-        match (title, description, due_date, priority, completed) {
-            (Ok(title), Ok(description), Ok(due_date), Ok(priority), Ok(completed)) => {
-                Ok(TaskPatch { title, description, due_date, priority, completed, list_id: None })
+        let labels = match self.labels {
+            None => Ok(None),
+            Some(None) => Err("Use a list of names; [] removes every label."),
+            Some(Some(names)) => parse_label_array(names).map(Some),
+        };
+        match (title, description, due_date, priority, completed, labels) {
+            (Ok(title), Ok(description), Ok(due_date), Ok(priority), Ok(completed), Ok(labels)) => {
+                Ok(TaskPatch { title, description, due_date, priority, completed, list_id: None, labels })
             }
-            (title, description, due_date, priority, completed) => Err(collect_errors([
+            (title, description, due_date, priority, completed, labels) => Err(collect_errors([
                 ("title", title.err()),
                 ("description", description.err()),
                 ("due_date", due_date.err()),
                 ("priority", priority.err()),
                 ("completed", completed.err()),
+                ("labels", labels.err()),
             ])),
         }
     }
+}
+
+/// A query string split into the values of a repeatable parameter `key`
+/// (`label=a&label=b`) and the rest, re-encoded for a struct that takes
+/// each other parameter once. `None` when it is not a query string.
+pub fn take_repeated(raw: &str, key: &str) -> Option<(Vec<String>, String)> {
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(raw).ok()?;
+    let (taken, rest): (Vec<_>, Vec<_>) = pairs.into_iter().partition(|(name, _)| name == key);
+    let rest = serde_urlencoded::to_string(rest).ok()?;
+    Some((taken.into_iter().map(|(_, value)| value).collect(), rest))
 }
 
 /// The longest search, in characters: a pattern is matched against every
@@ -486,9 +564,10 @@ mod tests {
             description: "\u{7}".into(),
             due_date: "31/12/2026".into(),
             priority: "P5".into(),
+            labels: "ok, not,ok\u{1}".into(),
         };
         let fields: Vec<&str> = draft.parse().unwrap_err().iter().map(|(f, _)| *f).collect();
-        assert_eq!(fields, ["title", "description", "due_date", "priority"]);
+        assert_eq!(fields, ["title", "description", "due_date", "priority", "labels"]);
         let good = TaskDraft {
             title: " Buy milk ".into(),
             due_date: "2026-12-31".into(),
@@ -497,6 +576,22 @@ mod tests {
         };
         let input = good.parse().unwrap();
         assert_eq!((input.title.as_str(), input.description, input.priority), ("Buy milk", None, Some(1)));
+    }
+
+    #[test]
+    fn labels_are_trimmed_told_apart_by_case_and_capped() {
+        assert_eq!(parse_labels(" Work , home,, WORK ,".split(',')), Ok(vec!["Work".to_owned(), "home".to_owned()]));
+        let names: Vec<String> = (0..21).map(|n| format!("l{n}")).collect();
+        assert!(parse_labels(names.iter().take(20).map(String::as_str)).is_ok());
+        assert!(parse_labels(names.iter().map(String::as_str)).is_err(), "21 labels");
+        assert!(parse_label_name(&"x".repeat(51)).is_err());
+        assert!(parse_label_name("a,b").is_err());
+    }
+
+    #[test]
+    fn repeated_parameters_are_taken_apart_from_the_rest() {
+        let (labels, rest) = take_repeated("label=a&q=milk+%26&label=b%20c", "label").unwrap();
+        assert_eq!((labels, rest.as_str()), (vec!["a".to_owned(), "b c".to_owned()], "q=milk+%26"));
     }
 
     #[test]

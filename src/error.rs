@@ -63,6 +63,13 @@ impl AppError {
         ))
     }
 
+    /// Making a label when the account holds `MAX_LABELS_PER_USER`.
+    pub fn label_quota(quota: i64) -> Self {
+        AppError::QuotaExceeded(format!(
+            "This account holds {quota} labels, the most one account may. Delete some to add more."
+        ))
+    }
+
     pub fn status(&self) -> StatusCode {
         match self {
             AppError::BadRequest => StatusCode::BAD_REQUEST,
@@ -96,6 +103,7 @@ impl From<DbError> for AppError {
             DbError::Unavailable(_) => AppError::Unavailable(err),
             DbError::SessionEnded => AppError::SessionEnded,
             DbError::Gone(_) => AppError::NotFound,
+            DbError::LabelQuota(quota) => AppError::label_quota(quota),
             other => AppError::Internal(Box::new(other)),
         }
     }

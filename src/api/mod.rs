@@ -7,10 +7,12 @@
 //! cannot exist without being documented.
 
 mod auth;
+mod labels;
 mod lists;
 mod sessions;
 mod tasks;
 
+pub use labels::LabelJson;
 pub use lists::ListJson;
 pub use tasks::TaskJson;
 
@@ -51,6 +53,7 @@ pub const MAX_JSON_BYTES: usize = 128 * 1024;
         (name = "auth", description = "Accounts and tokens"),
         (name = "tasks", description = "Your tasks"),
         (name = "lists", description = "Your lists: every task is in one"),
+        (name = "labels", description = "Your labels: a task carries any number"),
         (name = "sessions", description = "Your signed-in devices"),
     )
 )]
@@ -80,6 +83,9 @@ pub fn router_and_doc() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(tasks::get, tasks::update, tasks::delete))
         .routes(routes!(lists::list, lists::create))
         .routes(routes!(lists::get, lists::update, lists::delete))
+        .routes(routes!(labels::list, labels::create))
+        .routes(routes!(labels::get, labels::update, labels::delete))
+        .routes(routes!(labels::merge))
         .routes(routes!(sessions::list))
         .routes(routes!(sessions::revoke))
         .split_for_parts()
@@ -380,6 +386,12 @@ mod tests {
             ("/api/v1/lists/{id}", "get"),
             ("/api/v1/lists/{id}", "patch"),
             ("/api/v1/lists/{id}", "delete"),
+            ("/api/v1/labels", "get"),
+            ("/api/v1/labels", "post"),
+            ("/api/v1/labels/{id}", "get"),
+            ("/api/v1/labels/{id}", "patch"),
+            ("/api/v1/labels/{id}", "delete"),
+            ("/api/v1/labels/{id}/merge", "post"),
             ("/api/v1/sessions", "get"),
             ("/api/v1/sessions/{id}", "delete"),
         ] {

@@ -13,7 +13,10 @@ use super::{ApiClaim, ApiError, ApiJson, ApiResult, ErrorBody, double_option, pa
 use crate::{
     app::AppState,
     db::tasks::{self, ListQuery, Position, Sort, StatusFilter, Task, TaskPatch, View},
-    domain::{TaskChangesDraft, TaskDraft, parse_id, parse_priority_filter, parse_search},
+    domain::{
+        MAX_LABELS_PER_TASK, TaskChangesDraft, TaskDraft, parse_id, parse_label_array, parse_labels,
+        parse_priority_filter, parse_search, take_repeated,
+    },
 };
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -31,6 +34,8 @@ pub struct TaskJson {
     /// `null`, or 1 (the highest) to 4.
     #[schema(minimum = 1, maximum = 4)]
     pub priority: Option<i32>,
+    /// Its labels' names, by name.
+    pub labels: Vec<String>,
     #[schema(format = DateTime)]
     pub created_at: String,
     #[schema(format = DateTime)]
@@ -48,6 +53,7 @@ impl From<Task> for TaskJson {
             completed_at: task.completed_at.map(rfc3339),
             due_date: task.due_date.map(|d| d.to_string()),
             priority: task.priority,
+            labels: task.labels,
             created_at: rfc3339(task.created_at),
             updated_at: rfc3339(task.updated_at),
         }
@@ -89,6 +95,12 @@ pub struct ListParams {
     /// today (dates in UTC).
     #[param(pattern = "^(today|upcoming)$")]
     view: Option<String>,
+    /// Only tasks with this label (its name, in any case); repeat it for
+    /// tasks with all of them (at most 20).
+    #[param(value_type = Option<Vec<String>>, max_length = 50, min_length = 1, pattern = "^[^,]*[^,\\s][^,]*$")]
+    #[serde(skip)]
+    #[allow(dead_code)] // Here for the OpenAPI document: `list` takes the labels apart first.
+    label: (),
 }
 
 /// Your tasks, newest first, a page at a time (keyset pagination: pages stay
@@ -100,8 +112,14 @@ pub async fn list(
     ApiClaim(claim): ApiClaim,
     RawQuery(query): RawQuery,
 ) -> ApiResult<Response> {
-    let params: ListParams = serde_urlencoded::from_str(query.as_deref().unwrap_or_default())
-        .map_err(|_| ApiError::validation([("query", "Give each parameter once.")]))?;
+    let once = || ApiError::validation([("query", "Give each parameter once (but label as often as needed).")]);
+    let (labels, rest) = take_repeated(query.as_deref().unwrap_or_default(), "label").ok_or_else(once)?;
+    let params: ListParams = serde_urlencoded::from_str(&rest).map_err(|_| once())?;
+    if labels.len() > MAX_LABELS_PER_TASK || labels.iter().any(|l| l.trim().is_empty()) {
+        return Err(ApiError::validation([("label", "Give 1 to 20 label names.")]));
+    }
+    let labels = parse_labels(labels.iter().map(String::as_str))
+        .map_err(|message| ApiError::validation([("label", message)]))?;
     let status = match params.status.as_deref() {
         None => StatusFilter::All,
         Some(raw) => raw.parse().map_err(|message| ApiError::validation([("status", message)]))?,
@@ -144,7 +162,7 @@ pub async fn list(
             tasks::today(),
         )),
     };
-    let query = ListQuery { sort, view, list, priority, status, search, position, limit };
+    let query = ListQuery { sort, view, list, priority, labels: &labels, status, search, position, limit };
     if let Some(page) = tasks::list_json(claim.rows(&state.db), &query).await? {
         return Ok(page_of(page));
     }
@@ -181,7 +199,28 @@ pub struct NewTask {
     #[serde(default)]
     #[schema(minimum = 1)]
     list_id: Option<i64>,
+    /// Label names (at most 20); those you have not made yet are made.
+    #[serde(default)]
+    #[schema(max_items = 20, value_type = Option<Vec<LabelName>>)]
+    labels: Option<Vec<String>>,
 }
+
+/// A label's name: 1–50 characters, no commas.
+pub struct LabelName;
+
+impl utoipa::PartialSchema for LabelName {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ObjectBuilder, Type};
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .min_length(Some(1))
+            .max_length(Some(50))
+            .pattern(Some("^[^,]*[^,\\s][^,]*$"))
+            .into()
+    }
+}
+
+impl ToSchema for LabelName {}
 
 /// Create a task.
 #[utoipa::path(post, path = "/api/v1/tasks", tag = "tasks", request_body = NewTask, security(("bearer" = [])),
@@ -202,17 +241,27 @@ pub async fn create(
         description: body.description.unwrap_or_default(),
         due_date: body.due_date.unwrap_or_default(),
         priority: body.priority.map(|p| p.to_string()).unwrap_or_default(),
+        labels: String::new(),
     };
-    let input = draft.parse().map_err(ApiError::validation)?;
-    let quota = state.config.quotas.tasks_per_user;
-    let mut task = match tasks::create(claim.rows(&state.db), &input, body.list_id, quota).await? {
+    let mut input = draft.parse();
+    let labels = parse_label_array(body.labels.as_deref().unwrap_or_default());
+    match (&mut input, labels) {
+        (Ok(input), Ok(labels)) => input.labels = labels,
+        (Ok(_), Err(message)) => return Err(ApiError::validation([("labels", message)])),
+        (Err(errors), labels) => errors.extend(labels.err().map(|message| ("labels", message))),
+    }
+    let input = input.map_err(ApiError::validation)?;
+    let quotas = state.config.quotas.for_tasks();
+    let mut task = match tasks::create(claim.rows(&state.db), &input, body.list_id, quotas).await? {
         tasks::Created::Task(task) => task,
         tasks::Created::NoSuchList => return Err(ApiError::not_found()),
-        tasks::Created::QuotaFull => return Err(crate::error::AppError::task_quota(quota).into()),
+        tasks::Created::QuotaFull => return Err(crate::error::AppError::task_quota(quotas.tasks).into()),
     };
     if body.completed == Some(true) {
         let patch = TaskPatch { completed: Some(true), ..Default::default() };
-        task = tasks::update(claim.rows(&state.db), task.id, &patch).await?.ok_or_else(ApiError::not_found)?;
+        task = tasks::update(claim.rows(&state.db), task.id, &patch, quotas.labels)
+            .await?
+            .ok_or_else(ApiError::not_found)?;
     }
     let location = format!("/api/v1/tasks/{}", task.id);
     Ok((StatusCode::CREATED, [(header::LOCATION, location)], Json(TaskJson::from(task))))
@@ -255,6 +304,11 @@ pub struct TaskChanges {
     #[serde(default, deserialize_with = "double_option")]
     #[schema(nullable = false, minimum = 1)]
     list_id: Option<Option<i64>>,
+    /// Replaces the task's labels (`[]` removes them all); names you have
+    /// not made yet are made.
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(nullable = false, max_items = 20, value_type = Option<Vec<LabelName>>)]
+    labels: Option<Option<Vec<String>>>,
 }
 
 impl TaskChanges {
@@ -265,6 +319,7 @@ impl TaskChanges {
             due_date: self.due_date.as_ref().map(Option::as_deref),
             priority: self.priority,
             completed: self.completed,
+            labels: self.labels.as_ref().map(Option::as_deref),
         }
     }
 }
@@ -290,7 +345,8 @@ pub async fn update(
         Some(None) => return Err(ApiError::validation([("list_id", "Use the id of one of your lists.")])),
         Some(Some(list)) => Some(list),
     };
-    let task = tasks::update(claim.rows(&state.db), id, &patch).await?.ok_or_else(ApiError::not_found)?;
+    let label_quota = state.config.quotas.labels_per_user;
+    let task = tasks::update(claim.rows(&state.db), id, &patch, label_quota).await?.ok_or_else(ApiError::not_found)?;
     Ok(Json(task.into()))
 }
 

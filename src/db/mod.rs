@@ -19,6 +19,7 @@
 pub mod audit;
 mod deadline;
 pub mod housekeeping;
+pub mod labels;
 pub mod lists;
 pub mod resets;
 pub mod sessions;
@@ -274,6 +275,10 @@ pub enum DbError {
     /// whose account is deactivated: nothing ran.
     #[error("the session has ended")]
     SessionEnded,
+    /// A write would make labels past the owner's quota (this many): nothing
+    /// was written.
+    #[error("the account holds {0} labels")]
+    LabelQuota(i64),
     #[error("database error: {0}")]
     Other(#[source] sqlx::Error),
 }

@@ -13,6 +13,7 @@ use uuid::Uuid;
 
 use super::{
     DbError, DbResult, UserDb, as_user, fold,
+    labels::{self, LabelSummary},
     lists::{self, ListSummary},
     now,
     sessions::SessionUser,
@@ -34,6 +35,9 @@ pub struct Task {
     pub priority: Option<i32>,
     pub created_at: OffsetDateTime,
     pub updated_at: OffsetDateTime,
+    /// Its labels' names, by name.
+    #[sqlx(json)]
+    pub labels: Vec<String>,
 }
 
 impl Task {
@@ -44,12 +48,25 @@ impl Task {
             description: self.description.clone().unwrap_or_default(),
             due_date: self.due_date.map(|d| d.to_string()).unwrap_or_default(),
             priority: self.priority.map(|p| p.to_string()).unwrap_or_default(),
+            labels: self.labels.join(", "),
         }
     }
 }
 
-const COLUMNS: &str =
-    "id, list_id, title, description, completed, completed_at, due_date, priority, created_at, updated_at";
+/// A task's own columns.
+macro_rules! own_columns {
+    () => {
+        "id, list_id, title, description, completed, completed_at, due_date, priority, created_at, updated_at"
+    };
+}
+
+/// What a [`Task`] is read from, its labels included, in each dialect.
+const COLUMNS_POSTGRES: &str = concat!(own_columns!(), ", ", labels::names_of_the_task!(postgres));
+const COLUMNS_SQLITE: &str = concat!(own_columns!(), ", ", labels::names_of_the_task!(sqlite));
+
+fn columns(db: UserDb<'_>) -> &'static str {
+    if db.is_postgres() { COLUMNS_POSTGRES } else { COLUMNS_SQLITE }
+}
 
 // The checked input types live with their parsers.
 pub use crate::domain::{StatusFilter, TaskInput, TaskPatch};
@@ -217,6 +234,8 @@ pub struct ListQuery<'a> {
     pub list: Option<i64>,
     /// Only tasks of this priority (`Some(None)`: those without one).
     pub priority: Option<Option<i32>>,
+    /// Only tasks that carry every one of these labels (names, in any case).
+    pub labels: &'a [String],
     pub status: StatusFilter,
     pub search: Option<&'a str>,
     pub position: Position,
@@ -240,6 +259,8 @@ pub struct Overview {
     pub upcoming: i64,
     /// In `lists::ORDER`, each with its open tasks.
     pub lists: Vec<ListSummary>,
+    /// By name.
+    pub labels: Vec<LabelSummary>,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -305,6 +326,11 @@ macro_rules! push_tasks {
                 $q.push(" AND ").push(&key).push(" >= ").push_bind(from);
             }
         }
+        for label in $query.labels {
+            $q.push(" AND EXISTS (SELECT 1 FROM task_labels tl JOIN labels l ON l.id = tl.label_id");
+            $q.push(" WHERE tl.task_id = tasks.id AND l.user_id = ").push_bind($db.owner());
+            $q.push(" AND l.name_folded = ").push_bind(fold(label)).push(")");
+        }
         match $query.priority {
             None => {}
             Some(None) => {
@@ -357,6 +383,7 @@ pub async fn list(db: UserDb<'_>, query: &ListQuery<'_>) -> DbResult<TaskPage> {
 macro_rules! push_lists {
     ($q:ident, $db:expr) => {
         $q.push(lists::summaries_json($db.is_postgres())).push_bind($db.owner()).push(") AS me_lists, ");
+        $q.push(labels::summaries_json($db.is_postgres())).push_bind($db.owner()).push(") AS me_labels, ");
         let key = Sort::Due.key_sql($db.is_postgres(), "").unwrap_or_default();
         for view in [View::Today, View::Upcoming] {
             let (from, to) = view.days(today());
@@ -370,8 +397,8 @@ macro_rules! push_lists {
     };
 }
 
-/// Reads the navigation's lists from the JSON [`push_lists!`] wrote.
-fn parse_lists(json: Option<&str>) -> DbResult<Vec<ListSummary>> {
+/// Reads the navigation's lists or labels from the JSON [`push_lists!`] wrote.
+fn parse_json<T: serde::de::DeserializeOwned>(json: Option<&str>) -> DbResult<Vec<T>> {
     let broken = |err: serde_json::Error| DbError::Other(sqlx::Error::Decode(err.into()));
     json.map_or(Ok(Vec::new()), |json| serde_json::from_str(json).map_err(broken))
 }
@@ -417,7 +444,7 @@ pub async fn list_checked(
         }
         q.push(" LEFT JOIN (");
         // One row more than asked: whether more follow.
-        push_tasks!(q, db, query, pattern, COLUMNS, &order);
+        push_tasks!(q, db, query, pattern, COLUMNS_POSTGRES, &order);
         q.push(" LIMIT ").push_bind(query.limit + 1);
         if let Position::Offset(offset) = query.position {
             q.push(" OFFSET ").push_bind(offset);
@@ -438,7 +465,8 @@ pub async fn list_checked(
                         counts: Counts::from_row(
                             first.try_get::<Option<i64>, _>("me_active")?.zip(first.try_get("me_completed")?),
                         ),
-                        lists: parse_lists(first.try_get::<Option<&str>, _>("me_lists")?)?,
+                        lists: parse_json(first.try_get::<Option<&str>, _>("me_lists")?)?,
+                        labels: parse_json(first.try_get::<Option<&str>, _>("me_labels")?)?,
                         today: first.try_get("me_today")?,
                         upcoming: first.try_get("me_upcoming")?,
                     }
@@ -501,6 +529,7 @@ struct JsonTask<'a> {
     priority: Option<i32>,
     created_at: &'a str,
     updated_at: &'a str,
+    labels: Vec<String>,
 }
 
 impl SqlitePage {
@@ -526,6 +555,7 @@ impl SqlitePage {
                     description: row.description,
                     completed: row.completed,
                     priority: row.priority,
+                    labels: row.labels,
                 })
             })
             .collect()
@@ -556,6 +586,7 @@ async fn sqlite_page(db: UserDb<'_>, query: &ListQuery<'_>, with_overview: bool)
         Option<i64>,
         Option<i64>,
         Option<String>,
+        Option<String>,
         Option<i64>,
         Option<i64>,
         String,
@@ -568,7 +599,7 @@ async fn sqlite_page(db: UserDb<'_>, query: &ListQuery<'_>, with_overview: bool)
             q.push("c.active, c.completed, ");
             push_lists!(q, db);
         } else {
-            q.push("NULL, NULL, NULL, NULL, NULL");
+            q.push("NULL, NULL, NULL, NULL, NULL, NULL");
         }
         q.push(", page.items, page.last, EXISTS (");
         push_tasks!(q, db, query, pattern, "1", &order);
@@ -584,20 +615,21 @@ async fn sqlite_page(db: UserDb<'_>, query: &ListQuery<'_>, with_overview: bool)
                  'id', id, 'list_id', list_id, 'title', title, 'description', description,
                  'completed', json(CASE WHEN completed THEN 'true' ELSE 'false' END),
                  'completed_at', completed_at, 'due_date', due_date, 'priority', priority,
-                 'created_at', created_at, 'updated_at', updated_at)",
+                 'created_at', created_at, 'updated_at', updated_at, 'labels', json(labels))",
         );
         q.push(&order).push(") AS items, min(id) AS last FROM (");
-        push_tasks!(q, db, query, pattern, COLUMNS, &order);
+        push_tasks!(q, db, query, pattern, COLUMNS_SQLITE, &order);
         q.push(" LIMIT ").push_bind(query.limit).push(" OFFSET ").push_bind(offset);
         q.push(")) AS page");
         q.build_query_as().fetch_optional(&mut *conn).await?
     });
-    let (email, name, active, completed, lists, today, upcoming, items, last, more) =
+    let (email, name, active, completed, lists, labels, today, upcoming, items, last, more) =
         row.ok_or(DbError::SessionEnded)?;
     let user = SessionUser { user_id: db.owner(), email, name };
     let overview = Overview {
         counts: Counts::from_row(active.zip(completed)),
-        lists: parse_lists(lists.as_deref())?,
+        lists: parse_json(lists.as_deref())?,
+        labels: parse_json(labels.as_deref())?,
         today: today.unwrap_or_default(),
         upcoming: upcoming.unwrap_or_default(),
     };
@@ -646,7 +678,7 @@ pub async fn counts(db: UserDb<'_>) -> DbResult<Counts> {
 const LIVE_TASKS: &str = "coalesce((SELECT active + completed FROM task_counts WHERE user_id = $1), 0)";
 
 pub async fn get(db: UserDb<'_>, id: i64) -> DbResult<Option<Task>> {
-    let sql = format!("SELECT {COLUMNS} FROM tasks WHERE id = $1 AND user_id = $2 AND deleted_at IS NULL");
+    let sql = format!("SELECT {} FROM tasks WHERE id = $1 AND user_id = $2 AND deleted_at IS NULL", columns(db));
     let task = as_user!(db, conn => {
         sqlx::query_as::<_, Task>(&sql).bind(id).bind(db.owner()).fetch_optional(&mut *conn).await?
     });
@@ -663,12 +695,20 @@ pub enum Created {
     NoSuchList,
 }
 
+/// Quotas a write checks.
+#[derive(Clone, Copy, Debug)]
+pub struct Quotas {
+    pub tasks: i64,
+    pub labels: i64,
+}
+
 /// Creates a task in the owner's list `list` (`None`: the Inbox) unless the
 /// owner already holds `quota` live ones. (Deleted tasks await their purge
 /// for seconds only.) The checks and the insert are one statement; on
 /// PostgreSQL, where two such statements could both see room, the owner's
-/// creates also queue on a lock of their own ([`QUOTA_LOCK`]).
-pub async fn create(db: UserDb<'_>, input: &TaskInput, list: Option<i64>, quota: i64) -> DbResult<Created> {
+/// creates also queue on a lock of their own ([`QUOTA_LOCK`]). A task with
+/// labels is written with them in one transaction.
+pub async fn create(db: UserDb<'_>, input: &TaskInput, list: Option<i64>, quota: Quotas) -> DbResult<Created> {
     let now = now();
     let which_list = if list.is_some() { "l.id = $12" } else { "l.is_inbox" };
     let sql = format!(
@@ -676,29 +716,43 @@ pub async fn create(db: UserDb<'_>, input: &TaskInput, list: Option<i64>, quota:
                             created_at, updated_at, priority, list_id)
          SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, l.id FROM lists l
          WHERE l.user_id = $1 AND {which_list} AND {LIVE_TASKS} < $11
-         RETURNING {COLUMNS}"
+         RETURNING {}",
+        columns(db)
     );
+    // The statement, on `$conn`.
+    macro_rules! insert {
+        ($conn:ident) => {{
+            if db.is_postgres() {
+                sqlx::query(QUOTA_LOCK).bind(db.owner()).execute(&mut *$conn).await?;
+            }
+            let mut insert = sqlx::query_as::<_, Task>(&sql)
+                .bind(db.owner())
+                .bind(&input.title)
+                .bind(&input.description)
+                .bind(fold(&input.title))
+                .bind(input.description.as_deref().map(fold))
+                .bind(false)
+                .bind(input.due_date)
+                .bind(now)
+                .bind(now)
+                .bind(input.priority)
+                .bind(quota.tasks);
+            if let Some(list) = list {
+                insert = insert.bind(list);
+            }
+            insert.fetch_optional(&mut *$conn).await?
+        }};
+    }
     let inserted = async {
-        Ok::<_, DbError>(as_user!(db, writing conn => {
-        if db.is_postgres() {
-            sqlx::query(QUOTA_LOCK).bind(db.owner()).execute(&mut *conn).await?;
+        if input.labels.is_empty() {
+            return Ok::<_, DbError>(as_user!(db, writing conn => insert!(conn)));
         }
-        let mut insert = sqlx::query_as::<_, Task>(&sql)
-            .bind(db.owner())
-            .bind(&input.title)
-            .bind(&input.description)
-            .bind(fold(&input.title))
-            .bind(input.description.as_deref().map(fold))
-            .bind(false)
-            .bind(input.due_date)
-            .bind(now)
-            .bind(now)
-            .bind(input.priority)
-            .bind(quota);
-        if let Some(list) = list {
-            insert = insert.bind(list);
-        }
-        insert.fetch_optional(&mut *conn).await?
+        Ok(as_user!(db, atomically conn => {
+            let Some(mut task) = insert!(conn) else { return Ok(None) };
+            // No room for its new labels: dropped uncommitted, rolled back.
+            task.labels = labels::set_labels!(conn, db, task.id, &input.labels, quota.labels)
+                .ok_or(DbError::LabelQuota(quota.labels))?;
+            Some(task)
         }))
     };
     let task = match inserted.await {
@@ -715,43 +769,64 @@ pub async fn create(db: UserDb<'_>, input: &TaskInput, list: Option<i64>, quota:
 
 /// Applies `patch` in one statement, so concurrent changes to different
 /// fields both land; `None` when the task (or the list it is moved to) is
-/// not the owner's.
-pub async fn update(db: UserDb<'_>, id: i64, patch: &TaskPatch) -> DbResult<Option<Task>> {
+/// not the owner's. New labels count against `label_quota`
+/// ([`DbError::LabelQuota`]); a patch with labels is one transaction.
+pub async fn update(db: UserDb<'_>, id: i64, patch: &TaskPatch, label_quota: i64) -> DbResult<Option<Task>> {
     let now = now();
-    let task = as_user!(db, writing conn => {
-        // Only the fields the patch names are written.
-        let mut q = sqlx::QueryBuilder::new("UPDATE tasks SET updated_at = ");
-        q.push_bind(now);
-        if let Some(title) = &patch.title {
-            q.push(", title = ").push_bind(title.clone()).push(", title_folded = ").push_bind(fold(title));
+    let sql_columns = columns(db);
+    // The statement, on `$conn`.
+    macro_rules! update {
+        ($conn:ident) => {{
+            // Only the fields the patch names are written.
+            let mut q = sqlx::QueryBuilder::new("UPDATE tasks SET updated_at = ");
+            q.push_bind(now);
+            if let Some(title) = &patch.title {
+                q.push(", title = ").push_bind(title.clone()).push(", title_folded = ").push_bind(fold(title));
+            }
+            if let Some(description) = &patch.description {
+                q.push(", description = ").push_bind(description.clone());
+                q.push(", description_folded = ").push_bind(description.as_deref().map(fold));
+            }
+            if let Some(due_date) = patch.due_date {
+                q.push(", due_date = ").push_bind(due_date);
+            }
+            if let Some(priority) = patch.priority {
+                q.push(", priority = ").push_bind(priority);
+            }
+            if let Some(list) = patch.list_id {
+                q.push(", list_id = ").push_bind(list);
+            }
+            if let Some(completed) = patch.completed {
+                // completed_at keeps its first value while the task stays completed.
+                q.push(", completed = ").push_bind(completed);
+                q.push(", completed_at = CASE WHEN ").push_bind(completed);
+                q.push(" THEN coalesce(completed_at, ").push_bind(now).push(") ELSE NULL END");
+            }
+            q.push(" WHERE id = ").push_bind(id).push(" AND user_id = ").push_bind(db.owner());
+            if let Some(list) = patch.list_id {
+                // Another user's list, like a missing one, finds no task to change.
+                q.push(" AND EXISTS (SELECT 1 FROM lists WHERE id = ").push_bind(list);
+                q.push(" AND user_id = ").push_bind(db.owner()).push(")");
+            }
+            q.push(" AND deleted_at IS NULL RETURNING ").push(sql_columns);
+            q.build_query_as::<Task>().fetch_optional(&mut *$conn).await?
+        }};
+    }
+    let Some(labels) = &patch.labels else {
+        return Ok(as_user!(db, writing conn => update!(conn)));
+    };
+    let task = as_user!(db, atomically conn => {
+        let Some(mut task) = update!(conn) else { return Ok(None) };
+        // The edit form always sends the labels: most often those the task has.
+        let mut wanted: Vec<String> = labels.iter().map(|l| fold(l)).collect();
+        let mut held: Vec<String> = task.labels.iter().map(|l| fold(l)).collect();
+        wanted.sort();
+        held.sort();
+        if wanted != held {
+            task.labels = labels::set_labels!(conn, db, task.id, labels, label_quota)
+                .ok_or(DbError::LabelQuota(label_quota))?;
         }
-        if let Some(description) = &patch.description {
-            q.push(", description = ").push_bind(description.clone());
-            q.push(", description_folded = ").push_bind(description.as_deref().map(fold));
-        }
-        if let Some(due_date) = patch.due_date {
-            q.push(", due_date = ").push_bind(due_date);
-        }
-        if let Some(priority) = patch.priority {
-            q.push(", priority = ").push_bind(priority);
-        }
-        if let Some(list) = patch.list_id {
-            q.push(", list_id = ").push_bind(list);
-        }
-        if let Some(completed) = patch.completed {
-            // completed_at keeps its first value while the task stays completed.
-            q.push(", completed = ").push_bind(completed);
-            q.push(", completed_at = CASE WHEN ").push_bind(completed);
-            q.push(" THEN coalesce(completed_at, ").push_bind(now).push(") ELSE NULL END");
-        }
-        q.push(" WHERE id = ").push_bind(id).push(" AND user_id = ").push_bind(db.owner());
-        if let Some(list) = patch.list_id {
-            // Another user's list, like a missing one, finds no task to change.
-            q.push(" AND EXISTS (SELECT 1 FROM lists WHERE id = ").push_bind(list);
-            q.push(" AND user_id = ").push_bind(db.owner()).push(")");
-        }
-        q.push(format!(" AND deleted_at IS NULL RETURNING {COLUMNS}"));
-        q.build_query_as::<Task>().fetch_optional(&mut *conn).await?
+        Some(task)
     });
     Ok(task)
 }
@@ -763,7 +838,8 @@ pub async fn toggle(db: UserDb<'_>, id: i64) -> DbResult<Option<Task>> {
         "UPDATE tasks SET completed = NOT completed,
              completed_at = CASE WHEN completed THEN NULL ELSE $1 END,
              updated_at = $2
-         WHERE id = $3 AND user_id = $4 AND deleted_at IS NULL RETURNING {COLUMNS}"
+         WHERE id = $3 AND user_id = $4 AND deleted_at IS NULL RETURNING {}",
+        columns(db)
     );
     let task = as_user!(db, writing conn => {
         sqlx::query_as::<_, Task>(&sql).bind(now).bind(now).bind(id).bind(db.owner()).fetch_optional(&mut *conn).await?
@@ -789,7 +865,8 @@ pub async fn delete(db: UserDb<'_>, id: i64) -> DbResult<bool> {
 /// my data" reads them a page at a time, so it never holds them all.
 pub async fn page_after(db: UserDb<'_>, after: i64, limit: i64) -> DbResult<Vec<Task>> {
     let sql = format!(
-        "SELECT {COLUMNS} FROM tasks WHERE user_id = $1 AND deleted_at IS NULL AND id > $2 ORDER BY id LIMIT $3"
+        "SELECT {} FROM tasks WHERE user_id = $1 AND deleted_at IS NULL AND id > $2 ORDER BY id LIMIT $3",
+        columns(db)
     );
     let tasks = as_user!(db, conn => {
         sqlx::query_as::<_, Task>(&sql).bind(db.owner()).bind(after).bind(limit).fetch_all(&mut *conn).await?

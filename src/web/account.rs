@@ -20,7 +20,7 @@ use crate::{
     account::{self, Refused},
     app::AppState,
     auth::{CurrentUser, clear_session_cookies},
-    db::{audit, lists, sessions, tasks, users},
+    db::{audit, labels, lists, sessions, tasks, users},
     domain::AuditEvent,
     error::AppError,
     in_progress::PerKey,
@@ -242,12 +242,16 @@ pub async fn export(request: UserRequest) -> Result<Response, AppError> {
         name: profile.name,
         created_at: profile.created_at.format(&Rfc3339).unwrap_or_default(),
     };
-    // Lists are few (MAX_LISTS_PER_USER): read at once, before the tasks.
+    // Lists and labels are few (MAX_LISTS_PER_USER, MAX_LABELS_PER_USER):
+    // read at once, before the tasks (which name their labels).
     let lists: Vec<crate::api::ListJson> =
         lists::all(state.db.for_user(user.id)).await?.into_iter().map(Into::into).collect();
+    let labels: Vec<crate::api::LabelJson> =
+        labels::all(state.db.for_user(user.id)).await?.into_iter().map(Into::into).collect();
     let json = |written: serde_json::Result<String>| written.map_err(|e| AppError::Internal(Box::new(e)));
     let (profile, lists) = (json(serde_json::to_string(&profile))?, json(serde_json::to_string(&lists))?);
-    let head = format!(r#"{{"profile":{profile},"lists":{lists},"tasks":["#);
+    let labels = json(serde_json::to_string(&labels))?;
+    let head = format!(r#"{{"profile":{profile},"lists":{lists},"labels":{labels},"tasks":["#);
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<Vec<u8>, std::io::Error>>(2);
     crate::app::spawn_in_request(async move {
         if tx.send(Ok(head.into_bytes())).await.is_err() {

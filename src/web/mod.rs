@@ -5,6 +5,7 @@ pub mod assets;
 mod auth;
 mod extract;
 mod flash;
+mod labels;
 mod lists;
 mod password_reset;
 mod tasks;
@@ -68,6 +69,10 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/lists", page(get(lists::index).post(lists::create)))
         .route("/lists/{id}", page(get(tasks::list_page).post(lists::update)))
         .route("/lists/{id}/delete", page(post(lists::delete)))
+        .route("/labels", page(get(labels::index).post(labels::create)))
+        .route("/labels/{id}", page(post(labels::update)))
+        .route("/labels/{id}/merge", page(post(labels::merge)))
+        .route("/labels/{id}/delete", page(post(labels::delete)))
         .fallback(not_found)
         .layer(RequestBodyLimitLayer::new(csrf::MAX_FORM_BYTES))
 }

@@ -5,8 +5,8 @@
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::{
-    extract::Path,
-    http::StatusCode,
+    extract::{FromRequestParts, Path},
+    http::{StatusCode, request::Parts},
     response::{IntoResponse, Redirect, Response},
 };
 use serde::{Deserialize, Serialize};
@@ -14,15 +14,20 @@ use time::Date;
 use uuid::Uuid;
 
 use super::{
-    extract::{ClaimedRequest, Form, Layout, Query, UserRequest, path_id},
+    extract::{ClaimedRequest, Form, Layout, UserRequest, path_id},
     flash::{Done, Flash, Notice},
 };
 use crate::{
     db::{
+        fold,
+        labels::LabelSummary,
         lists::{self, List, ListSummary},
         tasks::{self, Counts, ListQuery, Overview, Position, Sort, StatusFilter, Task, TaskInput, TaskPatch, View},
     },
-    domain::{FieldErrors, MAX_SEARCH_CHARS, TaskDraft, error_of, parse_id, parse_priority_filter},
+    domain::{
+        FieldErrors, MAX_LABELS_PER_TASK, MAX_SEARCH_CHARS, TaskDraft, error_of, parse_id, parse_label_name,
+        parse_labels, parse_priority_filter, take_repeated,
+    },
     error::AppError,
 };
 
@@ -46,6 +51,27 @@ pub struct ListParams {
     page: Option<String>,
     after: Option<String>,
     before: Option<String>,
+    /// Repeatable (`label=a&label=b`): taken apart by [`ListParams::parse`].
+    #[serde(skip)]
+    label: Vec<String>,
+}
+
+impl ListParams {
+    /// A query string, its labels included; `None` when it is none, or
+    /// names another parameter twice.
+    fn parse(raw: &str) -> Option<Self> {
+        let (label, rest) = take_repeated(raw, "label")?;
+        let params: ListParams = serde_urlencoded::from_str(&rest).ok()?;
+        Some(ListParams { label, ..params })
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for ListParams {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, AppError> {
+        ListParams::parse(parts.uri.query().unwrap_or_default()).ok_or(AppError::BadRequest)
+    }
 }
 
 /// Which view of the list is shown: filter, search, page.
@@ -56,6 +82,8 @@ pub struct ListState {
     pub status: StatusFilter,
     /// `Some(None)`: tasks without a priority.
     pub priority: Option<Option<i32>>,
+    /// Only tasks with all of these labels.
+    pub labels: Vec<String>,
     pub sort: Sort,
     /// Today or Upcoming.
     pub view: Option<View>,
@@ -81,7 +109,10 @@ impl ListState {
         };
         let priority = params.priority.as_deref().and_then(|raw| parse_priority_filter(raw).ok());
         let list = params.list_id.as_deref().and_then(parse_id);
-        ListState { list, status, priority, sort, view, search, page, position }
+        // Names no label can have are dropped, as an unknown filter is.
+        let names = params.label.iter().filter_map(|raw| parse_label_name(raw).ok()).take(MAX_LABELS_PER_TASK);
+        let labels = parse_labels(names.collect::<Vec<_>>().iter().map(String::as_str)).unwrap_or_default();
+        ListState { list, status, priority, labels, sort, view, search, page, position }
     }
 
     /// Upcoming reads soonest first unless told otherwise.
@@ -91,7 +122,7 @@ impl ListState {
 
     /// The view a form's hidden `back` field names.
     fn from_back(back: Option<&str>) -> Self {
-        Self::from_params(serde_urlencoded::from_str(back.unwrap_or_default()).unwrap_or_default())
+        Self::from_params(ListParams::parse(back.unwrap_or_default()).unwrap_or_default())
     }
 
     /// The filter's name in a URL; none for the whole list.
@@ -106,6 +137,9 @@ impl ListState {
         }
         if let Some(priority) = self.priority {
             pairs.push(("priority", priority.map_or_else(|| "none".to_owned(), |p| p.to_string())));
+        }
+        for label in &self.labels {
+            pairs.push(("label", label.clone()));
         }
         if !self.search.is_empty() {
             pairs.push(("q", self.search.clone()));
@@ -187,6 +221,30 @@ impl ListState {
     pub fn status_value(&self) -> &'static str {
         Self::status_name(self.status).unwrap_or("")
     }
+
+    /// The first page of this view with its label filter `labels`.
+    fn with_labels(&self, labels: Vec<String>) -> String {
+        let view = ListState { labels, ..self.clone() };
+        view.url(view.query_for(view.status, 1, Position::Offset(0)))
+    }
+
+    /// This view, also filtered by label `name`.
+    pub fn label_url(&self, name: &str) -> String {
+        let mut labels = self.labels.clone();
+        if !self.has_label(name) {
+            labels.push(name.to_owned());
+        }
+        self.with_labels(labels)
+    }
+
+    /// This view without label `name` in its filter.
+    pub fn without_label_url(&self, name: &str) -> String {
+        self.with_labels(self.labels.iter().filter(|l| fold(l) != fold(name)).cloned().collect())
+    }
+
+    pub fn has_label(&self, name: &str) -> bool {
+        self.labels.iter().any(|l| fold(l) == fold(name))
+    }
 }
 
 /// How a due date reads: relative, with the exact date beside it.
@@ -236,6 +294,8 @@ pub struct ListView {
     pub counts: Counts,
     /// The navigation's lists, with their open tasks.
     pub lists: Vec<ListSummary>,
+    /// The owner's labels, by name.
+    pub labels: Vec<LabelSummary>,
     /// The list viewed.
     pub current: Option<ListSummary>,
     /// Open tasks in all lists, in Today and in Upcoming.
@@ -286,6 +346,12 @@ impl ListView {
     pub fn is_all(&self) -> bool {
         self.current.is_none() && self.state.view.is_none()
     }
+
+    /// The colour of the owner's label `name`, if it has one.
+    pub fn label_colour(&self, name: &str) -> Option<&str> {
+        let folded = fold(name);
+        self.labels.iter().find(|l| fold(&l.name) == folded).and_then(|l| l.colour.as_deref())
+    }
 }
 
 impl ListState {
@@ -296,6 +362,7 @@ impl ListState {
             view: self.view.map(|view| (view, tasks::today())),
             list: self.list,
             priority: self.priority,
+            labels: &self.labels,
             status: self.status,
             search,
             position: self.position,
@@ -354,6 +421,7 @@ fn list_view(view: ListState, page: tasks::TaskPage, overview: Overview) -> Resu
         tasks,
         counts,
         lists: overview.lists,
+        labels: overview.labels,
         current,
         all_open,
         today_open,
@@ -566,18 +634,18 @@ fn retarget(response: impl IntoResponse, target: &str) -> Response {
 
 /// The task list: its session is checked by the statement that reads it
 /// (see `tasks::list_checked`).
-pub async fn index(request: ClaimedRequest, Query(params): Query<ListParams>) -> Result<Response, AppError> {
+pub async fn index(request: ClaimedRequest, params: ListParams) -> Result<Response, AppError> {
     show(request, ListState::from_params(params)).await
 }
 
 /// Today (`/today`): due today or overdue, across lists.
-pub async fn today_page(request: ClaimedRequest, Query(params): Query<ListParams>) -> Result<Response, AppError> {
+pub async fn today_page(request: ClaimedRequest, params: ListParams) -> Result<Response, AppError> {
     let params = ListParams { view: Some(View::Today.as_str().into()), ..params };
     show(request, ListState::from_params(params)).await
 }
 
 /// Upcoming (`/upcoming`): the next 14 days, grouped by day.
-pub async fn upcoming_page(request: ClaimedRequest, Query(params): Query<ListParams>) -> Result<Response, AppError> {
+pub async fn upcoming_page(request: ClaimedRequest, params: ListParams) -> Result<Response, AppError> {
     let params = ListParams { view: Some(View::Upcoming.as_str().into()), ..params };
     show(request, ListState::from_params(params)).await
 }
@@ -586,7 +654,7 @@ pub async fn upcoming_page(request: ClaimedRequest, Query(params): Query<ListPar
 pub async fn list_page(
     request: ClaimedRequest,
     Path(id): Path<String>,
-    Query(params): Query<ListParams>,
+    params: ListParams,
 ) -> Result<Response, AppError> {
     let view = ListState { list: Some(path_id(&id)?), ..ListState::from_params(params) };
     show(request, view).await
@@ -621,7 +689,12 @@ pub async fn create(request: ClaimedRequest, Form(form): Form<TaskForm>) -> Resu
     if view.view.is_some() && input.due_date.is_none() {
         input.due_date = Some(tasks::today());
     }
-    let quota = request.state().config.quotas.tasks_per_user;
+    // Added while filtering by labels: it carries them, for the same reason.
+    if !view.labels.is_empty() {
+        let names = input.labels.iter().chain(&view.labels).map(String::as_str);
+        input.labels = parse_labels(names).unwrap_or_else(|_| input.labels.clone());
+    }
+    let quota = request.state().config.quotas.for_tasks();
     let mut created = tasks::create(request.db(), &input, view.list, quota).await?;
     if matches!(created, tasks::Created::NoSuchList) {
         // The list shown was deleted meanwhile (in another tab): what was
@@ -631,17 +704,13 @@ pub async fn create(request: ClaimedRequest, Form(form): Form<TaskForm>) -> Resu
     let task = match created {
         tasks::Created::Task(task) => task,
         tasks::Created::NoSuchList => return Err(AppError::NotFound),
-        tasks::Created::QuotaFull => return Err(AppError::task_quota(quota)),
+        tasks::Created::QuotaFull => return Err(AppError::task_quota(quota.tasks)),
     };
     let outcome = Outcome::say(format!("Added {}.", quoted(&task.title)), Done::Added);
     back_to_list(request, view, outcome).await
 }
 
-pub async fn edit_page(
-    request: UserRequest,
-    Path(id): Path<String>,
-    Query(params): Query<ListParams>,
-) -> Result<Response, AppError> {
+pub async fn edit_page(request: UserRequest, Path(id): Path<String>, params: ListParams) -> Result<Response, AppError> {
     let id = path_id(&id)?;
     let task = tasks::get(request.db(), id).await?.ok_or(AppError::NotFound)?;
     let lists = lists::all(request.db()).await?;
@@ -679,7 +748,8 @@ pub async fn update(
         }
     };
     let patch = TaskPatch { list_id, ..TaskPatch::replace(input, completed) };
-    let task = tasks::update(request.db(), id, &patch).await?.ok_or(AppError::NotFound)?;
+    let label_quota = request.state().config.quotas.labels_per_user;
+    let task = tasks::update(request.db(), id, &patch, label_quota).await?.ok_or(AppError::NotFound)?;
     let outcome = Outcome::say(format!("Saved {}.", quoted(&task.title)), Done::Saved);
     back_to_list(request, view, outcome).await
 }

@@ -345,7 +345,9 @@ async fn export_has_the_profile_and_tasks_and_deletion_leaves_nothing(app: TestA
     let email = unique_email();
     let browser = app.browser();
     browser.sign_up(&email, PASSWORD).await;
-    browser.create_task("Mine to export").await;
+    browser.get("/tasks").await;
+    let added = browser.post("/tasks", &[("title", "Mine to export"), ("labels", "Errands, Home")]).await;
+    assert_eq!(added.status, StatusCode::SEE_OTHER, "{}", added.body);
     let export = browser.get("/account/export").await;
     assert_eq!(export.status, StatusCode::OK);
     assert!(export.headers.get("content-disposition").unwrap().to_str().unwrap().starts_with("attachment"));
@@ -354,6 +356,9 @@ async fn export_has_the_profile_and_tasks_and_deletion_leaves_nothing(app: TestA
     assert_eq!(json["tasks"][0]["title"], "Mine to export");
     assert_eq!(json["lists"][0]["name"], "Inbox");
     assert_eq!(json["tasks"][0]["list_id"], json["lists"][0]["id"], "the task is in the Inbox");
+    assert_eq!(json["tasks"][0]["labels"], serde_json::json!(["Errands", "Home"]));
+    assert_eq!(json["labels"][0]["name"], "Errands");
+    assert_eq!(json["labels"][1]["task_count"], 1);
     let user_id = json["profile"]["id"].as_str().unwrap().parse::<uuid::Uuid>().unwrap();
 
     browser.get("/account").await;
@@ -368,6 +373,8 @@ async fn export_has_the_profile_and_tasks_and_deletion_leaves_nothing(app: TestA
         "users WHERE id",
         "tasks WHERE user_id",
         "lists WHERE user_id",
+        "labels WHERE user_id",
+        "task_labels WHERE user_id",
         "task_counts WHERE user_id",
         "sessions WHERE user_id",
         "security_events WHERE user_id",

@@ -196,8 +196,9 @@ async fn the_export_streams_every_task_across_pages(app: TestApp) {
     let draft =
         doable::domain::TaskDraft { title: "bulk".into(), description: "d".repeat(10_000), ..Default::default() };
     let input = draft.parse().unwrap();
+    const QUOTAS_OFF: doable::db::tasks::Quotas = doable::db::tasks::Quotas { tasks: i64::MAX, labels: i64::MAX };
     for _ in 0..1_100 {
-        let created = doable::db::tasks::create(app.db.for_user(owner), &input, None, i64::MAX).await.unwrap();
+        let created = doable::db::tasks::create(app.db.for_user(owner), &input, None, QUOTAS_OFF).await.unwrap();
         assert!(matches!(created, doable::db::tasks::Created::Task(_)), "{created:?}");
     }
     // One export per account at a time: a second while the first is still

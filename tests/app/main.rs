@@ -9,6 +9,7 @@ mod api;
 mod auth;
 mod binary;
 mod csrf;
+mod labels;
 mod limits;
 mod lists;
 mod pages;

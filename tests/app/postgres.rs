@@ -587,7 +587,7 @@ async fn every_table_holding_a_users_rows_has_row_level_security_and_a_policy() 
     .await
     .unwrap();
     let names: Vec<&str> = tables.iter().map(|(name, ..)| name.as_str()).collect();
-    for expected in ["tasks", "lists", "sessions", "spent_refresh_tokens", "security_events"] {
+    for expected in ["tasks", "lists", "labels", "task_labels", "sessions", "spent_refresh_tokens", "security_events"] {
         assert!(names.contains(&expected), "the query finds {expected}: {names:?}");
     }
     for (table, secured, has_policy) in &tables {
@@ -609,10 +609,17 @@ async fn a_statement_without_an_owner_filter_reaches_only_the_named_users_rows()
     let (alice_email, bob_email) = (unique_email(), unique_email());
     let alice = app.browser();
     alice.sign_up(&alice_email, PASSWORD).await;
-    alice.create_task("Plan of Alice").await;
+    alice.get("/tasks").await;
+    let labelled = alice.post("/tasks", &[("title", "Plan of Alice"), ("labels", "plans")]).await;
+    assert_eq!(labelled.status, StatusCode::SEE_OTHER, "a task with a label, so labels and task_labels have rows");
     let bob = app.browser();
     bob.sign_up(&bob_email, PASSWORD).await;
-    let bobs_task = bob.create_task("Plan of Bob").await;
+    bob.get("/tasks").await;
+    assert_eq!(
+        bob.post("/tasks", &[("title", "Plan of Bob"), ("labels", "plans")]).await.status,
+        StatusCode::SEE_OTHER
+    );
+    let bobs_task = *bob.get("/tasks").await.task_ids().first().unwrap();
     // A refresh token spent through the API, so spent_refresh_tokens has a row.
     let (api, pair) = crate::api::Api::signed_up(&app).await;
     let refreshed = api.post("/auth/refresh", serde_json::json!({"refresh_token": pair["refresh_token"]})).await;
@@ -641,7 +648,7 @@ async fn a_statement_without_an_owner_filter_reaches_only_the_named_users_rows()
     assert!(!bypasses);
     assert!(sqlx::query("SELECT * FROM _sqlx_migrations").fetch_all(pool).await.is_err(), "owner's bookkeeping");
 
-    let tables = ["tasks", "lists", "sessions", "spent_refresh_tokens", "security_events"];
+    let tables = ["tasks", "lists", "labels", "task_labels", "sessions", "spent_refresh_tokens", "security_events"];
     for table in tables {
         let count = |pool| async move {
             let sql = format!("SELECT count(*) FROM {table}");
@@ -703,6 +710,8 @@ fn owned_by(table: &str) -> &'static str {
         "spent_refresh_tokens" => "(session_id IN (SELECT id FROM sessions WHERE user_id = $1))",
         "tasks" => "(tasks.user_id = $1)",
         "lists" => "(lists.user_id = $1)",
+        "labels" => "(labels.user_id = $1)",
+        "task_labels" => "(task_labels.user_id = $1)",
         "sessions" => "(sessions.user_id = $1)",
         _ => "(security_events.user_id = $1)",
     }
@@ -750,6 +759,19 @@ async fn every_hot_query_is_answered_from_an_index() {
         ("upcoming count", "SELECT count(*) FROM tasks WHERE user_id = $1 AND deleted_at IS NULL AND NOT completed
              AND coalesce(due_date, DATE '9999-12-31') <= $2 AND coalesce(due_date, DATE '9999-12-31') >= $3".into()),
         ("lists", "SELECT id, name FROM lists WHERE user_id = $1 ORDER BY is_inbox DESC, archived, name_folded, id".into()),
+        // A label filter, a task's labels, a label's count (db::labels).
+        ("label page", format!(
+            "SELECT {columns} FROM tasks WHERE user_id = $1 AND deleted_at IS NULL
+               AND EXISTS (SELECT 1 FROM task_labels tl JOIN labels l ON l.id = tl.label_id
+                           WHERE tl.task_id = tasks.id AND l.user_id = $2 AND l.name_folded = $3)
+             ORDER BY id DESC LIMIT $4"
+        )),
+        ("task labels", "SELECT (SELECT coalesce(json_agg(l.name ORDER BY l.name_folded), '[]'::json)
+             FROM task_labels tl JOIN labels l ON l.id = tl.label_id WHERE tl.task_id = tasks.id)
+             FROM tasks WHERE id = $1 AND user_id = $2".into()),
+        ("label counts", "SELECT id, (SELECT count(*) FROM task_labels tl JOIN tasks t ON t.id = tl.task_id
+             WHERE tl.label_id = labels.id AND t.deleted_at IS NULL) FROM labels WHERE user_id = $1
+             ORDER BY name_folded, id".into()),
         // db::tasks::list_checked: the session check, the counts and the page in one.
         ("checked page", format!(
             "SELECT me.email AS me_email, me.name AS me_name, c.active AS me_active, c.completed AS me_completed, t.*
@@ -791,6 +813,9 @@ async fn every_hot_query_is_answered_from_an_index() {
             "counts" | "lists" => query.bind(user),
             "upcoming count" => query.bind(user).bind(now.date()).bind(now.date()),
             "list page" => query.bind(user).bind(7_i64).bind(51_i64),
+            "label page" => query.bind(user).bind(user).bind("work").bind(51_i64),
+            "task labels" => query.bind(7_i64).bind(user),
+            "label counts" => query.bind(user),
             "checked page" => query.bind(uuid::Uuid::new_v4()).bind(user).bind(now).bind(user).bind(user).bind(51_i64),
             "sign-in lookup" | "refresh token" => query.bind("someone@example.com"),
             "throttle count" => query.bind("signin:account:x").bind(now),
@@ -940,8 +965,14 @@ async fn a_request_is_one_transaction_session_check_included() {
     for title in ["one", "two", "three"] {
         browser.create_task(title).await;
     }
+    browser.post("/tasks", &[("title", "labelled"), ("labels", "work, home"), ("priority", "1")]).await;
+    let inbox = browser.get("/tasks").await.body;
+    let inbox = inbox[inbox.find("href=\"/lists/").unwrap() + 13..].split('"').next().unwrap().to_owned();
+    let labelled_page = format!("/lists/{inbox}?label=work&label=home&sort=priority");
+    assert_eq!(browser.get(&labelled_page).await.task_ids().len(), 1, "the page shows the labelled task");
     let (api, _) = crate::api::Api::signed_up(&app).await;
     api.create("one").await;
+    api.post("/tasks", serde_json::json!({"title": "labelled", "labels": ["work", "home"]})).await;
     for (what, (statements, pings)) in [
         ("GET /tasks", round_trips(&counter, || async { browser.get("/tasks").await.status }).await),
         (
@@ -949,6 +980,15 @@ async fn a_request_is_one_transaction_session_check_included() {
             round_trips(&counter, || async { browser.get("/tasks?status=active&q=t").await.status }).await,
         ),
         ("GET /api/v1/tasks", round_trips(&counter, || async { api.get("/tasks?limit=50").await.status }).await),
+        (
+            "a list's page by label and priority",
+            round_trips(&counter, || async { browser.get(&labelled_page).await.status }).await,
+        ),
+        (
+            "GET /api/v1/tasks by label and priority",
+            round_trips(&counter, || async { api.get("/tasks?label=work&label=home&sort=priority").await.status })
+                .await,
+        ),
     ] {
         // BEGIN with the settings, the statement, COMMIT; and the ping that
         // returns the connection to the pool, after the response.
