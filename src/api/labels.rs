@@ -9,7 +9,7 @@ use axum::{
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::{ApiClaim, ApiError, ApiJson, ApiResult, ErrorBody, double_option, path_id, rfc3339};
+use super::{ApiClaim, ApiError, ApiJson, ApiResult, ErrorBody, double_option, path_id, rfc3339, whole_number};
 use crate::{
     app::AppState,
     db::{
@@ -64,7 +64,11 @@ pub async fn list(State(state): State<AppState>, ApiClaim(claim): ApiClaim) -> A
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewLabel {
-    #[schema(min_length = 1, max_length = 50, pattern = "^[^,]*[^,\\s][^,]*$")]
+    #[schema(
+        min_length = 1,
+        max_length = 50,
+        pattern = "^[^,\\x00-\\x1f\\x7f-\\x9f]*[^,\\s\\x00-\\x1f\\x7f-\\x9f][^,\\x00-\\x1f\\x7f-\\x9f]*$"
+    )]
     name: String,
     #[serde(default)]
     #[schema(pattern = "^(red|orange|yellow|green|teal|blue|purple|pink|grey)$")]
@@ -125,7 +129,12 @@ pub async fn get(
 #[serde(deny_unknown_fields)]
 pub struct LabelChanges {
     #[serde(default, deserialize_with = "double_option")]
-    #[schema(min_length = 1, max_length = 50, pattern = "^[^,]*[^,\\s][^,]*$", nullable = false)]
+    #[schema(
+        min_length = 1,
+        max_length = 50,
+        pattern = "^[^,\\x00-\\x1f\\x7f-\\x9f]*[^,\\s\\x00-\\x1f\\x7f-\\x9f][^,\\x00-\\x1f\\x7f-\\x9f]*$",
+        nullable = false
+    )]
     name: Option<Option<String>>,
     /// `null` removes the colour.
     #[serde(default, deserialize_with = "double_option")]
@@ -185,19 +194,20 @@ pub async fn delete(
 #[serde(deny_unknown_fields)]
 pub struct Merge {
     /// The label that stays: another of yours.
-    #[schema(minimum = 1)]
+    #[serde(deserialize_with = "whole_number")]
+    #[schema(minimum = 1, maximum = 9_007_199_254_740_991_i64, example = 2)]
     into: i64,
 }
 
 /// Merge a label into another: its tasks carry `into`, and it is gone.
-#[utoipa::path(post, path = "/api/v1/labels/{id}/merge", tag = "labels", params(("id" = i64, Path)),
+#[utoipa::path(post, path = "/api/v1/labels/{id}/merge", tag = "labels", params(("id" = i64, Path, example = 1)),
     request_body = Merge, security(("bearer" = [])),
     responses(
         (status = 200, description = "The label that stays (`into`)", body = LabelJson),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 404, description = "Either label is not one of yours", body = ErrorBody),
-        (status = 413, body = ErrorBody), (status = 415, body = ErrorBody),
-        (status = 422, description = "`into` is the label itself", body = ErrorBody),
+        (status = 409, description = "`into` is the label itself", body = ErrorBody),
+        (status = 413, body = ErrorBody), (status = 415, body = ErrorBody), (status = 422, body = ErrorBody),
     ))]
 pub async fn merge(
     State(state): State<AppState>,
@@ -206,8 +216,10 @@ pub async fn merge(
     ApiJson(body): ApiJson<Merge>,
 ) -> ApiResult<Json<LabelJson>> {
     let id = path_id(&id)?;
+    // Refused like the Inbox's deletion: a request the label's state rules
+    // out (the body itself is well formed).
     if body.into == id {
-        return Err(ApiError::validation([("into", "Merge a label into another one.")]));
+        return Err(ApiError::new(StatusCode::CONFLICT, "same_label", "Merge a label into another one."));
     }
     let label = labels::merge(claim.rows(&state.db), id, body.into).await?.ok_or_else(ApiError::not_found)?;
     Ok(Json(label.into()))

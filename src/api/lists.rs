@@ -69,7 +69,11 @@ pub async fn list(State(state): State<AppState>, ApiClaim(claim): ApiClaim) -> A
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewList {
-    #[schema(min_length = 1, max_length = 100)]
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = "^[^\\x00-\\x1f\\x7f-\\x9f]*[^\\s\\x00-\\x1f\\x7f-\\x9f][^\\x00-\\x1f\\x7f-\\x9f]*$"
+    )]
     name: String,
     #[serde(default)]
     #[schema(pattern = "^(red|orange|yellow|green|teal|blue|purple|pink|grey)$")]
@@ -131,7 +135,12 @@ pub async fn get(
 #[serde(deny_unknown_fields)]
 pub struct ListChanges {
     #[serde(default, deserialize_with = "double_option")]
-    #[schema(min_length = 1, max_length = 100, nullable = false)]
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = "^[^\\x00-\\x1f\\x7f-\\x9f]*[^\\s\\x00-\\x1f\\x7f-\\x9f][^\\x00-\\x1f\\x7f-\\x9f]*$",
+        nullable = false
+    )]
     name: Option<Option<String>>,
     /// `null` removes the colour.
     #[serde(default, deserialize_with = "double_option")]

@@ -310,6 +310,16 @@ fn double_option<'de, T: Deserialize<'de>, D: Deserializer<'de>>(d: D) -> Result
     Option::<T>::deserialize(d).map(Some)
 }
 
+/// An id in a JSON body: a whole number, written `7` or (as JSON Schema's
+/// `integer` allows) `7.0`.
+fn whole_number<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
+    let number = serde_json::Number::deserialize(d)?;
+    number
+        .as_i64()
+        .or_else(|| number.as_f64().filter(|f| f.fract() == 0.0 && f.abs() < 9.0e15).map(|f| f as i64))
+        .ok_or_else(|| serde::de::Error::custom(format!("invalid value: {number}, expected a whole number")))
+}
+
 /// The user a bearer token belongs to.
 pub struct ApiUser(pub CurrentUser);
 

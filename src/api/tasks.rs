@@ -97,7 +97,7 @@ pub struct ListParams {
     view: Option<String>,
     /// Only tasks with this label (its name, in any case); repeat it for
     /// tasks with all of them (at most 20).
-    #[param(value_type = Option<Vec<String>>, max_length = 50, min_length = 1, pattern = "^[^,]*[^,\\s][^,]*$")]
+    #[param(value_type = Option<Vec<String>>, max_length = 50, min_length = 1, pattern = "^[^,\\x00-\\x1f\\x7f-\\x9f]*[^,\\s\\x00-\\x1f\\x7f-\\x9f][^,\\x00-\\x1f\\x7f-\\x9f]*$")]
     #[serde(skip)]
     #[allow(dead_code)] // Here for the OpenAPI document: `list` takes the labels apart first.
     label: (),
@@ -215,7 +215,7 @@ impl utoipa::PartialSchema for LabelName {
             .schema_type(Type::String)
             .min_length(Some(1))
             .max_length(Some(50))
-            .pattern(Some("^[^,]*[^,\\s][^,]*$"))
+            .pattern(Some("^[^,\\x00-\\x1f\\x7f-\\x9f]*[^,\\s\\x00-\\x1f\\x7f-\\x9f][^,\\x00-\\x1f\\x7f-\\x9f]*$"))
             .into()
     }
 }

@@ -169,7 +169,11 @@ async fn merging_moves_the_tasks_to_the_label_that_stays(app: crate::common::Tes
     let (soon, urgent) = (ids[0], ids[1]);
 
     let itself = api.post(&format!("/labels/{urgent}/merge"), json!({"into": urgent})).await;
-    assert_eq!(itself.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!((itself.status, code(&itself)), (StatusCode::CONFLICT, "same_label"));
+    let whole = api.post(&format!("/labels/{urgent}/merge"), json!({"into": 999_999_999.0})).await;
+    assert_eq!(whole.status, StatusCode::NOT_FOUND, "7.0 is a whole number, as JSON Schema says");
+    let fraction = api.post(&format!("/labels/{urgent}/merge"), json!({"into": 1.5})).await;
+    assert_eq!(fraction.status, StatusCode::UNPROCESSABLE_ENTITY);
     let missing = api.post(&format!("/labels/{urgent}/merge"), json!({"into": 999_999_999})).await;
     assert_eq!(missing.status, StatusCode::NOT_FOUND);
     assert_eq!(labels_of(&api).await.len(), 2, "nothing refused changed anything");
