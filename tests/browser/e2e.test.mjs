@@ -322,6 +322,58 @@ for (const js of [true, false]) {
   });
 }
 
+for (const js of [true, false]) {
+  describe(`labels ${js ? 'with' : 'without'} JavaScript`, { skip }, () => {
+    it('labels a task in its edit form, filters by a label and by two, merges and deletes labels', async () => {
+      const page = await newPage({ js });
+      await signUp(page, uniqueEmail(js ? 'labels-js' : 'labels-nojs'));
+      await addTask(page, 'Unlabelled');
+      await addTask(page, 'Buy stamps');
+      await task(page, 'Buy stamps').getByRole('link', { name: /^Edit/ }).click();
+      const form = page.locator('li.task.editing form, form.edit-form').first();
+      await form.getByLabel('Labels').fill('errands, <b>post</b>');
+      await form.getByRole('button', { name: 'Save' }).click();
+      const chips = task(page, 'Buy stamps').locator('a.label');
+      await chips.first().waitFor();
+      assert.deepEqual(await chips.allTextContents(), ['Label <b>post</b>', 'Label errands'], 'shown as typed, escaped');
+
+      // A label's chip filters the view by it; a second label narrows it further.
+      await chips.filter({ hasText: 'errands' }).click();
+      await page.waitForURL(/label=errands/);
+      await task(page, 'Unlabelled').waitFor({ state: 'detached' });
+      assert.deepEqual(await titles(page), ['Buy stamps']);
+      // A task added while filtering carries the label, so it stays in view.
+      await addTask(page, 'Post the parcel');
+      assert.deepEqual(await titles(page), ['Post the parcel', 'Buy stamps']);
+      await page.locator('#label-filter').selectOption({ label: '<b>post</b>' });
+      await page.click('#search-button');
+      await page.waitForURL(/label=errands&label=/);
+      await task(page, 'Post the parcel').waitFor({ state: 'detached' });
+      assert.deepEqual(await titles(page), ['Buy stamps']);
+      await page.getByRole('link', { name: 'Stop filtering by “errands”' }).click();
+      await page.waitForURL((url) => !url.search.includes('errands'));
+      assert.deepEqual(await titles(page), ['Buy stamps']);
+
+      // The labels page merges one label into another and deletes one; the tasks stay.
+      await page.getByRole('link', { name: 'Labels', exact: true }).click();
+      await page.waitForURL('**/labels');
+      const post = page.locator('.card', { has: page.getByRole('link', { name: '<b>post</b>' }) });
+      await post.getByLabel(/^Merge/).selectOption({ label: 'errands' });
+      await post.getByRole('button', { name: 'Merge' }).click();
+      await page.waitForURL('**/labels');
+      assert.equal(await page.getByRole('link', { name: '<b>post</b>' }).count(), 0, 'merged away');
+      assert.match(await page.locator('.card', { hasText: 'errands' }).locator('.counts').textContent(), /2 tasks/);
+      await page.getByRole('button', { name: /^Delete label “errands”/ }).click();
+      await page.waitForURL('**/labels');
+      assert.equal(await page.getByText('No labels yet.').count(), 1);
+      await page.goto('/tasks');
+      assert.deepEqual(await titles(page), ['Post the parcel', 'Buy stamps', 'Unlabelled']);
+      assert.equal(await page.locator('a.label').count(), 0);
+      await page.context().close();
+    });
+  });
+}
+
 describe('keyboard only', { skip }, () => {
   it('adds, toggles, edits, deletes and undoes with Tab, Enter, Space and Escape, focus always visible', async () => {
     const page = await newPage();
@@ -442,15 +494,21 @@ async function showcase() {
   const csrf = await page.locator('#new-task input[name=csrf_token]').inputValue();
   const tasks = [
     { title: 'Renew passport', due_date: isoDate(-3), description: 'Photos are in the drawer.' },
-    { title: 'Buy milk', due_date: isoDate(0) },
-    { title: 'Call the bank about the mortgage renewal and the new savings account', due_date: isoDate(1) },
+    { title: 'Buy milk', due_date: isoDate(0), labels: 'errands' },
+    { title: 'Call the bank about the mortgage renewal and the new savings account', due_date: isoDate(1), labels: 'money, calls' },
     { title: 'Water plants', completed: true },
     { title: 'Plan the summer trip', due_date: isoDate(9), description: 'Book a hotel near the sea.\nAsk Sam about dates.' },
     { title: 'Write thank-you notes' },
   ];
+  // A coloured label; the tasks' other labels are made by naming them.
+  const label = await page.request.post('/labels', { form: { csrf_token: csrf, name: 'errands', colour: 'orange' }, maxRedirects: 0 });
+  assert.equal(label.status(), 303);
   for (const t of tasks) {
     const response = await page.request.post('/tasks', {
-      form: { csrf_token: csrf, title: t.title, description: t.description ?? '', due_date: t.due_date ?? '' },
+      form: {
+        csrf_token: csrf, title: t.title, description: t.description ?? '', due_date: t.due_date ?? '',
+        labels: t.labels ?? '',
+      },
       maxRedirects: 0,
     });
     assert.equal(response.status(), 303);
@@ -520,6 +578,8 @@ describe('look and accessibility', { skip }, () => {
         { name: 'edit', path: `/tasks/${editId}/edit`, state },
         { name: 'list', path: `/lists/${workId}`, state },
         { name: 'lists', path: '/lists', state },
+        { name: 'labels', path: '/labels', state },
+        { name: 'label-filter', path: '/tasks?label=errands', state },
         { name: 'today', path: '/today', state },
         { name: 'upcoming', path: '/upcoming', state },
         { name: 'account', path: '/account', state },
