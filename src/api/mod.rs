@@ -81,6 +81,7 @@ pub fn router_and_doc() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(auth::me))
         .routes(routes!(tasks::list, tasks::create))
         .routes(routes!(tasks::get, tasks::update, tasks::delete))
+        .routes(routes!(tasks::move_task))
         .routes(routes!(lists::list, lists::create))
         .routes(routes!(lists::get, lists::update, lists::delete))
         .routes(routes!(labels::list, labels::create))
@@ -312,7 +313,7 @@ fn double_option<'de, T: Deserialize<'de>, D: Deserializer<'de>>(d: D) -> Result
 
 /// An id in a JSON body: a whole number, written `7` or (as JSON Schema's
 /// `integer` allows) `7.0`.
-fn whole_number<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
+pub(crate) fn whole_number<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
     let number = serde_json::Number::deserialize(d)?;
     number
         .as_i64()
@@ -391,6 +392,7 @@ mod tests {
             ("/api/v1/tasks/{id}", "get"),
             ("/api/v1/tasks/{id}", "patch"),
             ("/api/v1/tasks/{id}", "delete"),
+            ("/api/v1/tasks/{id}/move", "post"),
             ("/api/v1/lists", "get"),
             ("/api/v1/lists", "post"),
             ("/api/v1/lists/{id}", "get"),

@@ -9,10 +9,10 @@ use axum::{
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::{ApiClaim, ApiError, ApiJson, ApiResult, ErrorBody, double_option, path_id, rfc3339};
+use super::{ApiClaim, ApiError, ApiJson, ApiResult, ErrorBody, double_option, path_id, rfc3339, whole_number};
 use crate::{
     app::AppState,
-    db::tasks::{self, ListQuery, Position, Sort, StatusFilter, Task, TaskPatch, View},
+    db::tasks::{self, ListQuery, Placement, Position, Sort, StatusFilter, Task, TaskPatch, View},
     domain::{
         MAX_LABELS_PER_TASK, TaskChangesDraft, TaskDraft, parse_id, parse_label_array, parse_labels,
         parse_priority_filter, parse_search, take_repeated,
@@ -36,6 +36,9 @@ pub struct TaskJson {
     pub priority: Option<i32>,
     /// Its labels' names, by name.
     pub labels: Vec<String>,
+    /// Its place in its list's manual order (`sort=manual`, ascending);
+    /// changed by `POST /tasks/{id}/move`.
+    pub position: f64,
     #[schema(format = DateTime)]
     pub created_at: String,
     #[schema(format = DateTime)]
@@ -54,6 +57,7 @@ impl From<Task> for TaskJson {
             due_date: task.due_date.map(|d| d.to_string()),
             priority: task.priority,
             labels: task.labels,
+            position: task.position,
             created_at: rfc3339(task.created_at),
             updated_at: rfc3339(task.updated_at),
         }
@@ -88,8 +92,9 @@ pub struct ListParams {
     #[param(pattern = "^([1-4]|none)$")]
     priority: Option<String>,
     /// `newest` (default); `priority`: 1 first, tasks without one last;
-    /// `due`: soonest first, undated last. Newest first within each.
-    #[param(pattern = "^(newest|priority|due)$")]
+    /// `due`: soonest first, undated last; `manual`: each list's own order
+    /// (`position`). Newest first within each.
+    #[param(pattern = "^(newest|priority|due|manual)$")]
     sort: Option<String>,
     /// `today`: due today or overdue; `upcoming`: due in the 14 days from
     /// today (dates in UTC).
@@ -135,7 +140,7 @@ pub async fn list(
     let sort = match params.sort.as_deref() {
         None => Sort::Newest,
         Some(raw) => {
-            Sort::parse(raw).ok_or_else(|| ApiError::validation([("sort", "Use newest, priority or due.")]))?
+            Sort::parse(raw).ok_or_else(|| ApiError::validation([("sort", "Use newest, priority, due or manual.")]))?
         }
     };
     let position = match params.cursor.as_deref() {
@@ -362,5 +367,83 @@ pub async fn delete(
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(ApiError::not_found())
+    }
+}
+
+/// Where to move a task: next to another, or to an end of its list; in
+/// another list of yours with `list_id`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(untagged, deny_unknown_fields)]
+pub enum MoveTask {
+    Before {
+        /// Just above this task (in `list_id` if given).
+        #[serde(deserialize_with = "whole_number")]
+        #[schema(minimum = 1, maximum = 9_007_199_254_740_991_i64)]
+        before_id: i64,
+        #[serde(default, deserialize_with = "some_whole_number")]
+        #[schema(minimum = 1, maximum = 9_007_199_254_740_991_i64)]
+        list_id: Option<i64>,
+    },
+    After {
+        /// Just below this task.
+        #[serde(deserialize_with = "whole_number")]
+        #[schema(minimum = 1, maximum = 9_007_199_254_740_991_i64)]
+        after_id: i64,
+        #[serde(default, deserialize_with = "some_whole_number")]
+        #[schema(minimum = 1, maximum = 9_007_199_254_740_991_i64)]
+        list_id: Option<i64>,
+    },
+    To {
+        to: Edge,
+        #[serde(default, deserialize_with = "some_whole_number")]
+        #[schema(minimum = 1, maximum = 9_007_199_254_740_991_i64)]
+        list_id: Option<i64>,
+    },
+}
+
+#[derive(Clone, Copy, Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Edge {
+    Top,
+    Bottom,
+}
+
+fn some_whole_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+    whole_number(d).map(Some)
+}
+
+/// Move a task in its list's manual order, or to another list.
+#[utoipa::path(post, path = "/api/v1/tasks/{id}/move", tag = "tasks", params(("id" = i64, Path)), request_body = MoveTask,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The task, with its new `position` (and `list_id`)", body = TaskJson),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 404, description = "The task, the task named to go next to, or the list is not yours", body = ErrorBody),
+        (status = 413, body = ErrorBody), (status = 415, body = ErrorBody),
+        (status = 422, description = "Not one of the three forms, a task next to itself, or a task in another list than `list_id`",
+         body = ErrorBody),
+    ))]
+pub async fn move_task(
+    State(state): State<AppState>,
+    ApiClaim(claim): ApiClaim,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<MoveTask>,
+) -> ApiResult<Json<TaskJson>> {
+    let id = path_id(&id)?;
+    let (placement, list) = match body {
+        MoveTask::Before { before_id, list_id } => (Placement::Before(before_id), list_id),
+        MoveTask::After { after_id, list_id } => (Placement::After(after_id), list_id),
+        MoveTask::To { to: Edge::Top, list_id } => (Placement::Top, list_id),
+        MoveTask::To { to: Edge::Bottom, list_id } => (Placement::Bottom, list_id),
+    };
+    if matches!(placement, Placement::Before(other) | Placement::After(other) if other == id) {
+        return Err(ApiError::validation([("before_id", "Move a task next to another one.")]));
+    }
+    match tasks::move_task(claim.rows(&state.db), id, placement, list).await? {
+        tasks::Moved::Task(task) => Ok(Json(task.into())),
+        tasks::Moved::NotFound => Err(ApiError::not_found()),
+        tasks::Moved::NotInThatList => {
+            Err(ApiError::validation([("list_id", "The task to go next to is in another list.")]))
+        }
     }
 }

@@ -22,7 +22,7 @@ use super::{
 /// How long a deletion can be undone.
 pub const UNDO_WINDOW: Duration = Duration::seconds(30);
 
-#[derive(Clone, Debug, FromRow, PartialEq, Eq)]
+#[derive(Clone, Debug, FromRow, PartialEq)]
 pub struct Task {
     pub id: i64,
     pub list_id: i64,
@@ -33,6 +33,8 @@ pub struct Task {
     pub due_date: Option<Date>,
     /// None, or 1 (the highest) to 4.
     pub priority: Option<i32>,
+    /// Its place in its list's manual order (ascending).
+    pub position: f64,
     pub created_at: OffsetDateTime,
     pub updated_at: OffsetDateTime,
     /// Its labels' names, by name.
@@ -56,7 +58,7 @@ impl Task {
 /// A task's own columns.
 macro_rules! own_columns {
     () => {
-        "id, list_id, title, description, completed, completed_at, due_date, priority, created_at, updated_at"
+        "id, list_id, title, description, completed, completed_at, due_date, priority, position, created_at, updated_at"
     };
 }
 
@@ -73,13 +75,15 @@ pub use crate::domain::{StatusFilter, TaskInput, TaskPatch};
 
 /// The order of a list: `newest` first (by id), or by a key and then
 /// newest first within it: `priority` (1 first, none last), `due` (soonest
-/// first, undated last). Every order pages by keyset ([`Cursor`]).
+/// first, undated last), `manual` (the list's own order, [`move_task`]).
+/// Every order pages by keyset ([`Cursor`]).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Sort {
     #[default]
     Newest,
     Priority,
     Due,
+    Manual,
 }
 
 /// What `due` puts undated tasks under: after every date.
@@ -94,11 +98,12 @@ impl Sort {
             Sort::Newest => "newest",
             Sort::Priority => "priority",
             Sort::Due => "due",
+            Sort::Manual => "manual",
         }
     }
 
     pub fn parse(raw: &str) -> Option<Sort> {
-        [Sort::Newest, Sort::Priority, Sort::Due].into_iter().find(|s| s.as_str() == raw.trim())
+        [Sort::Newest, Sort::Priority, Sort::Due, Sort::Manual].into_iter().find(|s| s.as_str() == raw.trim())
     }
 
     /// The key this order sorts by before the id, over columns named with
@@ -110,6 +115,7 @@ impl Sort {
             Sort::Priority => Some(format!("coalesce({prefix}priority, 5)")),
             Sort::Due if postgres => Some(format!("coalesce({prefix}due_date, DATE '9999-12-31')")),
             Sort::Due => Some(format!("coalesce({prefix}due_date, '9999-12-31')")),
+            Sort::Manual => Some(format!("{prefix}position")),
         }
     }
 
@@ -128,6 +134,7 @@ impl Sort {
             Sort::Newest => Key::Id,
             Sort::Priority => Key::Number(task.priority.unwrap_or(NO_PRIORITY)),
             Sort::Due => Key::Day(task.due_date.unwrap_or(NO_DAY)),
+            Sort::Manual => Key::Position(task.position.to_bits()),
         };
         Cursor { id: task.id, key }
     }
@@ -140,6 +147,7 @@ impl Sort {
                 let (key, id) = raw.rsplit_once('_')?;
                 let key = match self {
                     Sort::Priority => Key::Number(key.parse().ok().filter(|p| (1..=NO_PRIORITY).contains(p))?),
+                    Sort::Manual => Key::Position(key.parse::<f64>().ok().filter(|p| p.is_finite())?.to_bits()),
                     _ => Key::Day(Date::parse(key, time::macros::format_description!("[year]-[month]-[day]")).ok()?),
                 };
                 (key, id)
@@ -201,15 +209,19 @@ enum Key {
     Id,
     Number(i32),
     Day(Date),
+    /// `manual`: a position, as its bits (so that a cursor compares exactly).
+    Position(u64),
 }
 
-/// `123` (newest), `2_123` (priority), `2026-12-31_123` (due).
+/// `123` (newest), `2_123` (priority), `2026-12-31_123` (due), `-4.5_123`
+/// (manual: Rust writes a float exactly as it parses back).
 impl std::fmt::Display for Cursor {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self.key {
             Key::Id => write!(f, "{}", self.id),
             Key::Number(n) => write!(f, "{n}_{}", self.id),
             Key::Day(day) => write!(f, "{day}_{}", self.id),
+            Key::Position(bits) => write!(f, "{}_{}", f64::from_bits(bits), self.id),
         }
     }
 }
@@ -362,6 +374,12 @@ macro_rules! push_tasks {
                 (Some(expr), Key::Day(day)) => {
                     $q.push(" AND (").push(&expr).push(beyond).push_bind(day);
                     $q.push(" OR (").push(&expr).push(" = ").push_bind(day).push(id).push_bind(cursor.id).push("))");
+                }
+                (Some(expr), Key::Position(bits)) => {
+                    let position = f64::from_bits(bits);
+                    $q.push(" AND (").push(&expr).push(beyond).push_bind(position);
+                    $q.push(" OR (").push(&expr).push(" = ").push_bind(position).push(id).push_bind(cursor.id);
+                    $q.push("))");
                 }
                 _ => {
                     $q.push(id).push_bind(cursor.id);
@@ -527,6 +545,7 @@ struct JsonTask<'a> {
     completed_at: Option<&'a str>,
     due_date: Option<&'a str>,
     priority: Option<i32>,
+    position: f64,
     created_at: &'a str,
     updated_at: &'a str,
     labels: Vec<String>,
@@ -555,6 +574,7 @@ impl SqlitePage {
                     description: row.description,
                     completed: row.completed,
                     priority: row.priority,
+                    position: row.position,
                     labels: row.labels,
                 })
             })
@@ -614,7 +634,7 @@ async fn sqlite_page(db: UserDb<'_>, query: &ListQuery<'_>, with_overview: bool)
             " CROSS JOIN (SELECT json_group_array(json_object(
                  'id', id, 'list_id', list_id, 'title', title, 'description', description,
                  'completed', json(CASE WHEN completed THEN 'true' ELSE 'false' END),
-                 'completed_at', completed_at, 'due_date', due_date, 'priority', priority,
+                 'completed_at', completed_at, 'due_date', due_date, 'priority', priority, 'position', position,
                  'created_at', created_at, 'updated_at', updated_at, 'labels', json(labels))",
         );
         q.push(&order).push(") AS items, min(id) AS last FROM (");
@@ -674,6 +694,9 @@ pub async fn counts(db: UserDb<'_>) -> DbResult<Counts> {
     Ok(Counts::from_row(row))
 }
 
+/// Where a new task goes in list `l` of the owner `$1`: above its top.
+const TOP_OF_LIST: &str = "(SELECT coalesce(min(sibling.position), 0) - 1 FROM tasks sibling WHERE sibling.user_id = $1 AND sibling.list_id = l.id)";
+
 /// How many live tasks the owner (`$1`) holds, from the counts row.
 const LIVE_TASKS: &str = "coalesce((SELECT active + completed FROM task_counts WHERE user_id = $1), 0)";
 
@@ -713,8 +736,8 @@ pub async fn create(db: UserDb<'_>, input: &TaskInput, list: Option<i64>, quota:
     let which_list = if list.is_some() { "l.id = $12" } else { "l.is_inbox" };
     let sql = format!(
         "INSERT INTO tasks (user_id, title, description, title_folded, description_folded, completed, due_date,
-                            created_at, updated_at, priority, list_id)
-         SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, l.id FROM lists l
+                            created_at, updated_at, priority, list_id, position)
+         SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, l.id, {TOP_OF_LIST} FROM lists l
          WHERE l.user_id = $1 AND {which_list} AND {LIVE_TASKS} < $11
          RETURNING {}",
         columns(db)
@@ -794,6 +817,10 @@ pub async fn update(db: UserDb<'_>, id: i64, patch: &TaskPatch, label_quota: i64
                 q.push(", priority = ").push_bind(priority);
             }
             if let Some(list) = patch.list_id {
+                // Moved to another list: to its top, as a new task goes.
+                q.push(", position = CASE WHEN list_id = ").push_bind(list).push(" THEN position ELSE ");
+                q.push("(SELECT coalesce(min(sibling.position), 0) - 1 FROM tasks sibling WHERE sibling.user_id = ");
+                q.push_bind(db.owner()).push(" AND sibling.list_id = ").push_bind(list).push(") END");
                 q.push(", list_id = ").push_bind(list);
             }
             if let Some(completed) = patch.completed {
@@ -845,6 +872,192 @@ pub async fn toggle(db: UserDb<'_>, id: i64) -> DbResult<Option<Task>> {
         sqlx::query_as::<_, Task>(&sql).bind(now).bind(now).bind(id).bind(db.owner()).fetch_optional(&mut *conn).await?
     });
     Ok(task)
+}
+
+/// Where [`move_task`] puts a task in its list's manual order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Placement {
+    Top,
+    Bottom,
+    /// Just before (above) this task of the owner's.
+    Before(i64),
+    /// Just after (below) it.
+    After(i64),
+    /// One place up or down among its list's live tasks (the pages' buttons).
+    Up,
+    Down,
+}
+
+/// What became of a move.
+#[derive(Debug)]
+pub enum Moved {
+    Task(Task),
+    /// The task, the task it was to go next to, or the list is not the owner's.
+    NotFound,
+    /// The task it was to go next to is in another list than the one named.
+    NotInThatList,
+}
+
+/// PostgreSQL: what an owner's moves queue on, so that two (two tabs
+/// reordering at once) never compute their places from the same neighbours.
+const MOVE_LOCK: &str = "SELECT pg_advisory_xact_lock(hashtextextended($1::text, 7035))";
+
+/// Gaps below this are split no further: the list is renumbered first.
+const SMALLEST_GAP: f64 = 1e-9;
+
+/// Moves the owner's task to `placement` in its list, or in `list` (another
+/// of the owner's lists) when given, in one transaction. Only the task's
+/// row is written (its position between its new neighbours'), unless those
+/// are too close to split: then the list is renumbered first, 1, 2, 3 …
+pub async fn move_task(db: UserDb<'_>, id: i64, placement: Placement, list: Option<i64>) -> DbResult<Moved> {
+    let owner = db.owner();
+    let moved = as_user!(db, atomically conn => {
+        if db.is_postgres() {
+            sqlx::query(MOVE_LOCK).bind(owner).execute(&mut *conn).await?;
+        }
+        // (list, position) of a live task of the owner's.
+        macro_rules! place_of {
+            ($task:expr) => {
+                sqlx::query_as::<_, (i64, f64)>(
+                    "SELECT list_id, position FROM tasks WHERE id = $1 AND user_id = $2 AND deleted_at IS NULL",
+                )
+                .bind($task)
+                .bind(owner)
+                .fetch_optional(&mut *conn)
+                .await?
+            };
+        }
+        // The live task of `$list` next to (`$position`, `$of`) going `$up`
+        // or down in manual order (position ascending, then newest first),
+        // the moving task left out.
+        macro_rules! neighbour {
+            ($list:expr, $position:expr, $of:expr, $up:expr) => {{
+                let sql = if $up {
+                    "SELECT id, position FROM tasks WHERE user_id = $1 AND list_id = $2 AND deleted_at IS NULL
+                       AND id <> $3 AND (position < $4 OR (position = $5 AND id > $6))
+                     ORDER BY position DESC, id ASC LIMIT 1"
+                } else {
+                    "SELECT id, position FROM tasks WHERE user_id = $1 AND list_id = $2 AND deleted_at IS NULL
+                       AND id <> $3 AND (position > $4 OR (position = $5 AND id < $6))
+                     ORDER BY position ASC, id DESC LIMIT 1"
+                };
+                sqlx::query_as::<_, (i64, f64)>(sql)
+                    .bind(owner)
+                    .bind($list)
+                    .bind(id)
+                    .bind($position)
+                    .bind($position)
+                    .bind($of)
+                    .fetch_optional(&mut *conn)
+                    .await?
+            }};
+        }
+        let Some((home, here)) = place_of!(id) else { return Ok(Moved::NotFound) };
+        // Up and down are before the task above and after the one below.
+        let placement = match placement {
+            Placement::Up => match neighbour!(home, here, id, true) {
+                Some((above, _)) => Placement::Before(above),
+                None => Placement::Top,
+            },
+            Placement::Down => match neighbour!(home, here, id, false) {
+                Some((below, _)) => Placement::After(below),
+                None => Placement::Bottom,
+            },
+            other => other,
+        };
+        let mut anchor = match placement {
+            Placement::Before(other) | Placement::After(other) => {
+                let Some((anchor_list, at)) = place_of!(other) else { return Ok(Moved::NotFound) };
+                if list.is_some_and(|list| list != anchor_list) {
+                    return Ok(Moved::NotInThatList);
+                }
+                Some((other, anchor_list, at))
+            }
+            _ => None,
+        };
+        let target = list.or(anchor.map(|(_, list, _)| list)).unwrap_or(home);
+        if target != home {
+            let mine: Option<i64> = sqlx::query_scalar("SELECT id FROM lists WHERE id = $1 AND user_id = $2")
+                .bind(target)
+                .bind(owner)
+                .fetch_optional(&mut *conn)
+                .await?;
+            if mine.is_none() {
+                return Ok(Moved::NotFound);
+            }
+        }
+        let mut renumbered = false;
+        let position = loop {
+            let (low, high) = match (placement, anchor) {
+                (Placement::Before(_), Some((other, _, at))) => (neighbour!(target, at, other, true).map(|n| n.1), Some(at)),
+                (Placement::After(_), Some((other, _, at))) => (Some(at), neighbour!(target, at, other, false).map(|n| n.1)),
+                (Placement::Bottom, _) => {
+                    let last: Option<f64> = sqlx::query_scalar(
+                        "SELECT max(position) FROM tasks WHERE user_id = $1 AND list_id = $2 AND id <> $3",
+                    )
+                    .bind(owner)
+                    .bind(target)
+                    .bind(id)
+                    .fetch_one(&mut *conn)
+                    .await?;
+                    (last, None)
+                }
+                _ => {
+                    let first: Option<f64> = sqlx::query_scalar(
+                        "SELECT min(position) FROM tasks WHERE user_id = $1 AND list_id = $2 AND id <> $3",
+                    )
+                    .bind(owner)
+                    .bind(target)
+                    .bind(id)
+                    .fetch_one(&mut *conn)
+                    .await?;
+                    (None, first)
+                }
+            };
+            match (low, high) {
+                (Some(low), Some(high)) if high - low > SMALLEST_GAP || renumbered => break (low + high) / 2.0,
+                (Some(_), Some(_)) => {
+                    // Too close to split: 1, 2, 3 … in the list's order, once.
+                    sqlx::query(
+                        "UPDATE tasks SET position = numbered.n FROM
+                           (SELECT id, row_number() OVER (ORDER BY position, id DESC) AS n
+                            FROM tasks WHERE user_id = $1 AND list_id = $2) AS numbered
+                         WHERE tasks.id = numbered.id AND tasks.user_id = $3",
+                    )
+                    .bind(owner)
+                    .bind(target)
+                    .bind(owner)
+                    .execute(&mut *conn)
+                    .await?;
+                    renumbered = true;
+                    // The anchor's place has changed: read it again.
+                    if let Some((other, anchor_list, _)) = anchor {
+                        let Some((_, at)) = place_of!(other) else { return Ok(Moved::NotFound) };
+                        anchor = Some((other, anchor_list, at));
+                    }
+                    continue;
+                }
+                (Some(low), None) => break low + 1.0,
+                (None, Some(high)) => break high - 1.0,
+                (None, None) => break 0.0,
+            }
+        };
+        let sql = format!(
+            "UPDATE tasks SET position = $1, list_id = $2, updated_at = $3
+             WHERE id = $4 AND user_id = $5 AND deleted_at IS NULL RETURNING {}",
+            columns(db)
+        );
+        let task = sqlx::query_as::<_, Task>(&sql)
+            .bind(position)
+            .bind(target)
+            .bind(now())
+            .bind(id)
+            .bind(owner)
+            .fetch_one(&mut *conn)
+            .await?;
+        Moved::Task(task)
+    });
+    Ok(moved)
 }
 
 /// Deletes the owner's task for good (the JSON API, where clients keep

@@ -46,10 +46,11 @@ pub enum Done {
     MarkedAll,
     NothingToChange,
     NothingToClear,
+    Moved,
 }
 
 impl Done {
-    const ALL: [(Done, &'static str, &'static str); 7] = [
+    const ALL: [(Done, &'static str, &'static str); 8] = [
         (Done::Added, "added", "Task added."),
         (Done::Saved, "saved", "Task saved."),
         (Done::Completed, "done", "Marked as done."),
@@ -57,6 +58,7 @@ impl Done {
         (Done::MarkedAll, "all", "Tasks updated."),
         (Done::NothingToChange, "nothing", "Nothing to change."),
         (Done::NothingToClear, "noclear", "There are no completed tasks to clear."),
+        (Done::Moved, "moved", "Task moved."),
     ];
 
     fn key(self) -> &'static str {

@@ -61,6 +61,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/tasks/{id}/edit", page(get(tasks::edit_page)))
         .route("/tasks/{id}/toggle", page(post(tasks::toggle)))
         .route("/tasks/{id}/delete", page(post(tasks::delete)))
+        .route("/tasks/{id}/move", page(post(tasks::move_task)))
         .route("/tasks/toggle-all", page(post(tasks::toggle_all)))
         .route("/tasks/clear-completed", page(post(tasks::clear_completed)))
         .route("/tasks/undo", page(post(tasks::undo)))

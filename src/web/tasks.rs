@@ -22,7 +22,10 @@ use crate::{
         fold,
         labels::LabelSummary,
         lists::{self, List, ListSummary},
-        tasks::{self, Counts, ListQuery, Overview, Position, Sort, StatusFilter, Task, TaskInput, TaskPatch, View},
+        tasks::{
+            self, Counts, ListQuery, Overview, Placement, Position, Sort, StatusFilter, Task, TaskInput, TaskPatch,
+            View,
+        },
     },
     domain::{
         FieldErrors, MAX_LABELS_PER_TASK, MAX_SEARCH_CHARS, TaskDraft, error_of, parse_id, parse_label_name,
@@ -347,6 +350,11 @@ impl ListView {
         self.current.is_none() && self.state.view.is_none()
     }
 
+    /// The Move buttons: in one list's own order, where they mean something.
+    pub fn can_reorder(&self) -> bool {
+        self.current.is_some() && self.state.sort == Sort::Manual && self.state.view.is_none()
+    }
+
     /// The colour of the owner's label `name`, if it has one.
     pub fn label_colour(&self, name: &str) -> Option<&str> {
         let folded = fold(name);
@@ -507,6 +515,13 @@ pub struct ToggleAllForm {
     /// `true` marks every task done, `false` every one not done; without it,
     /// all done unless all already are (TodoMVC's toggle-all).
     completed: Option<String>,
+    back: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct MoveForm {
+    /// `up`, `down`, `top` or `bottom`.
+    to: Option<String>,
     back: Option<String>,
 }
 
@@ -774,6 +789,28 @@ pub async fn delete(
     let id = path_id(&id)?;
     let deletion = tasks::trash(request.db(), id).await?.ok_or(AppError::NotFound)?;
     back_to_list(request, ListState::from_back(form.back.as_deref()), Outcome::show(Flash::Deleted(deletion))).await
+}
+
+/// Move up, Move down, Move to top: one place in the list's manual order.
+pub async fn move_task(
+    request: ClaimedRequest,
+    Path(id): Path<String>,
+    Form(form): Form<MoveForm>,
+) -> Result<Response, AppError> {
+    let id = path_id(&id)?;
+    let (placement, said) = match form.to.as_deref() {
+        Some("up") => (Placement::Up, "up"),
+        Some("down") => (Placement::Down, "down"),
+        Some("top") => (Placement::Top, "to the top"),
+        Some("bottom") => (Placement::Bottom, "to the bottom"),
+        _ => return Err(AppError::BadRequest),
+    };
+    let task = match tasks::move_task(request.db(), id, placement, None).await? {
+        tasks::Moved::Task(task) => task,
+        _ => return Err(AppError::NotFound),
+    };
+    let outcome = Outcome::say(format!("Moved {} {said}.", quoted(&task.title)), Done::Moved);
+    back_to_list(request, ListState::from_back(form.back.as_deref()), outcome).await
 }
 
 pub async fn toggle_all(request: ClaimedRequest, Form(form): Form<ToggleAllForm>) -> Result<Response, AppError> {

@@ -12,6 +12,7 @@ mod csrf;
 mod labels;
 mod limits;
 mod lists;
+mod order;
 mod pages;
 mod postgres;
 mod priority;
