@@ -97,7 +97,8 @@ function expireFlashes(root) {
 document.addEventListener("DOMContentLoaded", () => expireFlashes(document));
 document.addEventListener("htmx:afterSettle", (event) => expireFlashes(event.target));
 
-// Keyboard shortcuts: n new task, / search, u undo, ? this list. Never while
+// Keyboard shortcuts: n new task, / search, u undo, ? this list, and k, j, t
+// to move the task in focus up, down or to the top. Never while
 // typing, and never with a modifier (those belong to the browser).
 function isTyping(element) {
   return element?.isContentEditable ||
@@ -125,6 +126,13 @@ document.addEventListener("keydown", (event) => {
     case "?":
       if (help) { event.preventDefault(); help.showModal(); }
       break;
+    // The task in focus, in a list's manual order: its Move buttons.
+    case "k": case "j": case "t": {
+      const to = { k: "up", j: "down", t: "top" }[event.key];
+      const button = event.target.closest?.("li.task")?.querySelector(`button.move[value=${to}]`);
+      if (button) { event.preventDefault(); button.click(); }
+      break;
+    }
   }
 });
 

@@ -759,6 +759,14 @@ async fn every_hot_query_is_answered_from_an_index() {
         ("upcoming count", "SELECT count(*) FROM tasks WHERE user_id = $1 AND deleted_at IS NULL AND NOT completed
              AND coalesce(due_date, DATE '9999-12-31') <= $2 AND coalesce(due_date, DATE '9999-12-31') >= $3".into()),
         ("lists", "SELECT id, name FROM lists WHERE user_id = $1 ORDER BY is_inbox DESC, archived, name_folded, id".into()),
+        // Manual order: a list's page, its top (where a new task goes), a move's neighbour.
+        ("manual page", format!(
+            "SELECT {columns} FROM tasks WHERE user_id = $1 AND deleted_at IS NULL AND list_id = $2
+             ORDER BY position ASC, id DESC LIMIT $3"
+        )),
+        ("top of a list", "SELECT coalesce(min(position), 0) - 1 FROM tasks WHERE user_id = $1 AND list_id = $2".into()),
+        ("neighbour", "SELECT id, position FROM tasks WHERE user_id = $1 AND list_id = $2 AND deleted_at IS NULL
+             AND id <> $3 AND (position < $4 OR (position = $5 AND id > $6)) ORDER BY position DESC, id ASC LIMIT 1".into()),
         // A label filter, a task's labels, a label's count (db::labels).
         ("label page", format!(
             "SELECT {columns} FROM tasks WHERE user_id = $1 AND deleted_at IS NULL
@@ -813,6 +821,9 @@ async fn every_hot_query_is_answered_from_an_index() {
             "counts" | "lists" => query.bind(user),
             "upcoming count" => query.bind(user).bind(now.date()).bind(now.date()),
             "list page" => query.bind(user).bind(7_i64).bind(51_i64),
+            "manual page" => query.bind(user).bind(7_i64).bind(51_i64),
+            "top of a list" => query.bind(user).bind(7_i64),
+            "neighbour" => query.bind(user).bind(7_i64).bind(3_i64).bind(1.5_f64).bind(1.5_f64).bind(3_i64),
             "label page" => query.bind(user).bind(user).bind("work").bind(51_i64),
             "task labels" => query.bind(7_i64).bind(user),
             "label counts" => query.bind(user),

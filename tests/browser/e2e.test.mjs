@@ -374,6 +374,50 @@ for (const js of [true, false]) {
   });
 }
 
+for (const js of [true, false]) {
+  describe(`manual order ${js ? 'with' : 'without'} JavaScript`, { skip }, () => {
+    it('switches a list to manual order and moves tasks with the buttons' + (js ? ' and the keys' : ''), async () => {
+      const page = await newPage({ js });
+      await signUp(page, uniqueEmail(js ? 'order-js' : 'order-nojs'));
+      await page.getByRole('link', { name: 'Manage lists' }).click();
+      await page.fill('#new-list-name', 'Packing');
+      await page.getByRole('button', { name: 'Add list' }).click();
+      await page.waitForURL(/\/lists\/\d+$/);
+      for (const title of ['Socks', 'Shirts', 'Passport']) await addTask(page, title);
+      assert.equal(await page.locator('button.move').count(), 0, 'no Move buttons in newest-first order');
+      await page.selectOption('#sort', 'manual');
+      await page.click('#search-button');
+      await page.waitForURL(/sort=manual/);
+      await page.locator('button.move').first().waitFor();
+      assert.deepEqual(await titles(page), ['Passport', 'Shirts', 'Socks']);
+      if (js) await markWindow(page);
+      await page.getByRole('button', { name: 'Move “Socks” to the top' }).click();
+      await page.waitForFunction(() => document.querySelector('#tasks li.task .title')?.textContent === 'Socks');
+      assert.deepEqual(await titles(page), ['Socks', 'Passport', 'Shirts']);
+      await page.getByRole('button', { name: 'Move “Passport” down' }).click();
+      await page.waitForFunction(() => document.querySelectorAll('#tasks li.task .title')[2]?.textContent === 'Passport');
+      assert.deepEqual(await titles(page), ['Socks', 'Shirts', 'Passport']);
+      if (js) {
+        await assertNoReload(page, 'moving tasks');
+        // k and j move the task in focus; focus stays with it.
+        await task(page, 'Passport').locator('button.check').focus();
+        await page.keyboard.press('k');
+        await page.waitForFunction(() => document.querySelectorAll('#tasks li.task .title')[1]?.textContent === 'Passport');
+        assert.deepEqual(await titles(page), ['Socks', 'Passport', 'Shirts']);
+        assert.match(await focusedId(page), /^toggle-/);
+        assert.equal(await page.evaluate(() => document.activeElement.closest('li.task').querySelector('.title').textContent), 'Passport');
+        await page.keyboard.press('t');
+        await page.waitForFunction(() => document.querySelector('#tasks li.task .title')?.textContent === 'Passport');
+        assert.deepEqual(await titles(page), ['Passport', 'Socks', 'Shirts']);
+      }
+      // The order is the list's own: it is there on the next visit.
+      await page.reload();
+      assert.deepEqual(await titles(page), js ? ['Passport', 'Socks', 'Shirts'] : ['Socks', 'Shirts', 'Passport']);
+      await page.context().close();
+    });
+  });
+}
+
 describe('keyboard only', { skip }, () => {
   it('adds, toggles, edits, deletes and undoes with Tab, Enter, Space and Escape, focus always visible', async () => {
     const page = await newPage();
