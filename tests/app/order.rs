@@ -226,7 +226,12 @@ async fn the_pages_move_tasks_without_javascript(app: TestApp) {
     assert!(page.body.contains("<option value=\"manual\" selected"), "the sort switch offers manual");
     let ids = page.task_ids();
     assert_eq!(ids.len(), 3);
-    assert!(page.body.contains(&format!("formaction=\"/tasks/{}/move\" name=\"to\" value=\"up\" class=\"move\" id=\"up-", ids[2])));
+    assert!(
+        page.body.contains(&format!(
+            "formaction=\"/tasks/{}/move\" name=\"to\" value=\"up\" class=\"move\" id=\"up-",
+            ids[2]
+        ))
+    );
     assert!(page.body.contains("aria-label=\"Move “sweep” to the top\""));
 
     let back = format!("list_id={list}&sort=manual");
