@@ -373,32 +373,45 @@ pub async fn delete(
 /// Where to move a task: next to another, or to an end of its list; in
 /// another list of yours with `list_id`.
 #[derive(Debug, Deserialize, ToSchema)]
-#[serde(untagged, deny_unknown_fields)]
+#[serde(untagged)]
 pub enum MoveTask {
-    Before {
-        /// Just above this task (in `list_id` if given).
-        #[serde(deserialize_with = "whole_number")]
-        #[schema(minimum = 1, maximum = 9_007_199_254_740_991_i64)]
-        before_id: i64,
-        #[serde(default, deserialize_with = "some_whole_number")]
-        #[schema(minimum = 1, maximum = 9_007_199_254_740_991_i64)]
-        list_id: Option<i64>,
-    },
-    After {
-        /// Just below this task.
-        #[serde(deserialize_with = "whole_number")]
-        #[schema(minimum = 1, maximum = 9_007_199_254_740_991_i64)]
-        after_id: i64,
-        #[serde(default, deserialize_with = "some_whole_number")]
-        #[schema(minimum = 1, maximum = 9_007_199_254_740_991_i64)]
-        list_id: Option<i64>,
-    },
-    To {
-        to: Edge,
-        #[serde(default, deserialize_with = "some_whole_number")]
-        #[schema(minimum = 1, maximum = 9_007_199_254_740_991_i64)]
-        list_id: Option<i64>,
-    },
+    Before(MoveBefore),
+    After(MoveAfter),
+    To(MoveTo),
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MoveBefore {
+    /// Just above this task (in `list_id` if given).
+    #[serde(deserialize_with = "whole_number")]
+    #[schema(minimum = 1, maximum = 9_007_199_254_740_991_i64)]
+    before_id: i64,
+    /// Into this list of yours (`null`: the task's own).
+    #[serde(default, deserialize_with = "maybe_whole_number")]
+    #[schema(minimum = 1, maximum = 9_007_199_254_740_991_i64)]
+    list_id: Option<i64>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MoveAfter {
+    /// Just below this task.
+    #[serde(deserialize_with = "whole_number")]
+    #[schema(minimum = 1, maximum = 9_007_199_254_740_991_i64)]
+    after_id: i64,
+    #[serde(default, deserialize_with = "maybe_whole_number")]
+    #[schema(minimum = 1, maximum = 9_007_199_254_740_991_i64)]
+    list_id: Option<i64>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MoveTo {
+    to: Edge,
+    #[serde(default, deserialize_with = "maybe_whole_number")]
+    #[schema(minimum = 1, maximum = 9_007_199_254_740_991_i64)]
+    list_id: Option<i64>,
 }
 
 #[derive(Clone, Copy, Debug, Deserialize, ToSchema)]
@@ -408,8 +421,11 @@ pub enum Edge {
     Bottom,
 }
 
-fn some_whole_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
-    whole_number(d).map(Some)
+/// A whole number or `null`.
+fn maybe_whole_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+    #[derive(Deserialize)]
+    struct Whole(#[serde(deserialize_with = "whole_number")] i64);
+    Ok(Option::<Whole>::deserialize(d)?.map(|Whole(n)| n))
 }
 
 /// Move a task in its list's manual order, or to another list.
@@ -431,10 +447,10 @@ pub async fn move_task(
 ) -> ApiResult<Json<TaskJson>> {
     let id = path_id(&id)?;
     let (placement, list) = match body {
-        MoveTask::Before { before_id, list_id } => (Placement::Before(before_id), list_id),
-        MoveTask::After { after_id, list_id } => (Placement::After(after_id), list_id),
-        MoveTask::To { to: Edge::Top, list_id } => (Placement::Top, list_id),
-        MoveTask::To { to: Edge::Bottom, list_id } => (Placement::Bottom, list_id),
+        MoveTask::Before(MoveBefore { before_id, list_id }) => (Placement::Before(before_id), list_id),
+        MoveTask::After(MoveAfter { after_id, list_id }) => (Placement::After(after_id), list_id),
+        MoveTask::To(MoveTo { to: Edge::Top, list_id }) => (Placement::Top, list_id),
+        MoveTask::To(MoveTo { to: Edge::Bottom, list_id }) => (Placement::Bottom, list_id),
     };
     if matches!(placement, Placement::Before(other) | Placement::After(other) if other == id) {
         return Err(ApiError::validation([("before_id", "Move a task next to another one.")]));

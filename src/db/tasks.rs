@@ -339,9 +339,12 @@ macro_rules! push_tasks {
             }
         }
         for label in $query.labels {
-            $q.push(" AND EXISTS (SELECT 1 FROM task_labels tl JOIN labels l ON l.id = tl.label_id");
-            $q.push(" WHERE tl.task_id = tasks.id AND l.user_id = ").push_bind($db.owner());
-            $q.push(" AND l.name_folded = ").push_bind(fold(label)).push(")");
+            // The label's tasks, from `task_labels_by_label`: a page costs
+            // the label's size at most, however many newer tasks lack it
+            // (an EXISTS per task would read every one of those first).
+            $q.push(" AND id IN (SELECT tl.task_id FROM task_labels tl WHERE tl.label_id = ");
+            $q.push("(SELECT id FROM labels WHERE user_id = ").push_bind($db.owner());
+            $q.push(" AND name_folded = ").push_bind(fold(label)).push("))");
         }
         match $query.priority {
             None => {}

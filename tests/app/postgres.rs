@@ -770,8 +770,8 @@ async fn every_hot_query_is_answered_from_an_index() {
         // A label filter, a task's labels, a label's count (db::labels).
         ("label page", format!(
             "SELECT {columns} FROM tasks WHERE user_id = $1 AND deleted_at IS NULL
-               AND EXISTS (SELECT 1 FROM task_labels tl JOIN labels l ON l.id = tl.label_id
-                           WHERE tl.task_id = tasks.id AND l.user_id = $2 AND l.name_folded = $3)
+               AND id IN (SELECT tl.task_id FROM task_labels tl
+                          WHERE tl.label_id = (SELECT id FROM labels WHERE user_id = $2 AND name_folded = $3))
              ORDER BY id DESC LIMIT $4"
         )),
         ("task labels", "SELECT (SELECT coalesce(json_agg(l.name ORDER BY l.name_folded), '[]'::json)
