@@ -51,19 +51,22 @@ pub(super) fn summaries_json(postgres: bool) -> &'static str {
     }
 }
 
-/// The names of the labels of the task in the row `tasks`, by name, as a
-/// JSON array (`Task::labels`).
-macro_rules! names_of_the_task {
-    (postgres) => {
-        "(SELECT coalesce(json_agg(l.name ORDER BY l.name_folded), '[]'::json)
-          FROM task_labels tl JOIN labels l ON l.id = tl.label_id WHERE tl.task_id = tasks.id) AS labels"
-    };
-    (sqlite) => {
-        "(SELECT json_group_array(l.name ORDER BY l.name_folded)
-          FROM task_labels tl JOIN labels l ON l.id = tl.label_id WHERE tl.task_id = tasks.id) AS labels"
-    };
+/// Writes `tasks.labels` (the names a task shows, by name: decision 0019)
+/// again for the owner's (`$1`) tasks that carry label `$2`, leaving out
+/// label `$3` (a label about to be deleted; 0 leaves out none).
+fn refresh_names(postgres: bool) -> &'static str {
+    if postgres {
+        "UPDATE tasks SET labels = (
+             SELECT coalesce(jsonb_agg(l.name ORDER BY l.name_folded), '[]'::jsonb)
+             FROM task_labels tl JOIN labels l ON l.id = tl.label_id WHERE tl.task_id = tasks.id AND l.id <> $3)
+         WHERE user_id = $1 AND id IN (SELECT task_id FROM task_labels WHERE label_id = $2)"
+    } else {
+        "UPDATE tasks SET labels = (
+             SELECT json_group_array(l.name ORDER BY l.name_folded)
+             FROM task_labels tl JOIN labels l ON l.id = tl.label_id WHERE tl.task_id = tasks.id AND l.id <> $3)
+         WHERE user_id = $1 AND id IN (SELECT task_id FROM task_labels WHERE label_id = $2)"
+    }
 }
-pub(super) use names_of_the_task;
 
 /// PostgreSQL: what every write to an owner's labels queues on first.
 pub(super) const LABEL_LOCK: &str = "SELECT pg_advisory_xact_lock(hashtextextended($1::text, 7034))";
@@ -134,7 +137,14 @@ macro_rules! set_labels {
                 q.build().execute(&mut *$conn).await?;
             }
             found.sort_by(|a, b| a.2.cmp(&b.2));
-            Some(found.into_iter().map(|(_, name, _)| name).collect::<Vec<String>>())
+            let names: Vec<String> = found.into_iter().map(|(_, name, _)| name).collect();
+            sqlx::query("UPDATE tasks SET labels = $1 WHERE id = $2 AND user_id = $3")
+                .bind(sqlx::types::Json(&names))
+                .bind(task)
+                .bind(owner)
+                .execute(&mut *$conn)
+                .await?;
+            Some(names)
         } else {
             None
         }
@@ -195,11 +205,12 @@ pub struct LabelPatch {
     pub colour: Option<Option<&'static str>>,
 }
 
-/// Applies `patch` in one statement; `None` when the label is not the
-/// owner's. A name the owner already uses is [`super::DbError::Conflict`].
+/// Applies `patch`; `None` when the label is not the owner's. A name the
+/// owner already uses is [`super::DbError::Conflict`]. A new name is
+/// written on its tasks in the same transaction.
 pub async fn update(db: UserDb<'_>, id: i64, patch: &LabelPatch) -> DbResult<Option<Label>> {
     let now = now();
-    let label = as_user!(db, writing conn => {
+    let label = as_user!(db, atomically conn => {
         if db.is_postgres() {
             sqlx::query(LABEL_LOCK).bind(db.owner()).execute(&mut *conn).await?;
         }
@@ -213,18 +224,29 @@ pub async fn update(db: UserDb<'_>, id: i64, patch: &LabelPatch) -> DbResult<Opt
         }
         q.push(" WHERE id = ").push_bind(id).push(" AND user_id = ").push_bind(db.owner());
         q.push(" RETURNING ").push(COLUMNS);
-        q.build_query_as::<Label>().fetch_optional(&mut *conn).await?
+        let label = q.build_query_as::<Label>().fetch_optional(&mut *conn).await?;
+        if label.is_some() && patch.name.is_some() {
+            sqlx::query(refresh_names(db.is_postgres()))
+                .bind(db.owner())
+                .bind(id)
+                .bind(0_i64)
+                .execute(&mut *conn)
+                .await?;
+        }
+        label
     });
     Ok(label)
 }
 
-/// Deletes the owner's label; its tasks stay, without it. False when there
-/// was none to delete.
+/// Deletes the owner's label; its tasks stay, without it (their names
+/// written first, in the same transaction). False when there was none to
+/// delete.
 pub async fn delete(db: UserDb<'_>, id: i64) -> DbResult<bool> {
-    let deleted = as_user!(db, writing conn => {
+    let deleted = as_user!(db, atomically conn => {
         if db.is_postgres() {
             sqlx::query(LABEL_LOCK).bind(db.owner()).execute(&mut *conn).await?;
         }
+        sqlx::query(refresh_names(db.is_postgres())).bind(db.owner()).bind(id).bind(id).execute(&mut *conn).await?;
         sqlx::query("DELETE FROM labels WHERE id = $1 AND user_id = $2")
             .bind(id)
             .bind(db.owner())
@@ -269,6 +291,12 @@ pub async fn merge(db: UserDb<'_>, id: i64, into: i64) -> DbResult<Option<Label>
                 .bind(now())
                 .bind(into)
                 .bind(db.owner())
+                .execute(&mut *conn)
+                .await?;
+            sqlx::query(refresh_names(db.is_postgres()))
+                .bind(db.owner())
+                .bind(into)
+                .bind(0_i64)
                 .execute(&mut *conn)
                 .await?;
         }

@@ -55,20 +55,9 @@ impl Task {
     }
 }
 
-/// A task's own columns.
-macro_rules! own_columns {
-    () => {
-        "id, list_id, title, description, completed, completed_at, due_date, priority, position, created_at, updated_at"
-    };
-}
-
-/// What a [`Task`] is read from, its labels included, in each dialect.
-const COLUMNS_POSTGRES: &str = concat!(own_columns!(), ", ", labels::names_of_the_task!(postgres));
-const COLUMNS_SQLITE: &str = concat!(own_columns!(), ", ", labels::names_of_the_task!(sqlite));
-
-fn columns(db: UserDb<'_>) -> &'static str {
-    if db.is_postgres() { COLUMNS_POSTGRES } else { COLUMNS_SQLITE }
-}
+/// What a [`Task`] is read from (`labels`: its label names, kept on the
+/// task by `db::labels`, decision 0019).
+const COLUMNS: &str = "id, list_id, title, description, completed, completed_at, due_date, priority, position, created_at, updated_at, labels";
 
 // The checked input types live with their parsers.
 pub use crate::domain::{StatusFilter, TaskInput, TaskPatch};
@@ -465,7 +454,7 @@ pub async fn list_checked(
         }
         q.push(" LEFT JOIN (");
         // One row more than asked: whether more follow.
-        push_tasks!(q, db, query, pattern, COLUMNS_POSTGRES, &order);
+        push_tasks!(q, db, query, pattern, COLUMNS, &order);
         q.push(" LIMIT ").push_bind(query.limit + 1);
         if let Position::Offset(offset) = query.position {
             q.push(" OFFSET ").push_bind(offset);
@@ -641,7 +630,7 @@ async fn sqlite_page(db: UserDb<'_>, query: &ListQuery<'_>, with_overview: bool)
                  'created_at', created_at, 'updated_at', updated_at, 'labels', json(labels))",
         );
         q.push(&order).push(") AS items, min(id) AS last FROM (");
-        push_tasks!(q, db, query, pattern, COLUMNS_SQLITE, &order);
+        push_tasks!(q, db, query, pattern, COLUMNS, &order);
         q.push(" LIMIT ").push_bind(query.limit).push(" OFFSET ").push_bind(offset);
         q.push(")) AS page");
         q.build_query_as().fetch_optional(&mut *conn).await?
@@ -704,7 +693,7 @@ const TOP_OF_LIST: &str = "(SELECT coalesce(min(sibling.position), 0) - 1 FROM t
 const LIVE_TASKS: &str = "coalesce((SELECT active + completed FROM task_counts WHERE user_id = $1), 0)";
 
 pub async fn get(db: UserDb<'_>, id: i64) -> DbResult<Option<Task>> {
-    let sql = format!("SELECT {} FROM tasks WHERE id = $1 AND user_id = $2 AND deleted_at IS NULL", columns(db));
+    let sql = format!("SELECT {COLUMNS} FROM tasks WHERE id = $1 AND user_id = $2 AND deleted_at IS NULL");
     let task = as_user!(db, conn => {
         sqlx::query_as::<_, Task>(&sql).bind(id).bind(db.owner()).fetch_optional(&mut *conn).await?
     });
@@ -742,8 +731,7 @@ pub async fn create(db: UserDb<'_>, input: &TaskInput, list: Option<i64>, quota:
                             created_at, updated_at, priority, list_id, position)
          SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, l.id, {TOP_OF_LIST} FROM lists l
          WHERE l.user_id = $1 AND {which_list} AND {LIVE_TASKS} < $11
-         RETURNING {}",
-        columns(db)
+         RETURNING {COLUMNS}"
     );
     // The statement, on `$conn`.
     macro_rules! insert {
@@ -799,7 +787,6 @@ pub async fn create(db: UserDb<'_>, input: &TaskInput, list: Option<i64>, quota:
 /// ([`DbError::LabelQuota`]); a patch with labels is one transaction.
 pub async fn update(db: UserDb<'_>, id: i64, patch: &TaskPatch, label_quota: i64) -> DbResult<Option<Task>> {
     let now = now();
-    let sql_columns = columns(db);
     // The statement, on `$conn`.
     macro_rules! update {
         ($conn:ident) => {{
@@ -838,7 +825,7 @@ pub async fn update(db: UserDb<'_>, id: i64, patch: &TaskPatch, label_quota: i64
                 q.push(" AND EXISTS (SELECT 1 FROM lists WHERE id = ").push_bind(list);
                 q.push(" AND user_id = ").push_bind(db.owner()).push(")");
             }
-            q.push(" AND deleted_at IS NULL RETURNING ").push(sql_columns);
+            q.push(" AND deleted_at IS NULL RETURNING ").push(COLUMNS);
             q.build_query_as::<Task>().fetch_optional(&mut *$conn).await?
         }};
     }
@@ -868,8 +855,7 @@ pub async fn toggle(db: UserDb<'_>, id: i64) -> DbResult<Option<Task>> {
         "UPDATE tasks SET completed = NOT completed,
              completed_at = CASE WHEN completed THEN NULL ELSE $1 END,
              updated_at = $2
-         WHERE id = $3 AND user_id = $4 AND deleted_at IS NULL RETURNING {}",
-        columns(db)
+         WHERE id = $3 AND user_id = $4 AND deleted_at IS NULL RETURNING {COLUMNS}"
     );
     let task = as_user!(db, writing conn => {
         sqlx::query_as::<_, Task>(&sql).bind(now).bind(now).bind(id).bind(db.owner()).fetch_optional(&mut *conn).await?
@@ -1047,8 +1033,7 @@ pub async fn move_task(db: UserDb<'_>, id: i64, placement: Placement, list: Opti
         };
         let sql = format!(
             "UPDATE tasks SET position = $1, list_id = $2, updated_at = $3
-             WHERE id = $4 AND user_id = $5 AND deleted_at IS NULL RETURNING {}",
-            columns(db)
+             WHERE id = $4 AND user_id = $5 AND deleted_at IS NULL RETURNING {COLUMNS}"
         );
         let task = sqlx::query_as::<_, Task>(&sql)
             .bind(position)
@@ -1081,8 +1066,7 @@ pub async fn delete(db: UserDb<'_>, id: i64) -> DbResult<bool> {
 /// my data" reads them a page at a time, so it never holds them all.
 pub async fn page_after(db: UserDb<'_>, after: i64, limit: i64) -> DbResult<Vec<Task>> {
     let sql = format!(
-        "SELECT {} FROM tasks WHERE user_id = $1 AND deleted_at IS NULL AND id > $2 ORDER BY id LIMIT $3",
-        columns(db)
+        "SELECT {COLUMNS} FROM tasks WHERE user_id = $1 AND deleted_at IS NULL AND id > $2 ORDER BY id LIMIT $3"
     );
     let tasks = as_user!(db, conn => {
         sqlx::query_as::<_, Task>(&sql).bind(db.owner()).bind(after).bind(limit).fetch_all(&mut *conn).await?

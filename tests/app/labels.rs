@@ -187,6 +187,13 @@ async fn merging_moves_the_tasks_to_the_label_that_stays(app: crate::common::Tes
     assert_eq!(api.get(&format!("/tasks/{two}")).await.body["labels"], json!(["Soon"]), "carried once");
     assert_eq!(titles(&api, "label=soon").await, ["Three", "Two", "One"]);
     assert!(titles(&api, "label=urgent").await.is_empty());
+
+    // A new name shows on every task that carries the label, in the list too.
+    let renamed = patch(&api, &format!("/labels/{soon}"), json!({"name": "Later"})).await;
+    assert_eq!(renamed.status, StatusCode::OK);
+    assert_eq!(api.get(&format!("/tasks/{two}")).await.body["labels"], json!(["Later"]));
+    let listed = api.get("/tasks?label=later").await.body["items"].clone();
+    assert!(listed.as_array().unwrap().iter().all(|t| t["labels"] == json!(["Later"])), "{listed}");
 }
 
 async fn another_users_label_answers_exactly_like_a_missing_one(app: crate::common::TestApp) {

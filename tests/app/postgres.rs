@@ -767,16 +767,13 @@ async fn every_hot_query_is_answered_from_an_index() {
         ("top of a list", "SELECT coalesce(min(position), 0) - 1 FROM tasks WHERE user_id = $1 AND list_id = $2".into()),
         ("neighbour", "SELECT id, position FROM tasks WHERE user_id = $1 AND list_id = $2 AND deleted_at IS NULL
              AND id <> $3 AND (position < $4 OR (position = $5 AND id > $6)) ORDER BY position DESC, id ASC LIMIT 1".into()),
-        // A label filter, a task's labels, a label's count (db::labels).
+        // A label filter and a label's count (db::labels).
         ("label page", format!(
             "SELECT {columns} FROM tasks WHERE user_id = $1 AND deleted_at IS NULL
                AND id IN (SELECT tl.task_id FROM task_labels tl
                           WHERE tl.label_id = (SELECT id FROM labels WHERE user_id = $2 AND name_folded = $3))
              ORDER BY id DESC LIMIT $4"
         )),
-        ("task labels", "SELECT (SELECT coalesce(json_agg(l.name ORDER BY l.name_folded), '[]'::json)
-             FROM task_labels tl JOIN labels l ON l.id = tl.label_id WHERE tl.task_id = tasks.id)
-             FROM tasks WHERE id = $1 AND user_id = $2".into()),
         ("label counts", "SELECT id, (SELECT count(*) FROM task_labels tl JOIN tasks t ON t.id = tl.task_id
              WHERE tl.label_id = labels.id AND t.deleted_at IS NULL) FROM labels WHERE user_id = $1
              ORDER BY name_folded, id".into()),
@@ -825,7 +822,6 @@ async fn every_hot_query_is_answered_from_an_index() {
             "top of a list" => query.bind(user).bind(7_i64),
             "neighbour" => query.bind(user).bind(7_i64).bind(3_i64).bind(1.5_f64).bind(1.5_f64).bind(3_i64),
             "label page" => query.bind(user).bind(user).bind("work").bind(51_i64),
-            "task labels" => query.bind(7_i64).bind(user),
             "label counts" => query.bind(user),
             "checked page" => query.bind(uuid::Uuid::new_v4()).bind(user).bind(now).bind(user).bind(user).bind(51_i64),
             "sign-in lookup" | "refresh token" => query.bind("someone@example.com"),
