@@ -299,6 +299,9 @@ pub struct ListView {
     pub lists: Vec<ListSummary>,
     /// The owner's labels, by name.
     pub labels: Vec<LabelSummary>,
+    /// What a task's label chip shows, made once a page for each label
+    /// (chips repeat on every task).
+    chips: Vec<Chip>,
     /// The list viewed.
     pub current: Option<ListSummary>,
     /// Open tasks in all lists, in Today and in Upcoming.
@@ -355,11 +358,24 @@ impl ListView {
         self.current.is_some() && self.state.sort == Sort::Manual && self.state.view.is_none()
     }
 
+    /// The chip of the owner's label `name` (as a task names it, which is
+    /// the label's own spelling).
+    pub fn chip(&self, name: &str) -> Option<&Chip> {
+        self.chips.iter().find(|chip| chip.name == name)
+    }
+
     /// The colour of the owner's label `name`, if it has one.
     pub fn label_colour(&self, name: &str) -> Option<&str> {
         let folded = fold(name);
         self.labels.iter().find(|l| fold(&l.name) == folded).and_then(|l| l.colour.as_deref())
     }
+}
+
+/// A label's chip on a task: its colour, and this view filtered by it too.
+pub struct Chip {
+    name: String,
+    pub colour: Option<String>,
+    pub url: String,
 }
 
 impl ListState {
@@ -425,11 +441,17 @@ fn list_view(view: ListState, page: tasks::TaskPage, overview: Overview) -> Resu
     let back = view.back();
     let back_suffix = if back.is_empty() { String::new() } else { format!("?{back}") };
     let (all_open, today_open, upcoming_open) = (overview.counts.active, overview.today, overview.upcoming);
+    let chips = overview
+        .labels
+        .iter()
+        .map(|l| Chip { name: l.name.clone(), colour: l.colour.clone(), url: view.label_url(&l.name) })
+        .collect();
     Ok(ListView {
         tasks,
         counts,
         lists: overview.lists,
         labels: overview.labels,
+        chips,
         current,
         all_open,
         today_open,
