@@ -295,11 +295,13 @@ impl From<sqlx::Error> for DbError {
             | sqlx::Error::Protocol(_)
             | sqlx::Error::WorkerCrashed => DbError::Unavailable(err),
             // PostgreSQL: connection exceptions (class 08), shutting down or
-            // not yet accepting connections (57P01–57P03).
+            // not yet accepting connections (57P01–57P03), and a transaction
+            // chosen to end a deadlock (40P01; nothing of it was written):
+            // each worth trying again, a 503 with Retry-After, never a 500.
             sqlx::Error::Database(db)
-                if db
-                    .code()
-                    .is_some_and(|code| code.starts_with("08") || matches!(&*code, "57P01" | "57P02" | "57P03")) =>
+                if db.code().is_some_and(|code| {
+                    code.starts_with("08") || matches!(&*code, "57P01" | "57P02" | "57P03" | "40P01")
+                }) =>
             {
                 DbError::Unavailable(err)
             }

@@ -833,6 +833,12 @@ pub async fn update(db: UserDb<'_>, id: i64, patch: &TaskPatch, label_quota: i64
         return Ok(as_user!(db, writing conn => update!(conn)));
     };
     let task = as_user!(db, atomically conn => {
+        if db.is_postgres() {
+            // The label lock before the task's row, as every label write
+            // takes them: a rename holding the lock while it rewrites this
+            // task's names would otherwise deadlock with this edit.
+            sqlx::query(labels::LABEL_LOCK).bind(db.owner()).execute(&mut *conn).await?;
+        }
         let Some(mut task) = update!(conn) else { return Ok(None) };
         // The edit form always sends the labels: most often those the task has.
         let mut wanted: Vec<String> = labels.iter().map(|l| fold(l)).collect();
@@ -941,6 +947,15 @@ pub async fn move_task(db: UserDb<'_>, id: i64, placement: Placement, list: Opti
                     .await?
             }};
         }
+        // The moved task's row first (PostgreSQL): an edit moving it to
+        // another list meanwhile waits, rather than being written over.
+        if db.is_postgres() {
+            sqlx::query("SELECT 1 FROM tasks WHERE id = $1 AND user_id = $2 FOR UPDATE")
+                .bind(id)
+                .bind(owner)
+                .execute(&mut *conn)
+                .await?;
+        }
         let Some((home, here)) = place_of!(id) else { return Ok(Moved::NotFound) };
         // Up and down are before the task above and after the one below.
         let placement = match placement {
@@ -1004,7 +1019,14 @@ pub async fn move_task(db: UserDb<'_>, id: i64, placement: Placement, list: Opti
                 }
             };
             match (low, high) {
-                (Some(low), Some(high)) if high - low > SMALLEST_GAP || renumbered => break (low + high) / 2.0,
+                // Strictly between, as a float can say it: far from 0 two
+                // neighbours 1e-9 apart may have no float between them.
+                (Some(low), Some(high))
+                    if (high - low > SMALLEST_GAP && low < (low + high) / 2.0 && (low + high) / 2.0 < high)
+                        || renumbered =>
+                {
+                    break (low + high) / 2.0;
+                }
                 (Some(_), Some(_)) => {
                     // Too close to split: 1, 2, 3 … in the list's order, once.
                     sqlx::query(
@@ -1035,15 +1057,16 @@ pub async fn move_task(db: UserDb<'_>, id: i64, placement: Placement, list: Opti
             "UPDATE tasks SET position = $1, list_id = $2, updated_at = $3
              WHERE id = $4 AND user_id = $5 AND deleted_at IS NULL RETURNING {COLUMNS}"
         );
+        // Deleted meanwhile (a deletion does not wait for moves): not found.
         let task = sqlx::query_as::<_, Task>(&sql)
             .bind(position)
             .bind(target)
             .bind(now())
             .bind(id)
             .bind(owner)
-            .fetch_one(&mut *conn)
+            .fetch_optional(&mut *conn)
             .await?;
-        Moved::Task(task)
+        task.map_or(Moved::NotFound, Moved::Task)
     });
     Ok(moved)
 }

@@ -48,6 +48,11 @@ impl LabelsPage {
         self.refusal.as_ref().filter(|r| r.label.as_ref() == id).map_or(stored, |r| r.name.as_str())
     }
 
+    /// What the merge form says when it was refused.
+    pub fn merge_error(&self) -> Option<&'static str> {
+        self.error_for(MERGE_FORM.as_ref())
+    }
+
     /// The task list filtered by `name`.
     pub fn tasks_url(&self, name: &str) -> String {
         format!("/tasks?{}", serde_urlencoded::to_string([("label", name)]).unwrap_or_default())
@@ -119,29 +124,30 @@ pub async fn update(
 
 #[derive(Debug, Deserialize)]
 pub struct MergeForm {
+    from: Option<String>,
     into: Option<String>,
 }
 
-/// Merges label `id` into the one the form names: its tasks carry that one.
-pub async fn merge(
-    request: ClaimedRequest,
-    Path(id): Path<String>,
-    Form(form): Form<MergeForm>,
-) -> Result<Response, AppError> {
-    let id = path_id(&id)?;
-    let into = form.into.as_deref().and_then(parse_id);
-    match into {
-        Some(into) if into != id => {
-            labels::merge(request.db(), id, into).await?.ok_or(AppError::NotFound)?;
+/// Merges the label `from` into the label `into` (the page's one merge
+/// form, two choices among the labels: its size grows with the labels, not
+/// with their square): the tasks of `from` carry `into`, and `from` is gone.
+pub async fn merge(request: ClaimedRequest, Form(form): Form<MergeForm>) -> Result<Response, AppError> {
+    let from = form.from.as_deref().and_then(parse_id).ok_or(AppError::NotFound)?;
+    match form.into.as_deref().and_then(parse_id) {
+        Some(into) if into != from => {
+            labels::merge(request.db(), from, into).await?.ok_or(AppError::NotFound)?;
             Ok(Redirect::to("/labels").into_response())
         }
         _ => {
-            let label = labels::get(request.db(), id).await?.ok_or(AppError::NotFound)?;
-            let message = "Pick another label to merge it into.";
-            render(request, Some(Refusal { label: Some(id), name: label.name, message })).await
+            labels::get(request.db(), from).await?.ok_or(AppError::NotFound)?;
+            let message = "Pick two different labels to merge.";
+            render(request, Some(Refusal { label: MERGE_FORM, name: String::new(), message })).await
         }
     }
 }
+
+/// The merge form's place in [`Refusal::label`].
+const MERGE_FORM: Option<i64> = Some(0);
 
 pub async fn delete(request: ClaimedRequest, Path(id): Path<String>) -> Result<Response, AppError> {
     let id = path_id(&id)?;

@@ -72,7 +72,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/lists/{id}/delete", page(post(lists::delete)))
         .route("/labels", page(get(labels::index).post(labels::create)))
         .route("/labels/{id}", page(post(labels::update)))
-        .route("/labels/{id}/merge", page(post(labels::merge)))
+        .route("/labels/merge", page(post(labels::merge)))
         .route("/labels/{id}/delete", page(post(labels::delete)))
         .fallback(not_found)
         .layer(RequestBodyLimitLayer::new(csrf::MAX_FORM_BYTES))

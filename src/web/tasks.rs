@@ -353,9 +353,15 @@ impl ListView {
         self.current.is_none() && self.state.view.is_none()
     }
 
-    /// The Move buttons: in one list's own order, where they mean something.
+    /// The Move buttons: in one list's own order, unfiltered, where up and
+    /// down are the neighbours shown (a filter hides some of them).
     pub fn can_reorder(&self) -> bool {
-        self.current.is_some() && self.state.sort == Sort::Manual && self.state.view.is_none()
+        let state = &self.state;
+        let unfiltered = state.status == StatusFilter::All
+            && state.priority.is_none()
+            && state.labels.is_empty()
+            && state.search.is_empty();
+        self.current.is_some() && state.sort == Sort::Manual && state.view.is_none() && unfiltered
     }
 
     /// The chip of the owner's label `name` (as a task names it, which is

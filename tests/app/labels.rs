@@ -273,7 +273,10 @@ async fn labels_work_without_javascript_and_names_are_escaped(app: crate::common
     let renamed = browser.post(&format!("/labels/{plain}"), &[("name", "Simple"), ("colour", "green")]).await;
     assert_eq!(renamed.status, StatusCode::SEE_OTHER);
     assert_eq!(browser.get("/tasks?label=simple").await.task_ids().len(), 1);
-    let merged = browser.post(&format!("/labels/{plain}/merge"), &[("into", &errands)]).await;
+    let same = browser.post("/labels/merge", &[("from", &plain), ("into", &plain)]).await;
+    assert_eq!(same.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(same.body.contains("Pick two different labels to merge."));
+    let merged = browser.post("/labels/merge", &[("from", &plain), ("into", &errands)]).await;
     assert_eq!(merged.status, StatusCode::SEE_OTHER);
     assert_eq!(browser.get("/tasks?label=errands").await.task_ids().len(), 2);
     let gone = browser.post(&format!("/labels/{errands}/delete"), &[]).await;

@@ -233,6 +233,8 @@ async fn the_pages_move_tasks_without_javascript(app: TestApp) {
         ))
     );
     assert!(page.body.contains("aria-label=\"Move “sweep” to the top\""));
+    let filtered = browser.get(&format!("{path}&q=o")).await;
+    assert!(!filtered.body.contains("value=\"up\""), "no Move buttons while a filter hides some neighbours");
 
     let back = format!("list_id={list}&sort=manual");
     let moved = browser.post(&format!("/tasks/{}/move", ids[2]), &[("to", "up"), ("back", &back)]).await;

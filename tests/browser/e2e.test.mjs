@@ -357,9 +357,9 @@ for (const js of [true, false]) {
       // The labels page merges one label into another and deletes one; the tasks stay.
       await page.getByRole('link', { name: 'Labels', exact: true }).click();
       await page.waitForURL('**/labels');
-      const post = page.locator('.card', { has: page.getByRole('link', { name: '<b>post</b>' }) });
-      await post.getByLabel(/^Merge/).selectOption({ label: 'errands' });
-      await post.getByRole('button', { name: 'Merge' }).click();
+      await page.locator('#merge-from').selectOption({ label: '<b>post</b>' });
+      await page.locator('#merge-into').selectOption({ label: 'errands' });
+      await page.getByRole('button', { name: 'Merge' }).click();
       await page.waitForURL('**/labels');
       assert.equal(await page.getByRole('link', { name: '<b>post</b>' }).count(), 0, 'merged away');
       assert.match(await page.locator('.card', { hasText: 'errands' }).locator('.counts').textContent(), /2 tasks/);
