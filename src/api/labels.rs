@@ -9,13 +9,12 @@ use axum::{
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::{ApiClaim, ApiError, ApiJson, ApiResult, ErrorBody, double_option, path_id, rfc3339, whole_number};
+use super::{
+    ApiClaim, ApiError, ApiJson, ApiResult, ErrorBody, double_option, name_taken, path_id, rfc3339, whole_number,
+};
 use crate::{
     app::AppState,
-    db::{
-        DbError,
-        labels::{self, Label, LabelPatch},
-    },
+    db::labels::{self, Label, LabelPatch},
     domain::{collect_errors, parse_colour, parse_label_name},
     error::AppError,
 };
@@ -47,6 +46,25 @@ impl From<Label> for LabelJson {
     }
 }
 
+/// A label's name in the OpenAPI document, as `domain::parse_label_name`
+/// checks it: 1–50 characters, some not a space, no commas or control
+/// characters. One schema that names, bodies and the filter refer to.
+pub struct LabelName;
+
+impl utoipa::PartialSchema for LabelName {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ObjectBuilder, Type};
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .min_length(Some(1))
+            .max_length(Some(50))
+            .pattern(Some("^[^,\\x00-\\x1f\\x7f-\\x9f]*[^,\\s\\x00-\\x1f\\x7f-\\x9f][^,\\x00-\\x1f\\x7f-\\x9f]*$"))
+            .into()
+    }
+}
+
+impl ToSchema for LabelName {}
+
 #[derive(Debug, Serialize, ToSchema)]
 pub struct LabelItems {
     /// By name.
@@ -64,23 +82,11 @@ pub async fn list(State(state): State<AppState>, ApiClaim(claim): ApiClaim) -> A
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewLabel {
-    #[schema(
-        min_length = 1,
-        max_length = 50,
-        pattern = "^[^,\\x00-\\x1f\\x7f-\\x9f]*[^,\\s\\x00-\\x1f\\x7f-\\x9f][^,\\x00-\\x1f\\x7f-\\x9f]*$"
-    )]
+    #[schema(value_type = LabelName)]
     name: String,
     #[serde(default)]
     #[schema(pattern = "^(red|orange|yellow|green|teal|blue|purple|pink|grey)$")]
     colour: Option<String>,
-}
-
-/// A name someone already uses: 409, as the contract says.
-fn name_taken(err: DbError) -> ApiError {
-    match err {
-        DbError::Conflict(_) => ApiError::new(StatusCode::CONFLICT, "name_taken", "You have a label of that name."),
-        other => other.into(),
-    }
 }
 
 /// Create a label.
@@ -106,7 +112,7 @@ pub async fn create(
     let quota = state.config.quotas.labels_per_user;
     let label = labels::create(claim.rows(&state.db), &name, colour, quota)
         .await
-        .map_err(name_taken)?
+        .map_err(name_taken("label"))?
         .ok_or(AppError::label_quota(quota))?;
     let location = format!("/api/v1/labels/{}", label.id);
     Ok((StatusCode::CREATED, [(header::LOCATION, location)], Json(LabelJson::from(label))))
@@ -129,12 +135,7 @@ pub async fn get(
 #[serde(deny_unknown_fields)]
 pub struct LabelChanges {
     #[serde(default, deserialize_with = "double_option")]
-    #[schema(
-        min_length = 1,
-        max_length = 50,
-        pattern = "^[^,\\x00-\\x1f\\x7f-\\x9f]*[^,\\s\\x00-\\x1f\\x7f-\\x9f][^,\\x00-\\x1f\\x7f-\\x9f]*$",
-        nullable = false
-    )]
+    #[schema(value_type = LabelName, nullable = false)]
     name: Option<Option<String>>,
     /// `null` removes the colour.
     #[serde(default, deserialize_with = "double_option")]
@@ -170,7 +171,7 @@ pub async fn update(
             return Err(ApiError::validation(collect_errors([("name", name.err()), ("colour", colour.err())])));
         }
     };
-    let label = labels::update(claim.rows(&state.db), id, &patch).await.map_err(name_taken)?;
+    let label = labels::update(claim.rows(&state.db), id, &patch).await.map_err(name_taken("label"))?;
     Ok(Json(label.ok_or_else(ApiError::not_found)?.into()))
 }
 

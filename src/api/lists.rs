@@ -9,13 +9,10 @@ use axum::{
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::{ApiClaim, ApiError, ApiJson, ApiResult, ErrorBody, double_option, path_id, rfc3339};
+use super::{ApiClaim, ApiError, ApiJson, ApiResult, ErrorBody, double_option, name_taken, path_id, rfc3339};
 use crate::{
     app::AppState,
-    db::{
-        DbError,
-        lists::{self, List, ListPatch, Outcome, TheirTasks},
-    },
+    db::lists::{self, List, ListPatch, Outcome, TheirTasks},
     domain::{collect_errors, parse_colour, parse_list_name},
     error::AppError,
 };
@@ -80,14 +77,6 @@ pub struct NewList {
     colour: Option<String>,
 }
 
-/// A name someone already uses: 409, as the contract says.
-fn name_taken(err: DbError) -> ApiError {
-    match err {
-        DbError::Conflict(_) => ApiError::new(StatusCode::CONFLICT, "name_taken", "You have a list of that name."),
-        other => other.into(),
-    }
-}
-
 /// Create a list.
 #[utoipa::path(post, path = "/api/v1/lists", tag = "lists", request_body = NewList, security(("bearer" = [])),
     responses(
@@ -113,7 +102,7 @@ pub async fn create(
     let quota = state.config.quotas.lists_per_user;
     let list = lists::create(claim.rows(&state.db), &name, colour, quota)
         .await
-        .map_err(name_taken)?
+        .map_err(name_taken("list"))?
         .ok_or(AppError::list_quota(quota))?;
     let location = format!("/api/v1/lists/{}", list.id);
     Ok((StatusCode::CREATED, [(header::LOCATION, location)], Json(ListJson::from(list))))
@@ -189,7 +178,7 @@ pub async fn update(
             return Err(ApiError::validation(errors));
         }
     };
-    match lists::update(claim.rows(&state.db), id, &patch).await.map_err(name_taken)? {
+    match lists::update(claim.rows(&state.db), id, &patch).await.map_err(name_taken("list"))? {
         Outcome::Done(list) => Ok(Json(list.into())),
         Outcome::NotFound => Err(ApiError::not_found()),
         Outcome::IsInbox => Err(the_inbox_stays()),

@@ -311,6 +311,17 @@ fn double_option<'de, T: Deserialize<'de>, D: Deserializer<'de>>(d: D) -> Result
     Option::<T>::deserialize(d).map(Some)
 }
 
+/// A name the owner already uses for another of their `what` (a list, a
+/// label): 409 `name_taken`, as the contract says.
+fn name_taken(what: &'static str) -> impl Fn(crate::db::DbError) -> ApiError {
+    move |err| match err {
+        crate::db::DbError::Conflict(_) => {
+            ApiError::new(StatusCode::CONFLICT, "name_taken", format!("You have a {what} of that name."))
+        }
+        other => other.into(),
+    }
+}
+
 /// An id in a JSON body: a whole number, written `7` or (as JSON Schema's
 /// `integer` allows) `7.0`.
 pub(crate) fn whole_number<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
@@ -375,6 +386,18 @@ mod tests {
         assert_eq!(field_named_in("missing field `title` at line 1 column 2").as_deref(), Some("title"));
         assert_eq!(field_named_in("unknown field `color`, expected one of `title`").as_deref(), Some("color"));
         assert_eq!(field_named_in("invalid type: integer `5`, expected a string"), None);
+    }
+
+    #[test]
+    fn the_task_list_documents_its_repeatable_label_filter() {
+        let (_, doc) = router_and_doc();
+        let doc = serde_json::to_value(&doc).unwrap();
+        let parameters = doc["paths"]["/api/v1/tasks"]["get"]["parameters"].as_array().unwrap();
+        let label = parameters.iter().find(|p| p["name"] == "label").expect("the label filter is documented");
+        assert_eq!(label["schema"]["type"], "array", "{label}");
+        assert_eq!(label["explode"], true, "label=a&label=b");
+        assert_eq!(label["schema"]["items"]["$ref"], "#/components/schemas/LabelName");
+        assert_eq!(doc["components"]["schemas"]["LabelName"]["maxLength"], 50);
     }
 
     #[test]

@@ -9,7 +9,9 @@ use axum::{
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::{ApiClaim, ApiError, ApiJson, ApiResult, ErrorBody, double_option, path_id, rfc3339, whole_number};
+use super::{
+    ApiClaim, ApiError, ApiJson, ApiResult, ErrorBody, double_option, labels::LabelName, path_id, rfc3339, whole_number,
+};
 use crate::{
     app::AppState,
     db::tasks::{self, ListQuery, Placement, Position, Sort, StatusFilter, Task, TaskPatch, View},
@@ -102,10 +104,10 @@ pub struct ListParams {
     view: Option<String>,
     /// Only tasks with this label (its name, in any case); repeat it for
     /// tasks with all of them (at most 20).
-    #[param(value_type = Option<Vec<String>>, max_length = 50, min_length = 1, pattern = "^[^,\\x00-\\x1f\\x7f-\\x9f]*[^,\\s\\x00-\\x1f\\x7f-\\x9f][^,\\x00-\\x1f\\x7f-\\x9f]*$")]
-    #[serde(skip)]
-    #[allow(dead_code)] // Here for the OpenAPI document: `list` takes the labels apart first.
-    label: (),
+    #[param(value_type = Option<Vec<LabelName>>, explode = true, max_items = 20)]
+    #[serde(default)]
+    #[allow(dead_code)] // For the OpenAPI document: `list` takes every `label` out first.
+    label: Option<String>,
 }
 
 /// Your tasks, newest first, a page at a time (keyset pagination: pages stay
@@ -209,23 +211,6 @@ pub struct NewTask {
     #[schema(max_items = 20, value_type = Option<Vec<LabelName>>)]
     labels: Option<Vec<String>>,
 }
-
-/// A label's name: 1–50 characters, no commas.
-pub struct LabelName;
-
-impl utoipa::PartialSchema for LabelName {
-    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
-        use utoipa::openapi::schema::{ObjectBuilder, Type};
-        ObjectBuilder::new()
-            .schema_type(Type::String)
-            .min_length(Some(1))
-            .max_length(Some(50))
-            .pattern(Some("^[^,\\x00-\\x1f\\x7f-\\x9f]*[^,\\s\\x00-\\x1f\\x7f-\\x9f][^,\\x00-\\x1f\\x7f-\\x9f]*$"))
-            .into()
-    }
-}
-
-impl ToSchema for LabelName {}
 
 /// Create a task.
 #[utoipa::path(post, path = "/api/v1/tasks", tag = "tasks", request_body = NewTask, security(("bearer" = [])),

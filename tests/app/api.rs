@@ -78,10 +78,40 @@ impl Api {
         (api, pair.body)
     }
 
+    pub async fn patch(&self, path: &str, body: Value) -> Reply {
+        self.send(Method::PATCH, path, Some(body)).await
+    }
+
+    pub async fn delete(&self, path: &str) -> Reply {
+        self.send(Method::DELETE, path, None).await
+    }
+
     pub async fn create(&self, title: &str) -> i64 {
         let reply = self.post("/tasks", json!({ "title": title })).await;
         assert_eq!(reply.status, StatusCode::CREATED, "{:?}", reply.body);
         reply.body["id"].as_i64().unwrap()
+    }
+
+    /// A new list of the caller's: its id.
+    pub async fn new_list(&self, name: &str) -> i64 {
+        let reply = self.post("/lists", json!({ "name": name })).await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{:?}", reply.body);
+        reply.body["id"].as_i64().unwrap()
+    }
+
+    /// A new task in the caller's list `list`: its id.
+    pub async fn task_in(&self, title: &str, list: i64) -> i64 {
+        let reply = self.post("/tasks", json!({ "title": title, "list_id": list })).await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{:?}", reply.body);
+        assert_eq!(reply.body["list_id"], list);
+        reply.body["id"].as_i64().unwrap()
+    }
+}
+
+impl Reply {
+    /// The error envelope's code; empty for a success.
+    pub fn code(&self) -> &str {
+        self.body["error"]["code"].as_str().unwrap_or_default()
     }
 }
 

@@ -7,7 +7,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use crate::{
-    api::{Api, Reply},
+    api::Api,
     common::{PASSWORD, unique_email},
 };
 
@@ -19,18 +19,6 @@ crate::on_both_backends!(
     labels_work_without_javascript_and_names_are_escaped,
     many_requests_at_once_keep_names_unique_and_the_quota_exact,
 );
-
-async fn patch(api: &Api, path: &str, body: Value) -> Reply {
-    api.send(Method::PATCH, path, Some(body)).await
-}
-
-async fn delete(api: &Api, path: &str) -> Reply {
-    api.send(Method::DELETE, path, None).await
-}
-
-fn code(reply: &Reply) -> &str {
-    reply.body["error"]["code"].as_str().unwrap_or_default()
-}
 
 /// The caller's labels: `(name, id, task_count)`, by name.
 async fn labels_of(api: &Api) -> Vec<(String, i64, i64)> {
@@ -75,7 +63,7 @@ async fn labels_follow_the_contract(app: crate::common::TestApp) {
     assert_eq!(api.get(&format!("/labels/{work}")).await.body, created.body);
 
     let taken = api.post("/labels", json!({"name": "WORK"})).await;
-    assert_eq!((taken.status, code(&taken)), (StatusCode::CONFLICT, "name_taken"));
+    assert_eq!((taken.status, taken.code()), (StatusCode::CONFLICT, "name_taken"));
     for bad in [json!({"name": ""}), json!({"name": " "}), json!({"name": "x".repeat(51)}), json!({"name": "a,b"})] {
         let refused = api.post("/labels", bad.clone()).await;
         assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY, "{bad}: {:?}", refused.body);
@@ -85,20 +73,20 @@ async fn labels_follow_the_contract(app: crate::common::TestApp) {
     assert!(colour.body["error"]["fields"]["colour"].is_string(), "{:?}", colour.body);
 
     let home = new_label(&api, "Home").await;
-    let renamed = patch(&api, &format!("/labels/{work}"), json!({"name": "Job", "colour": null})).await;
+    let renamed = api.patch(&format!("/labels/{work}"), json!({"name": "Job", "colour": null})).await;
     assert_eq!(renamed.status, StatusCode::OK, "{:?}", renamed.body);
     assert_eq!((&renamed.body["name"], &renamed.body["colour"]), (&json!("Job"), &Value::Null));
-    assert_eq!(patch(&api, &format!("/labels/{work}"), json!({"name": "home"})).await.status, StatusCode::CONFLICT);
+    assert_eq!(api.patch(&format!("/labels/{work}"), json!({"name": "home"})).await.status, StatusCode::CONFLICT);
     assert_eq!(
-        patch(&api, &format!("/labels/{work}"), json!({"name": null})).await.status,
+        api.patch(&format!("/labels/{work}"), json!({"name": null})).await.status,
         StatusCode::UNPROCESSABLE_ENTITY
     );
 
     // Deleting a label leaves its tasks, without it.
     let task = labelled(&api, "Stays", &["Job", "Home"]).await;
-    assert_eq!(delete(&api, &format!("/labels/{work}")).await.status, StatusCode::NO_CONTENT);
+    assert_eq!(api.delete(&format!("/labels/{work}")).await.status, StatusCode::NO_CONTENT);
     assert_eq!(api.get(&format!("/labels/{work}")).await.status, StatusCode::NOT_FOUND);
-    assert_eq!(delete(&api, &format!("/labels/{work}")).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(api.delete(&format!("/labels/{work}")).await.status, StatusCode::NOT_FOUND);
     let kept = api.get(&format!("/tasks/{task}")).await;
     assert_eq!(kept.status, StatusCode::OK);
     assert_eq!(kept.body["labels"], json!(["Home"]));
@@ -139,14 +127,14 @@ async fn tasks_name_their_labels_and_the_filter_wants_them_all(app: crate::commo
     assert_eq!(api.get("/tasks?label=a&q=x&q=y").await.status, StatusCode::UNPROCESSABLE_ENTITY);
 
     // PATCH replaces the labels; [] removes them; null is refused.
-    let changed = patch(&api, &format!("/tasks/{both}"), json!({"labels": ["Errands"]})).await;
+    let changed = api.patch(&format!("/tasks/{both}"), json!({"labels": ["Errands"]})).await;
     assert_eq!(changed.status, StatusCode::OK, "{:?}", changed.body);
     assert_eq!(changed.body["labels"], json!(["Errands"]));
     assert_eq!(changed.body["title"], "Both", "other fields kept");
     assert_eq!(api.get(&format!("/tasks/{both}")).await.body["labels"], json!(["Errands"]));
-    let cleared = patch(&api, &format!("/tasks/{both}"), json!({"labels": []})).await;
+    let cleared = api.patch(&format!("/tasks/{both}"), json!({"labels": []})).await;
     assert_eq!(cleared.body["labels"], json!([]));
-    let null = patch(&api, &format!("/tasks/{both}"), json!({"labels": null})).await;
+    let null = api.patch(&format!("/tasks/{both}"), json!({"labels": null})).await;
     assert_eq!(null.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(null.body["error"]["fields"]["labels"].is_string());
     let too_many: Vec<String> = (0..21).map(|n| format!("l{n}")).collect();
@@ -169,7 +157,7 @@ async fn merging_moves_the_tasks_to_the_label_that_stays(app: crate::common::Tes
     let (soon, urgent) = (ids[0], ids[1]);
 
     let itself = api.post(&format!("/labels/{urgent}/merge"), json!({"into": urgent})).await;
-    assert_eq!((itself.status, code(&itself)), (StatusCode::CONFLICT, "same_label"));
+    assert_eq!((itself.status, itself.code()), (StatusCode::CONFLICT, "same_label"));
     let whole = api.post(&format!("/labels/{urgent}/merge"), json!({"into": 999_999_999.0})).await;
     assert_eq!(whole.status, StatusCode::NOT_FOUND, "7.0 is a whole number, as JSON Schema says");
     let fraction = api.post(&format!("/labels/{urgent}/merge"), json!({"into": 1.5})).await;
@@ -189,7 +177,7 @@ async fn merging_moves_the_tasks_to_the_label_that_stays(app: crate::common::Tes
     assert!(titles(&api, "label=urgent").await.is_empty());
 
     // A new name shows on every task that carries the label, in the list too.
-    let renamed = patch(&api, &format!("/labels/{soon}"), json!({"name": "Later"})).await;
+    let renamed = api.patch(&format!("/labels/{soon}"), json!({"name": "Later"})).await;
     assert_eq!(renamed.status, StatusCode::OK);
     assert_eq!(api.get(&format!("/tasks/{two}")).await.body["labels"], json!(["Later"]));
     let listed = api.get("/tasks?label=later").await.body["items"].clone();
@@ -309,7 +297,7 @@ async fn many_requests_at_once_keep_names_unique_and_the_quota_exact(app: crate:
     // Twins, Shared and eight of their own.
     assert_eq!(statuses.iter().filter(|s| **s == 201).count(), 8, "{statuses:?}");
     let full = tasks.iter().find(|r| r.status == StatusCode::CONFLICT).unwrap();
-    assert_eq!(code(full), "quota_exceeded");
+    assert_eq!(full.code(), "quota_exceeded");
     for reply in tasks.iter().filter(|r| r.status == StatusCode::CREATED) {
         assert_eq!(reply.body["labels"].as_array().unwrap().len(), 2, "{:?}", reply.body);
     }

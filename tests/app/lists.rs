@@ -2,7 +2,7 @@
 //! another user's list treated exactly as a missing one, the pages without
 //! JavaScript, and many requests at once against the name rule and quota.
 
-use reqwest::{Method, StatusCode};
+use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::{
@@ -22,18 +22,6 @@ crate::on_both_backends!(
     bulk_actions_in_a_list_act_on_that_list_only,
 );
 
-async fn patch(api: &Api, path: &str, body: Value) -> Reply {
-    api.send(Method::PATCH, path, Some(body)).await
-}
-
-async fn delete(api: &Api, path: &str) -> Reply {
-    api.send(Method::DELETE, path, None).await
-}
-
-fn code(reply: &Reply) -> &str {
-    reply.body["error"]["code"].as_str().unwrap_or_default()
-}
-
 /// The caller's lists by name: `(id, open_count)`.
 async fn lists_of(api: &Api) -> Vec<(String, i64, i64)> {
     let reply = api.get("/lists").await;
@@ -44,19 +32,6 @@ async fn lists_of(api: &Api) -> Vec<(String, i64, i64)> {
         .iter()
         .map(|l| (l["name"].as_str().unwrap().to_owned(), l["id"].as_i64().unwrap(), l["open_count"].as_i64().unwrap()))
         .collect()
-}
-
-async fn new_list(api: &Api, name: &str) -> i64 {
-    let reply = api.post("/lists", json!({ "name": name })).await;
-    assert_eq!(reply.status, StatusCode::CREATED, "{:?}", reply.body);
-    reply.body["id"].as_i64().unwrap()
-}
-
-async fn task_in(api: &Api, title: &str, list: i64) -> i64 {
-    let reply = api.post("/tasks", json!({ "title": title, "list_id": list })).await;
-    assert_eq!(reply.status, StatusCode::CREATED, "{:?}", reply.body);
-    assert_eq!(reply.body["list_id"], list);
-    reply.body["id"].as_i64().unwrap()
 }
 
 async fn every_account_has_one_inbox_and_lists_follow_the_contract(app: TestApp) {
@@ -102,47 +77,47 @@ async fn every_account_has_one_inbox_and_lists_follow_the_contract(app: TestApp)
     assert_eq!(lists_of(&api).await.len(), 2, "nothing refused was created");
 
     // Rename, recolour, archive and back.
-    let renamed = patch(&api, &format!("/lists/{work}"), json!({"name": "Job", "colour": null})).await;
+    let renamed = api.patch(&format!("/lists/{work}"), json!({"name": "Job", "colour": null})).await;
     assert_eq!(renamed.status, StatusCode::OK, "{:?}", renamed.body);
     assert_eq!(renamed.body["name"], "Job");
     assert_eq!(renamed.body["colour"], Value::Null);
-    let archived = patch(&api, &format!("/lists/{work}"), json!({"archived": true})).await;
+    let archived = api.patch(&format!("/lists/{work}"), json!({"archived": true})).await;
     assert_eq!(archived.body["archived"], true);
     assert_eq!(archived.body["name"], "Job", "other fields kept");
     let names: Vec<String> = lists_of(&api).await.into_iter().map(|(name, ..)| name).collect();
     assert_eq!(names, ["Inbox", "Job"], "the Inbox first, archived lists last");
-    assert_eq!(patch(&api, &format!("/lists/{work}"), json!({"archived": false})).await.body["archived"], false);
-    assert_eq!(patch(&api, &format!("/lists/{work}"), json!({"name": "inbox"})).await.status, StatusCode::CONFLICT);
+    assert_eq!(api.patch(&format!("/lists/{work}"), json!({"archived": false})).await.body["archived"], false);
+    assert_eq!(api.patch(&format!("/lists/{work}"), json!({"name": "inbox"})).await.status, StatusCode::CONFLICT);
     assert_eq!(
-        patch(&api, &format!("/lists/{work}"), json!({"name": null})).await.status,
+        api.patch(&format!("/lists/{work}"), json!({"name": null})).await.status,
         StatusCode::UNPROCESSABLE_ENTITY
     );
 
     // The Inbox stays.
-    let archive_inbox = patch(&api, &format!("/lists/{inbox}"), json!({"archived": true})).await;
+    let archive_inbox = api.patch(&format!("/lists/{inbox}"), json!({"archived": true})).await;
     assert_eq!(archive_inbox.status, StatusCode::CONFLICT, "{:?}", archive_inbox.body);
-    let delete_inbox = delete(&api, &format!("/lists/{inbox}")).await;
+    let delete_inbox = api.delete(&format!("/lists/{inbox}")).await;
     assert_eq!(delete_inbox.status, StatusCode::CONFLICT);
-    let recoloured = patch(&api, &format!("/lists/{inbox}"), json!({"colour": "green"})).await;
+    let recoloured = api.patch(&format!("/lists/{inbox}"), json!({"colour": "green"})).await;
     assert_eq!(recoloured.status, StatusCode::OK, "the Inbox may change colour");
     assert_eq!(lists_of(&api).await[0].0, "Inbox");
 
-    assert_eq!(delete(&api, &format!("/lists/{work}?tasks=sideways")).await.status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert_eq!(delete(&api, &format!("/lists/{work}")).await.status, StatusCode::NO_CONTENT);
+    assert_eq!(api.delete(&format!("/lists/{work}?tasks=sideways")).await.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(api.delete(&format!("/lists/{work}")).await.status, StatusCode::NO_CONTENT);
     assert_eq!(api.get(&format!("/lists/{work}")).await.status, StatusCode::NOT_FOUND);
-    assert_eq!(delete(&api, &format!("/lists/{work}")).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(api.delete(&format!("/lists/{work}")).await.status, StatusCode::NOT_FOUND);
 }
 
 async fn tasks_go_to_the_inbox_or_their_list_and_the_counts_follow(app: TestApp) {
     let (api, _) = Api::signed_up(&app).await;
     let inbox = lists_of(&api).await[0].1;
-    let work = new_list(&api, "Work").await;
+    let work = api.new_list("Work").await;
 
     let loose = api.create("No list given").await;
     assert_eq!(api.get(&format!("/tasks/{loose}")).await.body["list_id"], inbox);
-    let report = task_in(&api, "Write the report", work).await;
-    let slides = task_in(&api, "Make the slides", work).await;
-    assert_eq!(patch(&api, &format!("/tasks/{slides}"), json!({"completed": true})).await.status, StatusCode::OK);
+    let report = api.task_in("Write the report", work).await;
+    let slides = api.task_in("Make the slides", work).await;
+    assert_eq!(api.patch(&format!("/tasks/{slides}"), json!({"completed": true})).await.status, StatusCode::OK);
     let counts: Vec<(String, i64)> = lists_of(&api).await.into_iter().map(|(name, _, open)| (name, open)).collect();
     assert_eq!(counts, [("Inbox".to_owned(), 1), ("Work".to_owned(), 1)]);
 
@@ -157,41 +132,41 @@ async fn tasks_go_to_the_inbox_or_their_list_and_the_counts_follow(app: TestApp)
     assert_eq!(ids(api.get("/tasks?list_id=999999999").await), Vec::<i64>::new());
 
     // Moving a task moves its count.
-    let moved = patch(&api, &format!("/tasks/{report}"), json!({"list_id": inbox})).await;
+    let moved = api.patch(&format!("/tasks/{report}"), json!({"list_id": inbox})).await;
     assert_eq!(moved.status, StatusCode::OK, "{:?}", moved.body);
     assert_eq!(moved.body["list_id"], inbox);
     assert_eq!(moved.body["title"], "Write the report", "nothing else changes");
     let counts: Vec<i64> = lists_of(&api).await.into_iter().map(|(.., open)| open).collect();
     assert_eq!(counts, [2, 0]);
     assert_eq!(
-        patch(&api, &format!("/tasks/{report}"), json!({"list_id": null})).await.status,
+        api.patch(&format!("/tasks/{report}"), json!({"list_id": null})).await.status,
         StatusCode::UNPROCESSABLE_ENTITY
     );
-    let nowhere = patch(&api, &format!("/tasks/{report}"), json!({"list_id": 999999999, "title": "Lost"})).await;
+    let nowhere = api.patch(&format!("/tasks/{report}"), json!({"list_id": 999999999, "title": "Lost"})).await;
     assert_eq!(nowhere.status, StatusCode::NOT_FOUND);
     assert_eq!(api.get(&format!("/tasks/{report}")).await.body["title"], "Write the report", "unchanged");
     let missing = api.post("/tasks", json!({"title": "Into nothing", "list_id": 999999999})).await;
     assert_eq!(missing.status, StatusCode::NOT_FOUND);
-    assert_eq!(code(&missing), "not_found");
+    assert_eq!(missing.code(), "not_found");
 
     // Deleting a task counts too.
-    assert_eq!(delete(&api, &format!("/tasks/{loose}")).await.status, StatusCode::NO_CONTENT);
+    assert_eq!(api.delete(&format!("/tasks/{loose}")).await.status, StatusCode::NO_CONTENT);
     assert_eq!(lists_of(&api).await[0].2, 1);
 }
 
 async fn deleting_a_list_moves_its_tasks_to_the_inbox_or_deletes_them(app: TestApp) {
     let (api, _) = Api::signed_up(&app).await;
     let inbox = lists_of(&api).await[0].1;
-    let keep = new_list(&api, "Keep its tasks").await;
-    let kept = task_in(&api, "Kept", keep).await;
-    let drop = new_list(&api, "Drop its tasks").await;
-    let dropped = task_in(&api, "Dropped", drop).await;
+    let keep = api.new_list("Keep its tasks").await;
+    let kept = api.task_in("Kept", keep).await;
+    let drop = api.new_list("Drop its tasks").await;
+    let dropped = api.task_in("Dropped", drop).await;
 
-    assert_eq!(delete(&api, &format!("/lists/{keep}?tasks=move")).await.status, StatusCode::NO_CONTENT);
+    assert_eq!(api.delete(&format!("/lists/{keep}?tasks=move")).await.status, StatusCode::NO_CONTENT);
     let task = api.get(&format!("/tasks/{kept}")).await;
     assert_eq!(task.status, StatusCode::OK);
     assert_eq!(task.body["list_id"], inbox);
-    assert_eq!(delete(&api, &format!("/lists/{drop}?tasks=delete")).await.status, StatusCode::NO_CONTENT);
+    assert_eq!(api.delete(&format!("/lists/{drop}?tasks=delete")).await.status, StatusCode::NO_CONTENT);
     assert_eq!(api.get(&format!("/tasks/{dropped}")).await.status, StatusCode::NOT_FOUND);
 
     let left: Vec<(String, i64)> = lists_of(&api).await.into_iter().map(|(name, _, open)| (name, open)).collect();
@@ -203,25 +178,25 @@ async fn deleting_a_list_moves_its_tasks_to_the_inbox_or_deletes_them(app: TestA
 async fn another_users_list_answers_exactly_like_a_missing_one(app: TestApp) {
     let (alice, _) = Api::signed_up(&app).await;
     let (bob, _) = Api::signed_up(&app).await;
-    let bobs = new_list(&bob, "Bob's secrets").await;
-    let bobs_task = task_in(&bob, "Bob's task", bobs).await;
+    let bobs = bob.new_list("Bob's secrets").await;
+    let bobs_task = bob.task_in("Bob's task", bobs).await;
     let missing = 999_999_999;
     let alices_task = alice.create("Alice's task").await;
 
     for (theirs, nobodys) in [
         (alice.get(&format!("/lists/{bobs}")).await, alice.get(&format!("/lists/{missing}")).await),
         (
-            patch(&alice, &format!("/lists/{bobs}"), json!({"name": "Mine now"})).await,
-            patch(&alice, &format!("/lists/{missing}"), json!({"name": "Mine now"})).await,
+            alice.patch(&format!("/lists/{bobs}"), json!({"name": "Mine now"})).await,
+            alice.patch(&format!("/lists/{missing}"), json!({"name": "Mine now"})).await,
         ),
-        (delete(&alice, &format!("/lists/{bobs}")).await, delete(&alice, &format!("/lists/{missing}")).await),
+        (alice.delete(&format!("/lists/{bobs}")).await, alice.delete(&format!("/lists/{missing}")).await),
         (
             alice.post("/tasks", json!({"title": "Planted", "list_id": bobs})).await,
             alice.post("/tasks", json!({"title": "Planted", "list_id": missing})).await,
         ),
         (
-            patch(&alice, &format!("/tasks/{alices_task}"), json!({"list_id": bobs})).await,
-            patch(&alice, &format!("/tasks/{alices_task}"), json!({"list_id": missing})).await,
+            alice.patch(&format!("/tasks/{alices_task}"), json!({"list_id": bobs})).await,
+            alice.patch(&format!("/tasks/{alices_task}"), json!({"list_id": missing})).await,
         ),
     ] {
         assert_eq!(theirs.status, StatusCode::NOT_FOUND, "{:?}", theirs.body);
@@ -352,7 +327,7 @@ async fn many_creates_at_once_keep_names_unique_and_the_quota_exact(app: TestApp
     assert_eq!(statuses.iter().filter(|s| **s == StatusCode::CREATED).count(), 8, "{statuses:?}");
     assert!(statuses.iter().all(|s| matches!(s.as_u16(), 201 | 409)), "{statuses:?}");
     let full = many.iter().find(|r| r.status == StatusCode::CONFLICT).unwrap();
-    assert_eq!(code(full), "quota_exceeded");
+    assert_eq!(full.code(), "quota_exceeded");
     assert_eq!(lists_of(&api).await.len(), 10);
 }
 
@@ -363,12 +338,12 @@ async fn many_creates_at_once_keep_names_unique_and_the_quota_exact(app: TestApp
 async fn a_list_deleted_while_tasks_are_added_to_it_loses_none_of_them(app: TestApp) {
     let (api, _) = Api::signed_up(&app).await;
     for round in 0..3 {
-        let doomed = new_list(&api, &format!("Doomed {round}")).await;
-        task_in(&api, "Already there", doomed).await;
+        let doomed = api.new_list(&format!("Doomed {round}")).await;
+        api.task_in("Already there", doomed).await;
         let adds =
             (0..20).map(|n| api.post("/tasks", json!({"title": format!("Late {round}.{n}"), "list_id": doomed})));
         let path = format!("/lists/{doomed}?tasks=move");
-        let (added, deleted) = futures::future::join(futures::future::join_all(adds), delete(&api, &path)).await;
+        let (added, deleted) = futures::future::join(futures::future::join_all(adds), api.delete(&path)).await;
         assert_eq!(deleted.status, StatusCode::NO_CONTENT, "{:?}", deleted.body);
         for reply in &added {
             assert!(matches!(reply.status.as_u16(), 201 | 404), "{} {:?}", reply.status, reply.body);
@@ -413,9 +388,9 @@ async fn bulk_actions_in_a_list_act_on_that_list_only(app: TestApp) {
     let elsewhere = api.create("Open elsewhere").await;
     let done_elsewhere = api.post("/tasks", json!({"title": "Done elsewhere", "completed": true})).await;
     let done_elsewhere = done_elsewhere.body["id"].as_i64().unwrap();
-    let list = new_list(&api, "Errands").await;
-    let errand = task_in(&api, "Post the parcel", list).await;
-    assert_eq!(patch(&api, &format!("/tasks/{errand}"), json!({"completed": true})).await.status, StatusCode::OK);
+    let list = api.new_list("Errands").await;
+    let errand = api.task_in("Post the parcel", list).await;
+    assert_eq!(api.patch(&format!("/tasks/{errand}"), json!({"completed": true})).await.status, StatusCode::OK);
     let completed = |id: i64| {
         let api = &api;
         async move { api.get(&format!("/tasks/{id}")).await.body["completed"].as_bool().unwrap() }

@@ -3,7 +3,7 @@
 //! to split renumbers the list once, and moves made at once (two tabs)
 //! leave every task in one place.
 
-use reqwest::{Method, StatusCode};
+use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::{
@@ -18,18 +18,6 @@ crate::on_both_backends!(
     moves_made_at_once_leave_every_task_in_one_place,
     the_pages_move_tasks_without_javascript,
 );
-
-async fn new_list(api: &Api, name: &str) -> i64 {
-    let reply = api.post("/lists", json!({ "name": name })).await;
-    assert_eq!(reply.status, StatusCode::CREATED, "{:?}", reply.body);
-    reply.body["id"].as_i64().unwrap()
-}
-
-async fn task_in(api: &Api, title: &str, list: i64) -> i64 {
-    let reply = api.post("/tasks", json!({ "title": title, "list_id": list })).await;
-    assert_eq!(reply.status, StatusCode::CREATED, "{:?}", reply.body);
-    reply.body["id"].as_i64().unwrap()
-}
 
 async fn move_to(api: &Api, task: i64, body: Value) -> Reply {
     api.post(&format!("/tasks/{task}/move"), body).await
@@ -59,10 +47,10 @@ fn titles(order: &[(String, f64)]) -> Vec<&str> {
 
 async fn moves_put_a_task_where_it_is_asked_and_touch_no_other(app: TestApp) {
     let (api, _) = Api::signed_up(&app).await;
-    let list = new_list(&api, "Trip").await;
+    let list = api.new_list("Trip").await;
     let mut ids = std::collections::HashMap::new();
     for title in ["a", "b", "c", "d"] {
-        ids.insert(title, task_in(&api, title, list).await);
+        ids.insert(title, api.task_in(title, list).await);
     }
     // New tasks go to the top, as the newest-first view shows them.
     assert_eq!(titles(&order(&api, list, 50).await), ["d", "c", "b", "a"]);
@@ -90,8 +78,8 @@ async fn moves_put_a_task_where_it_is_asked_and_touch_no_other(app: TestApp) {
     assert_eq!(titles(&order(&api, list, 1).await), ["d", "c", "a", "b"]);
 
     // Into another list: next to a task there, or to its top.
-    let other = new_list(&api, "Other").await;
-    let x = task_in(&api, "x", other).await;
+    let other = api.new_list("Other").await;
+    let x = api.task_in("x", other).await;
     let into = move_to(&api, ids["c"], json!({"after_id": x})).await;
     assert_eq!((into.status, &into.body["list_id"]), (StatusCode::OK, &json!(other)));
     assert_eq!(titles(&order(&api, other, 50).await), ["x", "c"]);
@@ -99,7 +87,7 @@ async fn moves_put_a_task_where_it_is_asked_and_touch_no_other(app: TestApp) {
     assert_eq!(back.body["list_id"], list);
     assert_eq!(titles(&order(&api, list, 50).await), ["c", "d", "a", "b"]);
     // A task moved to another list by PATCH goes to its top.
-    let patched = api.send(Method::PATCH, &format!("/tasks/{x}"), Some(json!({"list_id": list}))).await;
+    let patched = api.patch(&format!("/tasks/{x}"), json!({"list_id": list})).await;
     assert_eq!(patched.status, StatusCode::OK);
     assert_eq!(titles(&order(&api, list, 50).await), ["x", "c", "d", "a", "b"]);
 
@@ -121,12 +109,12 @@ async fn moves_put_a_task_where_it_is_asked_and_touch_no_other(app: TestApp) {
 async fn a_move_names_only_the_owners_tasks_and_lists(app: TestApp) {
     let (alice, _) = Api::signed_up(&app).await;
     let (bob, _) = Api::signed_up(&app).await;
-    let alices_list = new_list(&alice, "Alice's").await;
-    let alices = task_in(&alice, "Alice's task", alices_list).await;
-    let bobs_list = new_list(&bob, "Bob's").await;
-    let bobs = task_in(&bob, "Bob's task", bobs_list).await;
-    let other_bobs_list = new_list(&bob, "Bob's other").await;
-    let elsewhere = task_in(&bob, "Elsewhere", other_bobs_list).await;
+    let alices_list = alice.new_list("Alice's").await;
+    let alices = alice.task_in("Alice's task", alices_list).await;
+    let bobs_list = bob.new_list("Bob's").await;
+    let bobs = bob.task_in("Bob's task", bobs_list).await;
+    let other_bobs_list = bob.new_list("Bob's other").await;
+    let elsewhere = bob.task_in("Elsewhere", other_bobs_list).await;
     for (task, body) in [
         (alices, json!({"to": "top"})),
         (bobs, json!({"before_id": alices})),
@@ -134,7 +122,7 @@ async fn a_move_names_only_the_owners_tasks_and_lists(app: TestApp) {
         (999_999_999, json!({"to": "top"})),
     ] {
         let reply = move_to(&bob, task, body.clone()).await;
-        assert_eq!((reply.status, code(&reply)), (StatusCode::NOT_FOUND, "not_found"), "{task} {body}");
+        assert_eq!((reply.status, reply.code()), (StatusCode::NOT_FOUND, "not_found"), "{task} {body}");
     }
     let missing = move_to(&bob, bobs, json!({"before_id": 999_999_999})).await;
     let foreign = move_to(&bob, bobs, json!({"before_id": alices})).await;
@@ -145,18 +133,14 @@ async fn a_move_names_only_the_owners_tasks_and_lists(app: TestApp) {
     assert_eq!(bob.get(&format!("/tasks/{bobs}")).await.body["list_id"], bobs_list);
 }
 
-fn code(reply: &Reply) -> &str {
-    reply.body["error"]["code"].as_str().unwrap_or_default()
-}
-
 /// Moving a task between the same two neighbours again and again halves
 /// their gap each time; past what a float can split, the list is renumbered
 /// (once) and the order stays exactly as asked.
 async fn a_gap_too_small_to_split_renumbers_the_list_and_keeps_its_order(app: TestApp) {
     let (api, _) = Api::signed_up(&app).await;
-    let list = new_list(&api, "Tight").await;
+    let list = api.new_list("Tight").await;
     let (first, second, third) =
-        (task_in(&api, "first", list).await, task_in(&api, "second", list).await, task_in(&api, "third", list).await);
+        (api.task_in("first", list).await, api.task_in("second", list).await, api.task_in("third", list).await);
     // first, second, third from the top.
     move_to(&api, first, json!({"to": "top"})).await;
     move_to(&api, third, json!({"to": "bottom"})).await;
@@ -180,10 +164,10 @@ async fn a_gap_too_small_to_split_renumbers_the_list_and_keeps_its_order(app: Te
 /// at distinct positions, read the same through any page size.
 async fn moves_made_at_once_leave_every_task_in_one_place(app: TestApp) {
     let (api, _) = Api::signed_up(&app).await;
-    let list = new_list(&api, "Busy").await;
+    let list = api.new_list("Busy").await;
     let mut ids = Vec::new();
     for n in 0..10 {
-        ids.push(task_in(&api, &format!("t{n}"), list).await);
+        ids.push(api.task_in(&format!("t{n}"), list).await);
     }
     let moves = (0..40).map(|n| {
         let task = ids[n % 10];
@@ -212,9 +196,9 @@ async fn moves_made_at_once_leave_every_task_in_one_place(app: TestApp) {
 
 async fn the_pages_move_tasks_without_javascript(app: TestApp) {
     let (api, _) = Api::signed_up(&app).await;
-    let list = new_list(&api, "Chores").await;
+    let list = api.new_list("Chores").await;
     for title in ["sweep", "dust", "mop"] {
-        task_in(&api, title, list).await;
+        api.task_in(title, list).await;
     }
     let browser = app.browser();
     let email = api.get("/me").await.body["email"].as_str().unwrap().to_owned();
