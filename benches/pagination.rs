@@ -18,7 +18,7 @@ use std::{
 use doable::{
     db::{
         DatabaseUrl, Db,
-        tasks::{self, ListQuery, Position, Sort, StatusFilter},
+        tasks::{self, ListQuery, ParentFilter, Position, Sort, StatusFilter},
         users,
     },
     domain::Email,
@@ -96,6 +96,7 @@ async fn median(db: &Db, owner: uuid::Uuid, position: Position) -> Duration {
         list: None,
         priority: None,
         labels: &[],
+        parent: ParentFilter::Any,
         status: StatusFilter::All,
         search: None,
         position,

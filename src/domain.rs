@@ -290,6 +290,8 @@ pub struct TaskInput {
     /// Its labels' names ([`parse_labels`]): those the owner has not made
     /// yet are made with it.
     pub labels: Vec<String>,
+    /// The task it is a subtask of.
+    pub parent_id: Option<i64>,
 }
 
 /// A change to some of a task's fields; `None` leaves a field as it is.
@@ -304,6 +306,8 @@ pub struct TaskPatch {
     pub list_id: Option<i64>,
     /// Replaces the task's labels with these ([`parse_labels`]).
     pub labels: Option<Vec<String>>,
+    /// Makes it a subtask of this task of the owner's (`Some(None)`: frees it).
+    pub parent_id: Option<Option<i64>>,
 }
 
 impl TaskPatch {
@@ -317,6 +321,7 @@ impl TaskPatch {
             completed: Some(completed),
             list_id: None,
             labels: Some(input.labels),
+            parent_id: None,
         }
     }
 }
@@ -346,7 +351,7 @@ impl TaskDraft {
         let labels = parse_labels(self.labels.split(','));
         match (title, description, due_date, priority, labels) {
             (Ok(title), Ok(description), Ok(due_date), Ok(priority), Ok(labels)) => {
-                Ok(TaskInput { title: title.into_inner(), description, due_date, priority, labels })
+                Ok(TaskInput { title: title.into_inner(), description, due_date, priority, labels, parent_id: None })
             }
             (title, description, due_date, priority, labels) => Err(collect_errors([
                 ("title", title.err()),
@@ -393,9 +398,16 @@ impl TaskChangesDraft<'_> {
             Some(Some(names)) => parse_label_array(names).map(Some),
         };
         match (title, description, due_date, priority, completed, labels) {
-            (Ok(title), Ok(description), Ok(due_date), Ok(priority), Ok(completed), Ok(labels)) => {
-                Ok(TaskPatch { title, description, due_date, priority, completed, list_id: None, labels })
-            }
+            (Ok(title), Ok(description), Ok(due_date), Ok(priority), Ok(completed), Ok(labels)) => Ok(TaskPatch {
+                title,
+                description,
+                due_date,
+                priority,
+                completed,
+                list_id: None,
+                labels,
+                parent_id: None,
+            }),
             (title, description, due_date, priority, completed, labels) => Err(collect_errors([
                 ("title", title.err()),
                 ("description", description.err()),

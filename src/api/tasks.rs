@@ -14,7 +14,9 @@ use super::{
 };
 use crate::{
     app::AppState,
-    db::tasks::{self, ListQuery, Placement, Position, Sort, StatusFilter, Task, TaskPatch, View},
+    db::tasks::{
+        self, ListQuery, ParentFilter, Placement, Position, Refusal, Sort, StatusFilter, Task, TaskPatch, Updated, View,
+    },
     domain::{
         MAX_LABELS_PER_TASK, TaskChangesDraft, TaskDraft, parse_id, parse_label_array, parse_labels,
         parse_priority_filter, parse_search, take_repeated,
@@ -38,6 +40,8 @@ pub struct TaskJson {
     pub priority: Option<i32>,
     /// Its labels' names, by name.
     pub labels: Vec<String>,
+    /// The task it is a subtask of (in the same list; one level deep).
+    pub parent_id: Option<i64>,
     /// Its place in its list's manual order (`sort=manual`, ascending);
     /// changed by `POST /tasks/{id}/move`.
     pub position: f64,
@@ -59,6 +63,7 @@ impl From<Task> for TaskJson {
             due_date: task.due_date.map(|d| d.to_string()),
             priority: task.priority,
             labels: task.labels,
+            parent_id: task.parent_id,
             position: task.position,
             created_at: rfc3339(task.created_at),
             updated_at: rfc3339(task.updated_at),
@@ -93,6 +98,10 @@ pub struct ListParams {
     /// Only tasks of this priority, 1–4, or `none` for those without one.
     #[param(pattern = "^([1-4]|none)$")]
     priority: Option<String>,
+    /// Only the subtasks of this task, or `none` for tasks that are not
+    /// subtasks (default: both).
+    #[param(pattern = "^([0-9]+|none)$")]
+    parent_id: Option<String>,
     /// `newest` (default); `priority`: 1 first, tasks without one last;
     /// `due`: soonest first, undated last; `manual`: each list's own order
     /// (`position`). Newest first within each.
@@ -169,7 +178,15 @@ pub async fn list(
             tasks::today(),
         )),
     };
-    let query = ListQuery { sort, view, list, priority, labels: &labels, status, search, position, limit };
+    let parent = match params.parent_id.as_deref() {
+        None => ParentFilter::Any,
+        Some("none") => ParentFilter::TopLevel,
+        Some(raw) => ParentFilter::Of(
+            parse_id(raw)
+                .ok_or_else(|| ApiError::validation([("parent_id", "Use the id of one of your tasks, or none.")]))?,
+        ),
+    };
+    let query = ListQuery { sort, view, list, priority, labels: &labels, parent, status, search, position, limit };
     if let Some(page) = tasks::list_json(claim.rows(&state.db), &query).await? {
         return Ok(page_of(page));
     }
@@ -210,6 +227,11 @@ pub struct NewTask {
     #[serde(default)]
     #[schema(max_items = 20, value_type = Option<Vec<LabelName>>)]
     labels: Option<Vec<String>>,
+    /// Makes it a subtask of this task of yours, in that task's list (which
+    /// `list_id`, if given, must be); that task must not be a subtask itself.
+    #[serde(default, deserialize_with = "maybe_whole_number")]
+    #[schema(minimum = 1, maximum = 9_007_199_254_740_991_i64)]
+    parent_id: Option<i64>,
 }
 
 /// Create a task.
@@ -240,18 +262,18 @@ pub async fn create(
         (Ok(_), Err(message)) => return Err(ApiError::validation([("labels", message)])),
         (Err(errors), labels) => errors.extend(labels.err().map(|message| ("labels", message))),
     }
-    let input = input.map_err(ApiError::validation)?;
+    let mut input = input.map_err(ApiError::validation)?;
+    input.parent_id = body.parent_id;
     let quotas = state.config.quotas.for_tasks();
     let mut task = match tasks::create(claim.rows(&state.db), &input, body.list_id, quotas).await? {
         tasks::Created::Task(task) => task,
         tasks::Created::NoSuchList => return Err(ApiError::not_found()),
         tasks::Created::QuotaFull => return Err(crate::error::AppError::task_quota(quotas.tasks).into()),
+        tasks::Created::Refused(refusal) => return Err(refused(refusal)),
     };
     if body.completed == Some(true) {
         let patch = TaskPatch { completed: Some(true), ..Default::default() };
-        task = tasks::update(claim.rows(&state.db), task.id, &patch, quotas.labels)
-            .await?
-            .ok_or_else(ApiError::not_found)?;
+        task = updated(tasks::update(claim.rows(&state.db), task.id, &patch, quotas.labels).await?)?;
     }
     let location = format!("/api/v1/tasks/{}", task.id);
     Ok((StatusCode::CREATED, [(header::LOCATION, location)], Json(TaskJson::from(task))))
@@ -299,6 +321,16 @@ pub struct TaskChanges {
     #[serde(default, deserialize_with = "double_option")]
     #[schema(nullable = false, max_items = 20, value_type = Option<Vec<LabelName>>)]
     labels: Option<Option<Vec<String>>>,
+    /// Makes it a subtask of this task of yours (it moves to that task's
+    /// list); `null` makes it a task of its own again.
+    #[serde(default, deserialize_with = "double_whole_number")]
+    #[schema(minimum = 1, maximum = 9_007_199_254_740_991_i64)]
+    parent_id: Option<Option<i64>>,
+}
+
+/// Absent, `null`, or a whole number.
+fn double_whole_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<i64>>, D::Error> {
+    maybe_whole_number(d).map(Some)
 }
 
 impl TaskChanges {
@@ -335,9 +367,23 @@ pub async fn update(
         Some(None) => return Err(ApiError::validation([("list_id", "Use the id of one of your lists.")])),
         Some(Some(list)) => Some(list),
     };
+    patch.parent_id = body.parent_id;
     let label_quota = state.config.quotas.labels_per_user;
-    let task = tasks::update(claim.rows(&state.db), id, &patch, label_quota).await?.ok_or_else(ApiError::not_found)?;
+    let task = updated(tasks::update(claim.rows(&state.db), id, &patch, label_quota).await?)?;
     Ok(Json(task.into()))
+}
+
+/// What a refused parent or list answers: 422, with the field.
+fn refused(refusal: Refusal) -> ApiError {
+    ApiError::validation([refusal.field()])
+}
+
+fn updated(updated: Updated) -> ApiResult<Task> {
+    match updated {
+        Updated::Task(task) => Ok(task),
+        Updated::NotFound => Err(ApiError::not_found()),
+        Updated::Refused(refusal) => Err(refused(refusal)),
+    }
 }
 
 /// Delete a task.
@@ -446,5 +492,6 @@ pub async fn move_task(
         tasks::Moved::NotInThatList => {
             Err(ApiError::validation([("list_id", "The task to go next to is in another list.")]))
         }
+        tasks::Moved::Refused(refusal) => Err(refused(refusal)),
     }
 }

@@ -40,6 +40,17 @@ pub struct Task {
     /// Its labels' names, by name.
     #[sqlx(json)]
     pub labels: Vec<String>,
+    /// The task it is a subtask of (one level: that task has none).
+    pub parent_id: Option<i64>,
+    /// Read for pages only ([`PAGE_EXTRAS`]): its live subtasks, and how
+    /// many of them are done.
+    #[sqlx(default)]
+    pub subtasks: i64,
+    #[sqlx(default)]
+    pub subtasks_done: i64,
+    /// Read for pages only: its parent's title.
+    #[sqlx(default)]
+    pub parent_title: Option<String>,
 }
 
 impl Task {
@@ -57,7 +68,14 @@ impl Task {
 
 /// What a [`Task`] is read from (`labels`: its label names, kept on the
 /// task by `db::labels`, decision 0019).
-const COLUMNS: &str = "id, list_id, title, description, completed, completed_at, due_date, priority, position, created_at, updated_at, labels";
+const COLUMNS: &str = "id, list_id, title, description, completed, completed_at, due_date, priority, position, created_at, updated_at, labels, parent_id";
+
+/// What a page shows of a task beside its [`COLUMNS`] (a subquery each,
+/// answered from `tasks_by_parent` and the primary key): its subtasks'
+/// progress, "2/5", and its parent's title.
+const PAGE_EXTRAS: &str = ", (SELECT count(*) FROM tasks s WHERE s.user_id = tasks.user_id AND s.parent_id = tasks.id AND s.deleted_at IS NULL) AS subtasks,
+    (SELECT count(*) FROM tasks s WHERE s.user_id = tasks.user_id AND s.parent_id = tasks.id AND s.deleted_at IS NULL AND s.completed) AS subtasks_done,
+    (SELECT p.title FROM tasks p WHERE p.user_id = tasks.user_id AND p.id = tasks.parent_id) AS parent_title";
 
 // The checked input types live with their parsers.
 pub use crate::domain::{StatusFilter, TaskInput, TaskPatch};
@@ -237,10 +255,24 @@ pub struct ListQuery<'a> {
     pub priority: Option<Option<i32>>,
     /// Only tasks that carry every one of these labels (names, in any case).
     pub labels: &'a [String],
+    /// Subtasks, top-level tasks or both.
+    pub parent: ParentFilter,
     pub status: StatusFilter,
     pub search: Option<&'a str>,
     pub position: Position,
     pub limit: i64,
+}
+
+/// Which tasks a list shows by their parent.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ParentFilter {
+    /// Tasks and subtasks alike.
+    #[default]
+    Any,
+    /// Only tasks that are not subtasks.
+    TopLevel,
+    /// Only the subtasks of this task of the owner's.
+    Of(i64),
 }
 
 #[derive(Debug, Default)]
@@ -334,6 +366,15 @@ macro_rules! push_tasks {
             $q.push(" AND id IN (SELECT tl.task_id FROM task_labels tl WHERE tl.label_id = ");
             $q.push("(SELECT id FROM labels WHERE user_id = ").push_bind($db.owner());
             $q.push(" AND name_folded = ").push_bind(fold(label)).push("))");
+        }
+        match $query.parent {
+            ParentFilter::Any => {}
+            ParentFilter::TopLevel => {
+                $q.push(" AND parent_id IS NULL");
+            }
+            ParentFilter::Of(parent) => {
+                $q.push(" AND parent_id = ").push_bind(parent);
+            }
         }
         match $query.priority {
             None => {}
@@ -438,6 +479,7 @@ pub async fn list_checked(
     let order = query.sort.order_sql(true, "", forward);
     let outer_order = query.sort.order_sql(true, "t.", forward);
     let pattern = query.search.map(like_pattern);
+    let columns = if with_overview { format!("{COLUMNS}{PAGE_EXTRAS}") } else { COLUMNS.to_owned() };
     // The statement checks the session itself.
     let rows = as_user!(db.unchecked(), conn => {
         let mut q = sqlx::QueryBuilder::new("SELECT me.email AS me_email, me.name AS me_name, ");
@@ -454,7 +496,7 @@ pub async fn list_checked(
         }
         q.push(" LEFT JOIN (");
         // One row more than asked: whether more follow.
-        push_tasks!(q, db, query, pattern, COLUMNS, &order);
+        push_tasks!(q, db, query, pattern, &columns, &order);
         q.push(" LIMIT ").push_bind(query.limit + 1);
         if let Position::Offset(offset) = query.position {
             q.push(" OFFSET ").push_bind(offset);
@@ -541,6 +583,13 @@ struct JsonTask<'a> {
     created_at: &'a str,
     updated_at: &'a str,
     labels: Vec<String>,
+    parent_id: Option<i64>,
+    #[serde(default)]
+    subtasks: i64,
+    #[serde(default)]
+    subtasks_done: i64,
+    #[serde(default)]
+    parent_title: Option<String>,
 }
 
 impl SqlitePage {
@@ -568,6 +617,10 @@ impl SqlitePage {
                     priority: row.priority,
                     position: row.position,
                     labels: row.labels,
+                    parent_id: row.parent_id,
+                    subtasks: row.subtasks,
+                    subtasks_done: row.subtasks_done,
+                    parent_title: row.parent_title,
                 })
             })
             .collect()
@@ -627,10 +680,17 @@ async fn sqlite_page(db: UserDb<'_>, query: &ListQuery<'_>, with_overview: bool)
                  'id', id, 'list_id', list_id, 'title', title, 'description', description,
                  'completed', json(CASE WHEN completed THEN 'true' ELSE 'false' END),
                  'completed_at', completed_at, 'due_date', due_date, 'priority', priority, 'position', position,
-                 'created_at', created_at, 'updated_at', updated_at, 'labels', json(labels))",
+                 'created_at', created_at, 'updated_at', updated_at, 'labels', json(labels), 'parent_id', parent_id",
         );
-        q.push(&order).push(") AS items, min(id) AS last FROM (");
-        push_tasks!(q, db, query, pattern, COLUMNS, &order);
+        // The page's extras, which the API's JSON does not carry.
+        let columns = if with_overview {
+            q.push(", 'subtasks', subtasks, 'subtasks_done', subtasks_done, 'parent_title', parent_title");
+            format!("{COLUMNS}{PAGE_EXTRAS}")
+        } else {
+            COLUMNS.to_owned()
+        };
+        q.push(")").push(&order).push(") AS items, min(id) AS last FROM (");
+        push_tasks!(q, db, query, pattern, &columns, &order);
         q.push(" LIMIT ").push_bind(query.limit).push(" OFFSET ").push_bind(offset);
         q.push(")) AS page");
         q.build_query_as().fetch_optional(&mut *conn).await?
@@ -702,12 +762,48 @@ pub async fn get(db: UserDb<'_>, id: i64) -> DbResult<Option<Task>> {
 
 /// What became of a create.
 #[derive(Debug)]
+#[allow(clippy::large_enum_variant)] // One a request, moved once: a box would only add an allocation.
 pub enum Created {
     Task(Task),
     /// The owner holds `quota` live tasks already.
     QuotaFull,
     /// No such list of the owner's.
     NoSuchList,
+    /// The parent named cannot take it (nothing was written).
+    Refused(Refusal),
+}
+
+/// Why a task cannot be (or become) the subtask asked for: one level of
+/// subtasks, each in its parent's list (PRODUCT.md §7).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Refusal {
+    /// No live task of the owner's has that id (another user's: the same).
+    NoSuchParent,
+    ParentIsSelf,
+    /// The parent is a subtask itself.
+    ParentIsSubtask,
+    /// The task has subtasks of its own.
+    HasSubtasks,
+    /// The list named is not the parent's.
+    ParentInAnotherList,
+    /// A subtask moved out of its parent's list (`parent_id: null` frees it first).
+    LeavesItsParent,
+}
+
+impl Refusal {
+    /// The field to blame, and what to say.
+    pub fn field(self) -> (&'static str, &'static str) {
+        match self {
+            Refusal::NoSuchParent => ("parent_id", "Use the id of one of your tasks."),
+            Refusal::ParentIsSelf => ("parent_id", "A task cannot be its own subtask."),
+            Refusal::ParentIsSubtask => ("parent_id", "That task is a subtask itself: subtasks go one level deep."),
+            Refusal::HasSubtasks => ("parent_id", "This task has subtasks of its own: subtasks go one level deep."),
+            Refusal::ParentInAnotherList => ("list_id", "A subtask is in its parent's list."),
+            Refusal::LeavesItsParent => {
+                ("list_id", "A subtask stays in its parent's list; set parent_id to null first.")
+            }
+        }
+    }
 }
 
 /// Quotas a write checks.
@@ -717,29 +813,62 @@ pub struct Quotas {
     pub labels: i64,
 }
 
-/// Creates a task in the owner's list `list` (`None`: the Inbox) unless the
-/// owner already holds `quota` live ones. (Deleted tasks await their purge
-/// for seconds only.) The checks and the insert are one statement; on
-/// PostgreSQL, where two such statements could both see room, the owner's
-/// creates also queue on a lock of their own ([`QUOTA_LOCK`]). A task with
-/// labels is written with them in one transaction.
+/// PostgreSQL: what an owner's writes to the shape of their tasks queue on
+/// (a task given a parent, a task moved to another list), so that two of
+/// them cannot each check a tree the other is changing: one making B a
+/// subtask of A while another makes A a subtask of C would end two deep.
+/// Taken before the label lock. SQLite runs one writer at a time anyway.
+const TREE_LOCK: &str = "SELECT pg_advisory_xact_lock(hashtextextended($1::text, 7036))";
+
+/// (list, parent) of the owner's live task `$task`, on `$conn`.
+macro_rules! place_in_tree {
+    ($conn:ident, $db:expr, $task:expr) => {
+        sqlx::query_as::<_, (i64, Option<i64>)>(
+            "SELECT list_id, parent_id FROM tasks WHERE id = $1 AND user_id = $2 AND deleted_at IS NULL",
+        )
+        .bind($task)
+        .bind($db.owner())
+        .fetch_optional(&mut *$conn)
+        .await?
+    };
+}
+
+/// Where a task with parent `parent` may go: the parent's list, unless
+/// `list` names another. On `$conn`, under [`TREE_LOCK`].
+macro_rules! parent_list {
+    ($conn:ident, $db:expr, $parent:expr, $list:expr) => {
+        match place_in_tree!($conn, $db, $parent) {
+            None => Err(Refusal::NoSuchParent),
+            Some((_, Some(_))) => Err(Refusal::ParentIsSubtask),
+            Some((home, None)) if $list.is_some_and(|list: i64| list != home) => Err(Refusal::ParentInAnotherList),
+            Some((home, None)) => Ok(home),
+        }
+    };
+}
+
+/// Creates a task in the owner's list `list` (`None`: the Inbox; with a
+/// parent, the parent's list) unless the owner already holds `quota` live
+/// ones. (Deleted tasks await their purge for seconds only.) The checks
+/// and the insert are one statement; on PostgreSQL, where two such
+/// statements could both see room, the owner's creates also queue on a
+/// lock of their own ([`QUOTA_LOCK`]). A task with labels or a parent is
+/// written in one transaction.
 pub async fn create(db: UserDb<'_>, input: &TaskInput, list: Option<i64>, quota: Quotas) -> DbResult<Created> {
     let now = now();
-    let which_list = if list.is_some() { "l.id = $12" } else { "l.is_inbox" };
     let sql = format!(
         "INSERT INTO tasks (user_id, title, description, title_folded, description_folded, completed, due_date,
-                            created_at, updated_at, priority, list_id, position)
-         SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, l.id, {TOP_OF_LIST} FROM lists l
-         WHERE l.user_id = $1 AND {which_list} AND {LIVE_TASKS} < $11
+                            created_at, updated_at, priority, list_id, position, parent_id)
+         SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, l.id, {TOP_OF_LIST}, $12 FROM lists l
+         WHERE l.user_id = $1 AND (l.id = $13 OR ($13 IS NULL AND l.is_inbox)) AND {LIVE_TASKS} < $11
          RETURNING {COLUMNS}"
     );
-    // The statement, on `$conn`.
+    // The statement, on `$conn`, into `$list`.
     macro_rules! insert {
-        ($conn:ident) => {{
+        ($conn:ident, $list:expr) => {{
             if db.is_postgres() {
                 sqlx::query(QUOTA_LOCK).bind(db.owner()).execute(&mut *$conn).await?;
             }
-            let mut insert = sqlx::query_as::<_, Task>(&sql)
+            sqlx::query_as::<_, Task>(&sql)
                 .bind(db.owner())
                 .bind(&input.title)
                 .bind(&input.description)
@@ -750,29 +879,43 @@ pub async fn create(db: UserDb<'_>, input: &TaskInput, list: Option<i64>, quota:
                 .bind(now)
                 .bind(now)
                 .bind(input.priority)
-                .bind(quota.tasks);
-            if let Some(list) = list {
-                insert = insert.bind(list);
-            }
-            insert.fetch_optional(&mut *$conn).await?
+                .bind(quota.tasks)
+                .bind(input.parent_id)
+                .bind($list)
+                .fetch_optional(&mut *$conn)
+                .await?
         }};
     }
     let inserted = async {
-        if input.labels.is_empty() {
-            return Ok::<_, DbError>(as_user!(db, writing conn => insert!(conn)));
+        if input.labels.is_empty() && input.parent_id.is_none() {
+            return Ok::<_, DbError>(Ok(as_user!(db, writing conn => insert!(conn, list))));
         }
         Ok(as_user!(db, atomically conn => {
-            let Some(mut task) = insert!(conn) else { return Ok(None) };
-            // No room for its new labels: dropped uncommitted, rolled back.
-            task.labels = labels::set_labels!(conn, db, task.id, &input.labels, quota.labels)
-                .ok_or(DbError::LabelQuota(quota.labels))?;
-            Some(task)
+            let mut list = list;
+            if let Some(parent) = input.parent_id {
+                if db.is_postgres() {
+                    sqlx::query(TREE_LOCK).bind(db.owner()).execute(&mut *conn).await?;
+                }
+                match parent_list!(conn, db, parent, list) {
+                    Ok(home) => list = Some(home),
+                    Err(refusal) => return Ok(Err(refusal)),
+                }
+            }
+            let Some(mut task) = insert!(conn, list) else { return Ok(Ok(None)) };
+            if !input.labels.is_empty() {
+                // No room for its new labels: dropped uncommitted, rolled back.
+                task.labels = labels::set_labels!(conn, db, task.id, &input.labels, quota.labels)
+                    .ok_or(DbError::LabelQuota(quota.labels))?;
+            }
+            Ok(Some(task))
         }))
     };
     let task = match inserted.await {
         // The list was deleted after the statement found it (decision 0018).
         Err(DbError::Gone(_)) => return Ok(Created::NoSuchList),
-        other => other?,
+        Ok(Err(refusal)) => return Ok(Created::Refused(refusal)),
+        Ok(Ok(task)) => task,
+        Err(other) => return Err(other),
     };
     Ok(match (task, list) {
         (Some(task), _) => Created::Task(task),
@@ -781,15 +924,28 @@ pub async fn create(db: UserDb<'_>, input: &TaskInput, list: Option<i64>, quota:
     })
 }
 
+/// What became of an update.
+#[derive(Debug)]
+#[allow(clippy::large_enum_variant)] // One a request, moved once: a box would only add an allocation.
+pub enum Updated {
+    Task(Task),
+    /// The task, or the list it was to move to, is not the owner's.
+    NotFound,
+    /// The parent asked for cannot take it, or a subtask would leave its
+    /// parent's list: nothing was written.
+    Refused(Refusal),
+}
+
 /// Applies `patch` in one statement, so concurrent changes to different
-/// fields both land; `None` when the task (or the list it is moved to) is
-/// not the owner's. New labels count against `label_quota`
-/// ([`DbError::LabelQuota`]); a patch with labels is one transaction.
-pub async fn update(db: UserDb<'_>, id: i64, patch: &TaskPatch, label_quota: i64) -> DbResult<Option<Task>> {
+/// fields both land. New labels count against `label_quota`
+/// ([`DbError::LabelQuota`]). A patch with labels, a parent or a list is
+/// one transaction: a task moved to another list takes its subtasks along.
+pub async fn update(db: UserDb<'_>, id: i64, patch: &TaskPatch, label_quota: i64) -> DbResult<Updated> {
     let now = now();
     // The statement, on `$conn`.
     macro_rules! update {
-        ($conn:ident) => {{
+        ($conn:ident, $patch:expr) => {{
+            let patch: &TaskPatch = $patch;
             // Only the fields the patch names are written.
             let mut q = sqlx::QueryBuilder::new("UPDATE tasks SET updated_at = ");
             q.push_bind(now);
@@ -813,6 +969,9 @@ pub async fn update(db: UserDb<'_>, id: i64, patch: &TaskPatch, label_quota: i64
                 q.push_bind(db.owner()).push(" AND sibling.list_id = ").push_bind(list).push(") END");
                 q.push(", list_id = ").push_bind(list);
             }
+            if let Some(parent) = patch.parent_id {
+                q.push(", parent_id = ").push_bind(parent);
+            }
             if let Some(completed) = patch.completed {
                 // completed_at keeps its first value while the task stays completed.
                 q.push(", completed = ").push_bind(completed);
@@ -829,44 +988,146 @@ pub async fn update(db: UserDb<'_>, id: i64, patch: &TaskPatch, label_quota: i64
             q.build_query_as::<Task>().fetch_optional(&mut *$conn).await?
         }};
     }
-    let Some(labels) = &patch.labels else {
-        return Ok(as_user!(db, writing conn => update!(conn)));
-    };
-    let task = as_user!(db, atomically conn => {
+    let reshapes = patch.list_id.is_some() || patch.parent_id.is_some();
+    if patch.labels.is_none() && !reshapes {
+        let task = as_user!(db, writing conn => update!(conn, patch));
+        return Ok(task.map_or(Updated::NotFound, Updated::Task));
+    }
+    let updated = as_user!(db, atomically conn => {
         if db.is_postgres() {
-            // The label lock before the task's row, as every label write
-            // takes them: a rename holding the lock while it rewrites this
-            // task's names would otherwise deadlock with this edit.
-            sqlx::query(labels::LABEL_LOCK).bind(db.owner()).execute(&mut *conn).await?;
+            if reshapes {
+                sqlx::query(TREE_LOCK).bind(db.owner()).execute(&mut *conn).await?;
+            }
+            if patch.labels.is_some() {
+                // The label lock before the task's row, as every label write
+                // takes them: a rename holding the lock while it rewrites this
+                // task's names would otherwise deadlock with this edit.
+                sqlx::query(labels::LABEL_LOCK).bind(db.owner()).execute(&mut *conn).await?;
+            }
         }
-        let Some(mut task) = update!(conn) else { return Ok(None) };
-        // The edit form always sends the labels: most often those the task has.
-        let mut wanted: Vec<String> = labels.iter().map(|l| fold(l)).collect();
-        let mut held: Vec<String> = task.labels.iter().map(|l| fold(l)).collect();
-        wanted.sort();
-        held.sort();
-        if wanted != held {
-            task.labels = labels::set_labels!(conn, db, task.id, labels, label_quota)
-                .ok_or(DbError::LabelQuota(label_quota))?;
+        let mut patch = patch.clone();
+        if reshapes {
+            let Some((_, parent)) = place_in_tree!(conn, db, id) else { return Ok(Updated::NotFound) };
+            if let Some(Some(new_parent)) = patch.parent_id {
+                if new_parent == id {
+                    return Ok(Updated::Refused(Refusal::ParentIsSelf));
+                }
+                let has_subtasks: bool = sqlx::query_scalar(
+                    "SELECT EXISTS (SELECT 1 FROM tasks WHERE user_id = $1 AND parent_id = $2 AND deleted_at IS NULL)",
+                )
+                .bind(db.owner())
+                .bind(id)
+                .fetch_one(&mut *conn)
+                .await?;
+                if has_subtasks {
+                    return Ok(Updated::Refused(Refusal::HasSubtasks));
+                }
+            }
+            // A subtask stays in its parent's list: that list, unless it
+            // names another (which a subtask kept as one cannot go to).
+            if let Some(parent) = patch.parent_id.unwrap_or(parent) {
+                match parent_list!(conn, db, parent, patch.list_id) {
+                    Ok(home) => patch.list_id = Some(home),
+                    Err(Refusal::ParentInAnotherList) if patch.parent_id.is_none() => {
+                        return Ok(Updated::Refused(Refusal::LeavesItsParent));
+                    }
+                    Err(refusal) => return Ok(Updated::Refused(refusal)),
+                }
+            }
         }
-        Some(task)
+        let Some(mut task) = update!(conn, &patch) else { return Ok(Updated::NotFound) };
+        if let (Some(list), None) = (patch.list_id, task.parent_id) {
+            // Its subtasks follow it (the deleted ones too, for an undo).
+            sqlx::query("UPDATE tasks SET list_id = $1 WHERE user_id = $2 AND parent_id = $3 AND list_id <> $4")
+                .bind(list)
+                .bind(db.owner())
+                .bind(id)
+                .bind(list)
+                .execute(&mut *conn)
+                .await?;
+        }
+        if let Some(labels) = &patch.labels {
+            // The edit form always sends the labels: most often those the task has.
+            let mut wanted: Vec<String> = labels.iter().map(|l| fold(l)).collect();
+            let mut held: Vec<String> = task.labels.iter().map(|l| fold(l)).collect();
+            wanted.sort();
+            held.sort();
+            if wanted != held {
+                task.labels = labels::set_labels!(conn, db, task.id, labels, label_quota)
+                    .ok_or(DbError::LabelQuota(label_quota))?;
+            }
+        }
+        Updated::Task(task)
     });
-    Ok(task)
+    Ok(updated)
 }
 
-/// Flips `completed` in one statement, so two quick clicks cannot race.
-pub async fn toggle(db: UserDb<'_>, id: i64) -> DbResult<Option<Task>> {
+/// What became of a toggle.
+#[derive(Debug)]
+pub enum Toggled {
+    Task(Task),
+    NotFound,
+    /// Not done, but its subtasks are not all done either: the pages ask
+    /// what to do with them ([`complete`]); nothing was written.
+    HasOpenSubtasks(Task),
+}
+
+/// The live subtasks of the owner's task `$2`, of owner `$1`, not done.
+const OPEN_SUBTASKS: &str =
+    "SELECT 1 FROM tasks s WHERE s.user_id = $1 AND s.parent_id = $2 AND s.deleted_at IS NULL AND NOT s.completed";
+
+/// Flips `completed` in one statement, so two quick clicks cannot race;
+/// a task with open subtasks is not marked done that way.
+pub async fn toggle(db: UserDb<'_>, id: i64) -> DbResult<Toggled> {
     let now = now();
     let sql = format!(
         "UPDATE tasks SET completed = NOT completed,
-             completed_at = CASE WHEN completed THEN NULL ELSE $1 END,
-             updated_at = $2
-         WHERE id = $3 AND user_id = $4 AND deleted_at IS NULL RETURNING {COLUMNS}"
+             completed_at = CASE WHEN completed THEN NULL ELSE $3 END,
+             updated_at = $4
+         WHERE id = $2 AND user_id = $1 AND deleted_at IS NULL AND (completed OR NOT EXISTS ({OPEN_SUBTASKS}))
+         RETURNING {COLUMNS}"
     );
     let task = as_user!(db, writing conn => {
-        sqlx::query_as::<_, Task>(&sql).bind(now).bind(now).bind(id).bind(db.owner()).fetch_optional(&mut *conn).await?
+        sqlx::query_as::<_, Task>(&sql).bind(db.owner()).bind(id).bind(now).bind(now).fetch_optional(&mut *conn).await?
     });
-    Ok(task)
+    Ok(match task {
+        Some(task) => Toggled::Task(task),
+        None => get(db, id).await?.map_or(Toggled::NotFound, Toggled::HasOpenSubtasks),
+    })
+}
+
+/// How many of the owner's task `id`'s live subtasks are not done.
+pub async fn open_subtasks(db: UserDb<'_>, id: i64) -> DbResult<i64> {
+    let sql = format!("SELECT count(*) FROM ({OPEN_SUBTASKS}) AS open");
+    let open = as_user!(db, conn => {
+        sqlx::query_scalar(&sql).bind(db.owner()).bind(id).fetch_one(&mut *conn).await?
+    });
+    Ok(open)
+}
+
+/// Marks the owner's task done, and its subtasks too when `with_subtasks`,
+/// in one statement; `None` when there is no such task.
+pub async fn complete(db: UserDb<'_>, id: i64, with_subtasks: bool) -> DbResult<Option<Task>> {
+    let now = now();
+    // A subtask is done with its parent only while the parent is live.
+    let sql = format!(
+        "UPDATE tasks SET completed = TRUE, completed_at = coalesce(completed_at, $3), updated_at = $4
+         WHERE user_id = $1 AND deleted_at IS NULL
+           AND (id = $2 OR ($5 AND parent_id = $2
+                AND EXISTS (SELECT 1 FROM tasks p WHERE p.id = $2 AND p.user_id = $1 AND p.deleted_at IS NULL)))
+         RETURNING {COLUMNS}"
+    );
+    let tasks = as_user!(db, writing conn => {
+        sqlx::query_as::<_, Task>(&sql)
+            .bind(db.owner())
+            .bind(id)
+            .bind(now)
+            .bind(now)
+            .bind(with_subtasks)
+            .fetch_all(&mut *conn)
+            .await?
+    });
+    Ok(tasks.into_iter().find(|task| task.id == id))
 }
 
 /// Where [`move_task`] puts a task in its list's manual order.
@@ -885,12 +1146,15 @@ pub enum Placement {
 
 /// What became of a move.
 #[derive(Debug)]
+#[allow(clippy::large_enum_variant)] // One a request, moved once: a box would only add an allocation.
 pub enum Moved {
     Task(Task),
     /// The task, the task it was to go next to, or the list is not the owner's.
     NotFound,
     /// The task it was to go next to is in another list than the one named.
     NotInThatList,
+    /// A subtask would leave its parent's list.
+    Refused(Refusal),
 }
 
 /// PostgreSQL: what an owner's moves queue on, so that two (two tabs
@@ -908,13 +1172,16 @@ pub async fn move_task(db: UserDb<'_>, id: i64, placement: Placement, list: Opti
     let owner = db.owner();
     let moved = as_user!(db, atomically conn => {
         if db.is_postgres() {
+            // The tree lock too, before any row: a move may take a parent
+            // (and so its subtasks) to another list.
             sqlx::query(MOVE_LOCK).bind(owner).execute(&mut *conn).await?;
+            sqlx::query(TREE_LOCK).bind(owner).execute(&mut *conn).await?;
         }
-        // (list, position) of a live task of the owner's.
+        // (list, position, parent) of a live task of the owner's.
         macro_rules! place_of {
             ($task:expr) => {
-                sqlx::query_as::<_, (i64, f64)>(
-                    "SELECT list_id, position FROM tasks WHERE id = $1 AND user_id = $2 AND deleted_at IS NULL",
+                sqlx::query_as::<_, (i64, f64, Option<i64>)>(
+                    "SELECT list_id, position, parent_id FROM tasks WHERE id = $1 AND user_id = $2 AND deleted_at IS NULL",
                 )
                 .bind($task)
                 .bind(owner)
@@ -922,18 +1189,22 @@ pub async fn move_task(db: UserDb<'_>, id: i64, placement: Placement, list: Opti
                 .await?
             };
         }
-        // The live task of `$list` next to (`$position`, `$of`) going `$up`
-        // or down in manual order (position ascending, then newest first),
-        // the moving task left out.
+        // The live sibling (a task of `$list` with parent `$parent`) next
+        // to (`$position`, `$of`) going `$up` or down in manual order
+        // (position ascending, then newest first), the moving task left
+        // out. Siblings only: a list shows its tasks without their
+        // subtasks, and a task's subtasks without the rest.
         macro_rules! neighbour {
-            ($list:expr, $position:expr, $of:expr, $up:expr) => {{
+            ($list:expr, $parent:expr, $position:expr, $of:expr, $up:expr) => {{
                 let sql = if $up {
                     "SELECT id, position FROM tasks WHERE user_id = $1 AND list_id = $2 AND deleted_at IS NULL
                        AND id <> $3 AND (position < $4 OR (position = $5 AND id > $6))
+                       AND parent_id IS NOT DISTINCT FROM $7
                      ORDER BY position DESC, id ASC LIMIT 1"
                 } else {
                     "SELECT id, position FROM tasks WHERE user_id = $1 AND list_id = $2 AND deleted_at IS NULL
                        AND id <> $3 AND (position > $4 OR (position = $5 AND id < $6))
+                       AND parent_id IS NOT DISTINCT FROM $7
                      ORDER BY position ASC, id DESC LIMIT 1"
                 };
                 sqlx::query_as::<_, (i64, f64)>(sql)
@@ -943,6 +1214,7 @@ pub async fn move_task(db: UserDb<'_>, id: i64, placement: Placement, list: Opti
                     .bind($position)
                     .bind($position)
                     .bind($of)
+                    .bind($parent)
                     .fetch_optional(&mut *conn)
                     .await?
             }};
@@ -956,30 +1228,34 @@ pub async fn move_task(db: UserDb<'_>, id: i64, placement: Placement, list: Opti
                 .execute(&mut *conn)
                 .await?;
         }
-        let Some((home, here)) = place_of!(id) else { return Ok(Moved::NotFound) };
-        // Up and down are before the task above and after the one below.
+        let Some((home, here, parent)) = place_of!(id) else { return Ok(Moved::NotFound) };
+        // Up and down are before the sibling above and after the one below.
         let placement = match placement {
-            Placement::Up => match neighbour!(home, here, id, true) {
+            Placement::Up => match neighbour!(home, parent, here, id, true) {
                 Some((above, _)) => Placement::Before(above),
                 None => Placement::Top,
             },
-            Placement::Down => match neighbour!(home, here, id, false) {
+            Placement::Down => match neighbour!(home, parent, here, id, false) {
                 Some((below, _)) => Placement::After(below),
                 None => Placement::Bottom,
             },
             other => other,
         };
+        // (id, list, position, parent) of the task to go next to.
         let mut anchor = match placement {
             Placement::Before(other) | Placement::After(other) => {
-                let Some((anchor_list, at)) = place_of!(other) else { return Ok(Moved::NotFound) };
+                let Some((anchor_list, at, siblings)) = place_of!(other) else { return Ok(Moved::NotFound) };
                 if list.is_some_and(|list| list != anchor_list) {
                     return Ok(Moved::NotInThatList);
                 }
-                Some((other, anchor_list, at))
+                Some((other, anchor_list, at, siblings))
             }
             _ => None,
         };
-        let target = list.or(anchor.map(|(_, list, _)| list)).unwrap_or(home);
+        let target = list.or(anchor.map(|(_, list, ..)| list)).unwrap_or(home);
+        if target != home && parent.is_some() {
+            return Ok(Moved::Refused(Refusal::LeavesItsParent));
+        }
         if target != home {
             let mine: Option<i64> = sqlx::query_scalar("SELECT id FROM lists WHERE id = $1 AND user_id = $2")
                 .bind(target)
@@ -993,8 +1269,12 @@ pub async fn move_task(db: UserDb<'_>, id: i64, placement: Placement, list: Opti
         let mut renumbered = false;
         let position = loop {
             let (low, high) = match (placement, anchor) {
-                (Placement::Before(_), Some((other, _, at))) => (neighbour!(target, at, other, true).map(|n| n.1), Some(at)),
-                (Placement::After(_), Some((other, _, at))) => (Some(at), neighbour!(target, at, other, false).map(|n| n.1)),
+                (Placement::Before(_), Some((other, _, at, siblings))) => {
+                    (neighbour!(target, siblings, at, other, true).map(|n| n.1), Some(at))
+                }
+                (Placement::After(_), Some((other, _, at, siblings))) => {
+                    (Some(at), neighbour!(target, siblings, at, other, false).map(|n| n.1))
+                }
                 (Placement::Bottom, _) => {
                     let last: Option<f64> = sqlx::query_scalar(
                         "SELECT max(position) FROM tasks WHERE user_id = $1 AND list_id = $2 AND id <> $3",
@@ -1042,9 +1322,9 @@ pub async fn move_task(db: UserDb<'_>, id: i64, placement: Placement, list: Opti
                     .await?;
                     renumbered = true;
                     // The anchor's place has changed: read it again.
-                    if let Some((other, anchor_list, _)) = anchor {
-                        let Some((_, at)) = place_of!(other) else { return Ok(Moved::NotFound) };
-                        anchor = Some((other, anchor_list, at));
+                    if let Some((other, anchor_list, _, siblings)) = anchor {
+                        let Some((_, at, _)) = place_of!(other) else { return Ok(Moved::NotFound) };
+                        anchor = Some((other, anchor_list, at, siblings));
                     }
                     continue;
                 }
@@ -1066,23 +1346,37 @@ pub async fn move_task(db: UserDb<'_>, id: i64, placement: Placement, list: Opti
             .bind(owner)
             .fetch_optional(&mut *conn)
             .await?;
+        if task.is_some() && target != home {
+            // Its subtasks follow it (the deleted ones too, for an undo).
+            sqlx::query("UPDATE tasks SET list_id = $1 WHERE user_id = $2 AND parent_id = $3")
+                .bind(target)
+                .bind(owner)
+                .bind(id)
+                .execute(&mut *conn)
+                .await?;
+        }
         task.map_or(Moved::NotFound, Moved::Task)
     });
     Ok(moved)
 }
 
-/// Deletes the owner's task for good (the JSON API, where clients keep
-/// their own undo); false when there was none to delete.
+/// Deletes the owner's task and its subtasks for good (the JSON API, where
+/// clients keep their own undo); false when there was none to delete.
 pub async fn delete(db: UserDb<'_>, id: i64) -> DbResult<bool> {
     let result = as_user!(db, writing conn => {
-        sqlx::query("DELETE FROM tasks WHERE id = $1 AND user_id = $2 AND deleted_at IS NULL")
-            .bind(id)
-            .bind(db.owner())
-            .execute(&mut *conn)
-            .await?
-            .rows_affected()
+        // Its subtasks with it (the key's cascade would too; said here, so
+        // that every backend's counts triggers see each row go).
+        sqlx::query_scalar::<_, i64>(
+            "DELETE FROM tasks WHERE user_id = $2 AND (id = $1 OR parent_id = $1)
+               AND EXISTS (SELECT 1 FROM tasks p WHERE p.id = $1 AND p.user_id = $2 AND p.deleted_at IS NULL)
+             RETURNING id",
+        )
+        .bind(id)
+        .bind(db.owner())
+        .fetch_all(&mut *conn)
+        .await?
     });
-    Ok(result == 1)
+    Ok(result.contains(&id))
 }
 
 /// Up to `limit` of the owner's tasks after id `after`, oldest first: "Export
@@ -1151,34 +1445,44 @@ impl Deletion {
 /// (deleted before `$2`); each new deletion runs it first.
 const PURGE_UNDONE: &str = "DELETE FROM tasks WHERE user_id = $1 AND deleted_at IS NOT NULL AND deleted_at < $2";
 
-/// Deletes the owner's task, undoably; `None` when there was none to delete.
+/// Deletes the owner's task with its live subtasks, undoably, as one
+/// deletion; `None` when there was none to delete.
 pub async fn trash(db: UserDb<'_>, id: i64) -> DbResult<Option<Deletion>> {
     let now = now();
     let batch = Uuid::new_v4();
-    let title: Option<String> = as_user!(db, writing conn => {
+    let rows: Vec<(i64, String)> = as_user!(db, writing conn => {
         sqlx::query(PURGE_UNDONE).bind(db.owner()).bind(now - UNDO_WINDOW).execute(&mut *conn).await?;
-        sqlx::query_scalar(
+        sqlx::query_as(
             "UPDATE tasks SET deleted_at = $1, deleted_batch = $2
-             WHERE id = $3 AND user_id = $4 AND deleted_at IS NULL RETURNING title",
+             WHERE user_id = $4 AND deleted_at IS NULL AND (id = $3 OR (parent_id = $3
+                   AND EXISTS (SELECT 1 FROM tasks p WHERE p.id = $3 AND p.user_id = $4 AND p.deleted_at IS NULL)))
+             RETURNING id, title",
         )
         .bind(now)
         .bind(batch)
         .bind(id)
         .bind(db.owner())
-        .fetch_optional(&mut *conn)
+        .fetch_all(&mut *conn)
         .await?
     });
-    Ok(title.map(|title| Deletion::new(batch, vec![title], now)))
+    if !rows.iter().any(|(deleted, _)| *deleted == id) {
+        return Ok(None);
+    }
+    Ok(Some(Deletion::new(batch, rows.into_iter().map(|(_, title)| title).collect(), now)))
 }
 
-/// Deletes all the owner's completed tasks (of `list`, if given),
-/// undoably, as one deletion.
+/// Deletes all the owner's completed tasks (of `list`, if given) with
+/// their subtasks, undoably, as one deletion.
 pub async fn clear_completed(db: UserDb<'_>, list: Option<i64>) -> DbResult<Deletion> {
     let now = now();
     let batch = Uuid::new_v4();
+    // A completed task's subtasks go with it, done or not.
     let sql = format!(
         "UPDATE tasks SET deleted_at = $1, deleted_batch = $2
-         WHERE user_id = $3 AND completed AND deleted_at IS NULL{} RETURNING title",
+         WHERE user_id = $3 AND deleted_at IS NULL{}
+           AND (completed OR parent_id IN
+                (SELECT p.id FROM tasks p WHERE p.user_id = $3 AND p.completed AND p.deleted_at IS NULL))
+         RETURNING title",
         in_list(list, 4)
     );
     let titles: Vec<String> = as_user!(db, writing conn => {
@@ -1219,6 +1523,13 @@ pub async fn deletion(db: UserDb<'_>, batch: Uuid) -> DbResult<Option<Deletion>>
 /// interleave. SQLite runs one writer at a time anyway.
 const QUOTA_LOCK: &str = "SELECT pg_advisory_xact_lock(hashtextextended($1::text, 7032))";
 
+/// A deleted task of deletion `$2` that may come back: a subtask only
+/// under a parent that is live, or comes back with it, and is no subtask
+/// itself (it may have become one meanwhile).
+const RESTORABLE: &str = "(parent_id IS NULL OR EXISTS (SELECT 1 FROM tasks p
+     WHERE p.user_id = tasks.user_id AND p.id = tasks.parent_id AND p.parent_id IS NULL
+       AND (p.deleted_at IS NULL OR p.deleted_batch = $2)))";
+
 /// Brings back the owner's deletion `batch` if it is still within the undo
 /// window: the tasks restored (none when too late or not the owner's), or
 /// `None` when they would take the owner past `quota` live tasks.
@@ -1229,6 +1540,7 @@ pub async fn restore(db: UserDb<'_>, batch: Uuid, quota: i64) -> DbResult<Option
     let restore = format!(
         "UPDATE tasks SET deleted_at = NULL, deleted_batch = NULL
              WHERE user_id = $1 AND deleted_batch = $2 AND deleted_at IS NOT NULL AND deleted_at >= $3
+               AND {RESTORABLE}
                AND {LIVE_TASKS}
                  + (SELECT count(*) FROM tasks
                     WHERE user_id = $1 AND deleted_batch = $2 AND deleted_at IS NOT NULL AND deleted_at >= $3) <= $4
@@ -1251,10 +1563,10 @@ pub async fn restore(db: UserDb<'_>, batch: Uuid, quota: i64) -> DbResult<Option
     }
     // Nothing restored: too late (or not the owner's), or no room.
     let waiting: i64 = as_user!(db, conn => {
-        sqlx::query_scalar(
+        sqlx::query_scalar(&format!(
             "SELECT count(*) FROM tasks
-             WHERE user_id = $1 AND deleted_batch = $2 AND deleted_at IS NOT NULL AND deleted_at >= $3",
-        )
+             WHERE user_id = $1 AND deleted_batch = $2 AND deleted_at IS NOT NULL AND deleted_at >= $3 AND {RESTORABLE}"
+        ))
         .bind(db.owner())
         .bind(batch)
         .bind(since)

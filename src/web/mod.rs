@@ -60,6 +60,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/tasks/{id}", page(post(tasks::update)))
         .route("/tasks/{id}/edit", page(get(tasks::edit_page)))
         .route("/tasks/{id}/toggle", page(post(tasks::toggle)))
+        .route("/tasks/{id}/complete", page(get(tasks::complete_page).post(tasks::complete)))
         .route("/tasks/{id}/delete", page(post(tasks::delete)))
         .route("/tasks/{id}/move", page(post(tasks::move_task)))
         .route("/tasks/toggle-all", page(post(tasks::toggle_all)))

@@ -19,12 +19,12 @@ use super::{
 };
 use crate::{
     db::{
-        fold,
+        UserDb, fold,
         labels::LabelSummary,
         lists::{self, List, ListSummary},
         tasks::{
-            self, Counts, ListQuery, Overview, Placement, Position, Sort, StatusFilter, Task, TaskInput, TaskPatch,
-            View,
+            self, Counts, ListQuery, Overview, ParentFilter, Placement, Position, Refusal, Sort, StatusFilter, Task,
+            TaskInput, TaskPatch, Toggled, Updated, View,
         },
     },
     domain::{
@@ -50,6 +50,8 @@ pub struct ListParams {
     sort: Option<String>,
     /// `today` or `upcoming` (`/today` and `/upcoming` name it in their path).
     view: Option<String>,
+    /// A task's id: its subtasks.
+    parent_id: Option<String>,
     q: Option<String>,
     page: Option<String>,
     after: Option<String>,
@@ -90,6 +92,8 @@ pub struct ListState {
     pub sort: Sort,
     /// Today or Upcoming.
     pub view: Option<View>,
+    /// The task whose subtasks are shown.
+    pub parent: Option<i64>,
     pub search: String,
     pub page: i64,
     position: Position,
@@ -112,10 +116,11 @@ impl ListState {
         };
         let priority = params.priority.as_deref().and_then(|raw| parse_priority_filter(raw).ok());
         let list = params.list_id.as_deref().and_then(parse_id);
+        let parent = params.parent_id.as_deref().and_then(parse_id);
         // Names no label can have are dropped, as an unknown filter is.
         let names = params.label.iter().filter_map(|raw| parse_label_name(raw).ok()).take(MAX_LABELS_PER_TASK);
         let labels = parse_labels(names.collect::<Vec<_>>().iter().map(String::as_str)).unwrap_or_default();
-        ListState { list, status, priority, labels, sort, view, search, page, position }
+        ListState { list, status, priority, labels, sort, view, parent, search, page, position }
     }
 
     /// Upcoming reads soonest first unless told otherwise.
@@ -143,6 +148,9 @@ impl ListState {
         }
         for label in &self.labels {
             pairs.push(("label", label.clone()));
+        }
+        if let Some(parent) = self.parent {
+            pairs.push(("parent_id", parent.to_string()));
         }
         if !self.search.is_empty() {
             pairs.push(("q", self.search.clone()));
@@ -248,6 +256,35 @@ impl ListState {
     pub fn has_label(&self, name: &str) -> bool {
         self.labels.iter().any(|l| fold(l) == fold(name))
     }
+
+    /// This view without the parent: the list the subtasks are in.
+    pub fn without_parent_url(&self) -> String {
+        let view = ListState { parent: None, ..self.clone() };
+        view.url(view.query_for(view.status, 1, Position::Offset(0)))
+    }
+
+    /// Which tasks show by their parent: a task's subtasks when one is
+    /// named; else, in a list as it is, the tasks without their subtasks
+    /// (each shows its progress); in a date view, a search or a filter by
+    /// label or priority, every task that matches, subtasks too.
+    fn parent_filter(&self) -> ParentFilter {
+        match self.parent {
+            Some(parent) => ParentFilter::Of(parent),
+            None if self.view.is_none()
+                && self.labels.is_empty()
+                && self.priority.is_none()
+                && self.search.is_empty() =>
+            {
+                ParentFilter::TopLevel
+            }
+            None => ParentFilter::Any,
+        }
+    }
+}
+
+/// The subtasks of task `id` in list `list`: the link of a task's progress.
+pub fn subtasks_url(list: i64, id: i64) -> String {
+    format!("/lists/{list}?parent_id={id}")
 }
 
 /// How a due date reads: relative, with the exact date beside it.
@@ -290,6 +327,18 @@ pub struct TaskView {
     pub day: Option<String>,
 }
 
+impl TaskView {
+    /// Where its subtasks are listed.
+    pub fn subtasks_url(&self) -> String {
+        subtasks_url(self.task.list_id, self.task.id)
+    }
+
+    /// Where its parent's subtasks (it among them) are listed.
+    pub fn parent_url(&self) -> String {
+        subtasks_url(self.task.list_id, self.task.parent_id.unwrap_or_default())
+    }
+}
+
 /// Everything the list fragment shows.
 pub struct ListView {
     pub tasks: Vec<TaskView>,
@@ -304,6 +353,8 @@ pub struct ListView {
     chips: Vec<Chip>,
     /// The list viewed.
     pub current: Option<ListSummary>,
+    /// The task whose subtasks are shown.
+    pub parent: Option<Task>,
     /// Open tasks in all lists, in Today and in Upcoming.
     pub all_open: i64,
     pub today_open: i64,
@@ -393,6 +444,7 @@ impl ListState {
             list: self.list,
             priority: self.priority,
             labels: &self.labels,
+            parent: self.parent_filter(),
             status: self.status,
             search,
             position: self.position,
@@ -459,6 +511,7 @@ fn list_view(view: ListState, page: tasks::TaskPage, overview: Overview) -> Resu
         labels: overview.labels,
         chips,
         current,
+        parent: None,
         all_open,
         today_open,
         upcoming_open,
@@ -478,6 +531,8 @@ pub struct TaskFields {
     pub completed: bool,
     /// The task's list (the edit form's choice).
     pub list_id: Option<i64>,
+    /// Where its subtasks are, for a task that can have them.
+    pub subtasks_url: Option<String>,
     pub errors: FieldErrors,
 }
 
@@ -487,6 +542,7 @@ impl TaskFields {
             draft: task.draft(),
             completed: task.completed,
             list_id: Some(task.list_id),
+            subtasks_url: task.parent_id.is_none().then(|| subtasks_url(task.list_id, task.id)),
             errors: FieldErrors::new(),
         }
     }
@@ -528,7 +584,9 @@ impl TaskForm {
         let list_id = self.list_id.as_deref().map(|raw| raw.trim().parse::<i64>().unwrap_or(0).max(0));
         match self.draft.parse() {
             Ok(input) => Ok((input, completed, list_id)),
-            Err(errors) => Err(Box::new(TaskFields { draft: self.draft, completed, list_id, errors })),
+            Err(errors) => {
+                Err(Box::new(TaskFields { draft: self.draft, completed, list_id, subtasks_url: None, errors }))
+            }
         }
     }
 }
@@ -642,6 +700,9 @@ async fn back_to_list(request: ClaimedRequest, mut view: ListState, outcome: Out
         {
             view = ListState { list: None, ..view };
         }
+        if parent_of(request.db(), &view).await?.is_none() {
+            view = ListState { parent: None, ..view };
+        }
         return Ok(Redirect::to(&view.url(view.query())).into_response());
     }
     let (mut request, mut page, mut overview) = request.list(&view.list_query(), true).await?;
@@ -651,7 +712,18 @@ async fn back_to_list(request: ClaimedRequest, mut view: ListState, outcome: Out
         view = ListState { list: None, ..view };
         (_, page, overview) = tasks::list_checked(request.db(), &view.list_query(), true).await?;
     }
+    // The task whose subtasks were shown is gone (deleted, or moved to
+    // another list): its list as it is.
+    let parent = match parent_of(request.db(), &view).await? {
+        Some(parent) => parent,
+        None => {
+            view = ListState { parent: None, ..view };
+            (_, page, overview) = tasks::list_checked(request.db(), &view.list_query(), true).await?;
+            None
+        }
+    };
     let mut list = list_view(view, page, overview)?;
+    list.parent = parent;
     let mut notice = outcome.flash.as_ref().map(Flash::notice);
     if let (Some(notice), Some(Flash::Done(_))) = (&mut notice, &outcome.flash) {
         notice.text.clone_from(&outcome.announce);
@@ -663,6 +735,15 @@ async fn back_to_list(request: ClaimedRequest, mut view: ListState, outcome: Out
     };
     request.layout.flash = notice;
     Ok(ListFragment { layout: request.layout, list }.into_response())
+}
+
+/// The task whose subtasks `view` shows: `Some(None)` when it shows no
+/// task's, `None` when that is no live task of the owner's in the list
+/// viewed (another user's task: the same).
+async fn parent_of(db: UserDb<'_>, view: &ListState) -> Result<Option<Option<Task>>, AppError> {
+    let Some(id) = view.parent else { return Ok(Some(None)) };
+    let task = tasks::get(db, id).await?;
+    Ok(task.filter(|task| view.list.is_none_or(|list| list == task.list_id)).map(Some))
 }
 
 /// Swap a 422 fragment somewhere other than where the request aimed.
@@ -705,7 +786,9 @@ pub async fn list_page(
 
 async fn show(request: ClaimedRequest, view: ListState) -> Result<Response, AppError> {
     let (mut request, page, overview) = request.list(&view.list_query(), true).await?;
-    let list = list_view(view, page, overview)?;
+    let parent = parent_of(request.db(), &view).await?.ok_or(AppError::NotFound)?;
+    let mut list = list_view(view, page, overview)?;
+    list.parent = parent;
     if request.htmx {
         return Ok(ListFragment { layout: request.layout, list }.into_response());
     }
@@ -737,8 +820,16 @@ pub async fn create(request: ClaimedRequest, Form(form): Form<TaskForm>) -> Resu
         let names = input.labels.iter().chain(&view.labels).map(String::as_str);
         input.labels = parse_labels(names).unwrap_or_else(|_| input.labels.clone());
     }
+    // Added among a task's subtasks: one of them.
+    input.parent_id = view.parent;
     let quota = request.state().config.quotas.for_tasks();
     let mut created = tasks::create(request.db(), &input, view.list, quota).await?;
+    if let tasks::Created::Refused(_) = created {
+        // That task was deleted or made a subtask meanwhile: what was
+        // typed goes into the list as a task of its own.
+        input.parent_id = None;
+        created = tasks::create(request.db(), &input, view.list, quota).await?;
+    }
     if matches!(created, tasks::Created::NoSuchList) {
         // The list shown was deleted meanwhile (in another tab): what was
         // typed goes to the Inbox rather than being lost.
@@ -746,7 +837,7 @@ pub async fn create(request: ClaimedRequest, Form(form): Form<TaskForm>) -> Resu
     }
     let task = match created {
         tasks::Created::Task(task) => task,
-        tasks::Created::NoSuchList => return Err(AppError::NotFound),
+        tasks::Created::NoSuchList | tasks::Created::Refused(_) => return Err(AppError::NotFound),
         tasks::Created::QuotaFull => return Err(AppError::task_quota(quota.tasks)),
     };
     let outcome = Outcome::say(format!("Added {}.", quoted(&task.title)), Done::Added);
@@ -790,9 +881,15 @@ pub async fn update(
             });
         }
     };
-    let patch = TaskPatch { list_id, ..TaskPatch::replace(input, completed) };
+    let mut patch = TaskPatch { list_id, ..TaskPatch::replace(input, completed) };
     let label_quota = request.state().config.quotas.labels_per_user;
-    let task = tasks::update(request.db(), id, &patch, label_quota).await?.ok_or(AppError::NotFound)?;
+    let mut updated = tasks::update(request.db(), id, &patch, label_quota).await?;
+    if let Updated::Refused(Refusal::LeavesItsParent) = updated {
+        // A subtask put in another list: a task of its own there.
+        patch.parent_id = Some(None);
+        updated = tasks::update(request.db(), id, &patch, label_quota).await?;
+    }
+    let Updated::Task(task) = updated else { return Err(AppError::NotFound) };
     let outcome = Outcome::say(format!("Saved {}.", quoted(&task.title)), Done::Saved);
     back_to_list(request, view, outcome).await
 }
@@ -803,9 +900,77 @@ pub async fn toggle(
     Form(form): Form<BackForm>,
 ) -> Result<Response, AppError> {
     let id = path_id(&id)?;
-    let task = tasks::toggle(request.db(), id).await?.ok_or(AppError::NotFound)?;
+    let view = ListState::from_back(form.back.as_deref());
+    let task = match tasks::toggle(request.db(), id).await? {
+        Toggled::Task(task) => task,
+        Toggled::NotFound => return Err(AppError::NotFound),
+        Toggled::HasOpenSubtasks(_) => {
+            // Ask first, on a page of its own (htmx navigates there too).
+            let url = format!(
+                "/tasks/{id}/complete{}",
+                if view.back().is_empty() { String::new() } else { format!("?{}", view.back()) }
+            );
+            if request.htmx() {
+                let mut response = StatusCode::NO_CONTENT.into_response();
+                if let Ok(value) = url.parse() {
+                    response.headers_mut().insert("hx-redirect", value);
+                }
+                return Ok(response);
+            }
+            return Ok(Redirect::to(&url).into_response());
+        }
+    };
     let (done, kind) = if task.completed { ("done", Done::Completed) } else { ("not done", Done::Reopened) };
     let outcome = Outcome::say(format!("Marked {} as {done}.", quoted(&task.title)), kind);
+    back_to_list(request, view, outcome).await
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "tasks/complete.html")]
+pub struct CompletePage {
+    layout: Layout,
+    task: Task,
+    open: i64,
+    back: String,
+    cancel: String,
+}
+
+/// "Complete a task with open subtasks": what to do with them, asked
+/// before anything is done (the toggle sends here).
+pub async fn complete_page(
+    request: UserRequest,
+    Path(id): Path<String>,
+    params: ListParams,
+) -> Result<Response, AppError> {
+    let id = path_id(&id)?;
+    let task = tasks::get(request.db(), id).await?.ok_or(AppError::NotFound)?;
+    let open = tasks::open_subtasks(request.db(), id).await?;
+    let view = ListState::from_params(params);
+    let (back, cancel) = (view.back(), view.url(view.query()));
+    Ok(CompletePage { layout: request.layout, task, open, back, cancel }.into_response())
+}
+
+#[derive(Debug, Deserialize)]
+pub struct CompleteForm {
+    /// `complete`: its open subtasks too; `keep`: they stay open.
+    subtasks: Option<String>,
+    back: Option<String>,
+}
+
+pub async fn complete(
+    request: ClaimedRequest,
+    Path(id): Path<String>,
+    Form(form): Form<CompleteForm>,
+) -> Result<Response, AppError> {
+    let id = path_id(&id)?;
+    let with_subtasks = match form.subtasks.as_deref() {
+        Some("complete") => true,
+        Some("keep") => false,
+        _ => return Err(AppError::BadRequest),
+    };
+    let task = tasks::complete(request.db(), id, with_subtasks).await?.ok_or(AppError::NotFound)?;
+    let said = if with_subtasks { " and its subtasks" } else { "" };
+    let outcome = Outcome::say(format!("Marked {}{said} as done.", quoted(&task.title)), Done::Completed);
     back_to_list(request, ListState::from_back(form.back.as_deref()), outcome).await
 }
 

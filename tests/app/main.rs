@@ -19,5 +19,6 @@ mod priority;
 mod readme;
 mod sessions;
 mod signup;
+mod subtasks;
 mod tasks;
 mod views;
