@@ -391,9 +391,9 @@ impl ListView {
     }
 
     /// "Mark all" and "Clear completed" act on a list or on all tasks,
-    /// never on a date view's slice of them.
+    /// never on a date view's or a task's slice of them.
     pub fn has_bulk_actions(&self) -> bool {
-        self.state.view.is_none() && !self.is_empty_everywhere()
+        self.state.view.is_none() && self.state.parent.is_none() && !self.is_empty_everywhere()
     }
 
     pub fn is_view(&self, name: &str) -> bool {

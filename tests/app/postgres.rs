@@ -777,6 +777,20 @@ async fn every_hot_query_is_answered_from_an_index() {
         ("label counts", "SELECT id, (SELECT count(*) FROM task_labels tl JOIN tasks t ON t.id = tl.task_id
              WHERE tl.label_id = labels.id AND t.deleted_at IS NULL) FROM labels WHERE user_id = $1
              ORDER BY name_folded, id".into()),
+        // Subtasks: a task's (its view, and the key's cascade), a list's
+        // tasks without theirs, each with its progress and parent, as a page reads them.
+        ("subtasks page", format!(
+            "SELECT {columns} FROM tasks WHERE user_id = $1 AND deleted_at IS NULL AND parent_id = $2
+             ORDER BY id DESC LIMIT $3"
+        )),
+        ("top-level page with progress", format!(
+            "SELECT {columns},
+                (SELECT count(*) FROM tasks s WHERE s.user_id = tasks.user_id AND s.parent_id = tasks.id
+                   AND s.deleted_at IS NULL AND s.completed) AS subtasks_done,
+                (SELECT p.title FROM tasks p WHERE p.user_id = tasks.user_id AND p.id = tasks.parent_id) AS parent_title
+             FROM tasks WHERE user_id = $1 AND deleted_at IS NULL AND list_id = $2 AND parent_id IS NULL
+             ORDER BY id DESC LIMIT $3"
+        )),
         // db::tasks::list_checked: the session check, the counts and the page in one.
         ("checked page", format!(
             "SELECT me.email AS me_email, me.name AS me_name, c.active AS me_active, c.completed AS me_completed, t.*
@@ -818,7 +832,9 @@ async fn every_hot_query_is_answered_from_an_index() {
             "counts" | "lists" => query.bind(user),
             "upcoming count" => query.bind(user).bind(now.date()).bind(now.date()),
             "list page" => query.bind(user).bind(7_i64).bind(51_i64),
-            "manual page" => query.bind(user).bind(7_i64).bind(51_i64),
+            "manual page" | "subtasks page" | "top-level page with progress" => {
+                query.bind(user).bind(7_i64).bind(51_i64)
+            }
             "top of a list" => query.bind(user).bind(7_i64),
             "neighbour" => query.bind(user).bind(7_i64).bind(3_i64).bind(1.5_f64).bind(1.5_f64).bind(3_i64),
             "label page" => query.bind(user).bind(user).bind("work").bind(51_i64),

@@ -418,6 +418,59 @@ for (const js of [true, false]) {
   });
 }
 
+for (const js of [true, false]) {
+  describe(`subtasks ${js ? 'with' : 'without'} JavaScript`, { skip }, () => {
+    it('adds subtasks from the edit form, shows progress, asks before completing and undoes a deletion of all', async () => {
+      const page = await newPage({ js });
+      await signUp(page, uniqueEmail(js ? 'subtasks-js' : 'subtasks-nojs'));
+      await addTask(page, 'Plan the trip');
+      await task(page, 'Plan the trip').getByRole('link', { name: /^Edit/ }).click();
+      await page.getByRole('link', { name: 'Subtasks of this task' }).click();
+      await page.waitForURL(/parent_id=\d+/);
+      assert.match(await page.locator('#parent-filter').textContent(), /Subtasks of “Plan the trip”/);
+      await addTask(page, 'Book the train');
+      await addTask(page, 'Pack');
+      assert.deepEqual(await titles(page), ['Pack', 'Book the train']);
+
+      // The list shows the task with its progress, not its subtasks.
+      await page.locator('#parent-filter a').click();
+      await page.waitForURL((url) => !url.search.includes('parent_id'));
+      await task(page, 'Pack').waitFor({ state: 'detached' });
+      assert.deepEqual(await titles(page), ['Plan the trip']);
+      const progress = task(page, 'Plan the trip').locator('a.progress');
+      assert.equal(await progress.textContent(), '0/2');
+      assert.equal(await progress.getAttribute('aria-label'), 'Subtasks of “Plan the trip”: 0 of 2 done');
+
+      // Completing it asks what becomes of the open subtasks.
+      await page.getByRole('button', { name: 'Mark “Plan the trip” as done' }).click();
+      await page.waitForURL(/\/tasks\/\d+\/complete/);
+      assert.match(await page.locator('main').textContent(), /It has 2 subtasks not done yet\./);
+      await page.getByRole('button', { name: 'Complete only this task' }).click();
+      await page.waitForURL((url) => url.pathname.startsWith('/lists/') || url.pathname === '/tasks');
+      await task(page, 'Plan the trip').locator('button.check[aria-pressed=true]').waitFor();
+      assert.equal(await progress.textContent(), '0/2');
+      await page.getByRole('button', { name: 'Mark “Plan the trip” as not done' }).click();
+      await task(page, 'Plan the trip').locator('button.check[aria-pressed=false]').waitFor();
+      await page.getByRole('button', { name: 'Mark “Plan the trip” as done' }).click();
+      await page.getByRole('button', { name: 'Complete it and its subtasks' }).click();
+      await task(page, 'Plan the trip').locator('button.check[aria-pressed=true]').waitFor();
+      assert.equal(await task(page, 'Plan the trip').locator('a.progress').textContent(), '2/2');
+
+      // Deleting it deletes its subtasks; one Undo brings all three back.
+      await page.getByRole('button', { name: 'Delete “Plan the trip”' }).click();
+      await page.getByText('Deleted 3 tasks.').waitFor();
+      await task(page, 'Plan the trip').waitFor({ state: 'detached' });
+      await page.getByRole('button', { name: 'Undo' }).click();
+      await task(page, 'Plan the trip').waitFor();
+      await task(page, 'Plan the trip').locator('a.progress').click();
+      await page.waitForURL(/parent_id=\d+/);
+      await task(page, 'Pack').waitFor();
+      assert.deepEqual(await titles(page), ['Pack', 'Book the train']);
+      await page.context().close();
+    });
+  });
+}
+
 describe('keyboard only', { skip }, () => {
   it('adds, toggles, edits, deletes and undoes with Tab, Enter, Space and Escape, focus always visible', async () => {
     const page = await newPage();
