@@ -348,6 +348,10 @@ async fn export_has_the_profile_and_tasks_and_deletion_leaves_nothing(app: TestA
     browser.get("/tasks").await;
     let added = browser.post("/tasks", &[("title", "Mine to export"), ("labels", "Errands, Home")]).await;
     assert_eq!(added.status, StatusCode::SEE_OTHER, "{}", added.body);
+    let parent = browser.get("/tasks").await.task_ids()[0];
+    let back = format!("parent_id={parent}");
+    let step = browser.post("/tasks", &[("title", "A step of it"), ("back", &back)]).await;
+    assert_eq!(step.status, StatusCode::SEE_OTHER, "{}", step.body);
     let export = browser.get("/account/export").await;
     assert_eq!(export.status, StatusCode::OK);
     assert!(export.headers.get("content-disposition").unwrap().to_str().unwrap().starts_with("attachment"));
@@ -359,6 +363,10 @@ async fn export_has_the_profile_and_tasks_and_deletion_leaves_nothing(app: TestA
     assert_eq!(json["tasks"][0]["labels"], serde_json::json!(["Errands", "Home"]));
     assert_eq!(json["labels"][0]["name"], "Errands");
     assert_eq!(json["labels"][1]["task_count"], 1);
+    assert_eq!(
+        (json["tasks"][1]["title"].as_str(), json["tasks"][1]["parent_id"].as_i64()),
+        (Some("A step of it"), Some(parent))
+    );
     let user_id = json["profile"]["id"].as_str().unwrap().parse::<uuid::Uuid>().unwrap();
 
     browser.get("/account").await;
