@@ -43,7 +43,7 @@ pub struct SignedUp {
 pub struct SignUpRequest {
     #[schema(example = "ann@example.com", format = Email, max_length = 254)]
     email: String,
-    #[schema(min_length = 8, max_length = 1024)]
+    #[schema(example = "fold seven violet lanterns", min_length = 8, max_length = 1024)]
     password: String,
     #[serde(default)]
     #[schema(max_length = 100)]

@@ -396,6 +396,20 @@ impl ListView {
         self.state.view.is_none() && self.state.parent.is_none() && !self.is_empty_everywhere()
     }
 
+    /// What the counts are of, said when the tasks shown are fewer (a
+    /// filter, a search, a task's subtasks): the counts are the list's.
+    pub fn counts_scope(&self) -> Option<&'static str> {
+        let state = &self.state;
+        let narrowed =
+            !state.labels.is_empty() || state.priority.is_some() || !state.search.is_empty() || state.parent.is_some();
+        narrowed.then_some(match (&self.current, state.view) {
+            (Some(_), _) => "in this list",
+            (None, Some(View::Today)) => "in Today",
+            (None, Some(View::Upcoming)) => "in Upcoming",
+            (None, None) => "in all tasks",
+        })
+    }
+
     pub fn is_view(&self, name: &str) -> bool {
         self.current.is_none() && self.state.view.map(View::as_str) == Some(name)
     }
