@@ -185,7 +185,11 @@ pub async fn update(db: UserDb<'_>, id: i64, patch: &ListPatch) -> DbResult<Outc
 pub async fn delete(db: UserDb<'_>, id: i64, their_tasks: TheirTasks) -> DbResult<Outcome<()>> {
     let deleted = as_user!(db, atomically conn => {
         if db.is_postgres() {
-            // First of all: a task being added to the list (or moved into
+            // The tree lock first, as every write that moves many tasks
+            // takes it (db::tasks): a parent and its subtasks are moved in
+            // the same order as a reshape would move them.
+            sqlx::query(super::tasks::TREE_LOCK).bind(db.owner()).execute(&mut *conn).await?;
+            // Then: a task being added to the list (or moved into
             // it) now holds a key-share lock on the row; this waits for it
             // and sees it moved below, and any that come later fail their
             // foreign key cleanly (not found) instead of slipping in to be

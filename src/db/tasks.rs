@@ -818,7 +818,20 @@ pub struct Quotas {
 /// them cannot each check a tree the other is changing: one making B a
 /// subtask of A while another makes A a subtask of C would end two deep.
 /// Taken before the label lock. SQLite runs one writer at a time anyway.
-const TREE_LOCK: &str = "SELECT pg_advisory_xact_lock(hashtextextended($1::text, 7036))";
+pub(super) const TREE_LOCK: &str = "SELECT pg_advisory_xact_lock(hashtextextended($1::text, 7036))";
+
+/// Takes [`TREE_LOCK`] on `$conn` (PostgreSQL; SQLite has one writer). Every
+/// write that changes several of an owner's tasks at once takes it too
+/// (delete, clear, undo, complete, mark all): so none of them sees a tree
+/// that a reshape is changing, and none locks a parent's and its subtasks'
+/// rows in another order than a reshape (a deadlock).
+macro_rules! tree_lock {
+    ($conn:ident, $db:expr) => {
+        if $db.is_postgres() {
+            sqlx::query(TREE_LOCK).bind($db.owner()).execute(&mut *$conn).await?;
+        }
+    };
+}
 
 /// (list, parent) of the owner's live task `$task`, on `$conn`.
 macro_rules! place_in_tree {
@@ -998,12 +1011,11 @@ pub async fn update(db: UserDb<'_>, id: i64, patch: &TaskPatch, label_quota: i64
             if reshapes {
                 sqlx::query(TREE_LOCK).bind(db.owner()).execute(&mut *conn).await?;
             }
-            if patch.labels.is_some() {
-                // The label lock before the task's row, as every label write
-                // takes them: a rename holding the lock while it rewrites this
-                // task's names would otherwise deadlock with this edit.
-                sqlx::query(labels::LABEL_LOCK).bind(db.owner()).execute(&mut *conn).await?;
-            }
+            // The label lock before the task's row, as every label write
+            // takes them: a rename holding the lock while it rewrites this
+            // task's names (or its subtasks', which a reshape also writes)
+            // would otherwise deadlock with this edit.
+            sqlx::query(labels::LABEL_LOCK).bind(db.owner()).execute(&mut *conn).await?;
         }
         let mut patch = patch.clone();
         if reshapes {
@@ -1036,8 +1048,9 @@ pub async fn update(db: UserDb<'_>, id: i64, patch: &TaskPatch, label_quota: i64
             }
         }
         let Some(mut task) = update!(conn, &patch) else { return Ok(Updated::NotFound) };
-        if let (Some(list), None) = (patch.list_id, task.parent_id) {
-            // Its subtasks follow it (the deleted ones too, for an undo).
+        if let Some(list) = patch.list_id {
+            // Its subtasks follow it (the deleted ones too, for an undo; a
+            // task made a subtask has only those).
             sqlx::query("UPDATE tasks SET list_id = $1 WHERE user_id = $2 AND parent_id = $3 AND list_id <> $4")
                 .bind(list)
                 .bind(db.owner())
@@ -1118,6 +1131,7 @@ pub async fn complete(db: UserDb<'_>, id: i64, with_subtasks: bool) -> DbResult<
          RETURNING {COLUMNS}"
     );
     let tasks = as_user!(db, writing conn => {
+        tree_lock!(conn, db);
         sqlx::query_as::<_, Task>(&sql)
             .bind(db.owner())
             .bind(id)
@@ -1176,6 +1190,7 @@ pub async fn move_task(db: UserDb<'_>, id: i64, placement: Placement, list: Opti
             // (and so its subtasks) to another list.
             sqlx::query(MOVE_LOCK).bind(owner).execute(&mut *conn).await?;
             sqlx::query(TREE_LOCK).bind(owner).execute(&mut *conn).await?;
+            sqlx::query(labels::LABEL_LOCK).bind(owner).execute(&mut *conn).await?;
         }
         // (list, position, parent) of a live task of the owner's.
         macro_rules! place_of {
@@ -1409,6 +1424,7 @@ pub async fn set_all_completed(db: UserDb<'_>, list: Option<i64>, completed: boo
         in_list(list, 5)
     );
     let changed = as_user!(db, writing conn => {
+        tree_lock!(conn, db);
         let mut update = sqlx::query(&sql).bind(completed).bind(now).bind(now).bind(db.owner());
         if let Some(list) = list {
             update = update.bind(list);
@@ -1451,6 +1467,7 @@ pub async fn trash(db: UserDb<'_>, id: i64) -> DbResult<Option<Deletion>> {
     let now = now();
     let batch = Uuid::new_v4();
     let rows: Vec<(i64, String)> = as_user!(db, writing conn => {
+        tree_lock!(conn, db);
         sqlx::query(PURGE_UNDONE).bind(db.owner()).bind(now - UNDO_WINDOW).execute(&mut *conn).await?;
         sqlx::query_as(
             "UPDATE tasks SET deleted_at = $1, deleted_batch = $2
@@ -1486,6 +1503,7 @@ pub async fn clear_completed(db: UserDb<'_>, list: Option<i64>) -> DbResult<Dele
         in_list(list, 4)
     );
     let titles: Vec<String> = as_user!(db, writing conn => {
+        tree_lock!(conn, db);
         sqlx::query(PURGE_UNDONE).bind(db.owner()).bind(now - UNDO_WINDOW).execute(&mut *conn).await?;
         let mut clear = sqlx::query_scalar(&sql).bind(now).bind(batch).bind(db.owner());
         if let Some(list) = list {
@@ -1524,11 +1542,11 @@ pub async fn deletion(db: UserDb<'_>, batch: Uuid) -> DbResult<Option<Deletion>>
 const QUOTA_LOCK: &str = "SELECT pg_advisory_xact_lock(hashtextextended($1::text, 7032))";
 
 /// A deleted task of deletion `$2` that may come back: a subtask only
-/// under a parent that is live, or comes back with it, and is no subtask
-/// itself (it may have become one meanwhile).
+/// under a parent that is live, or comes back with it, is no subtask itself
+/// and is in the same list (it may have become a subtask, or moved, meanwhile).
 const RESTORABLE: &str = "(parent_id IS NULL OR EXISTS (SELECT 1 FROM tasks p
      WHERE p.user_id = tasks.user_id AND p.id = tasks.parent_id AND p.parent_id IS NULL
-       AND (p.deleted_at IS NULL OR p.deleted_batch = $2)))";
+       AND p.list_id = tasks.list_id AND (p.deleted_at IS NULL OR p.deleted_batch = $2)))";
 
 /// Brings back the owner's deletion `batch` if it is still within the undo
 /// window: the tasks restored (none when too late or not the owner's), or
@@ -1543,10 +1561,12 @@ pub async fn restore(db: UserDb<'_>, batch: Uuid, quota: i64) -> DbResult<Option
                AND {RESTORABLE}
                AND {LIVE_TASKS}
                  + (SELECT count(*) FROM tasks
-                    WHERE user_id = $1 AND deleted_batch = $2 AND deleted_at IS NOT NULL AND deleted_at >= $3) <= $4
+                    WHERE user_id = $1 AND deleted_batch = $2 AND deleted_at IS NOT NULL AND deleted_at >= $3
+                      AND {RESTORABLE}) <= $4
              RETURNING title"
     );
     let titles: Vec<String> = as_user!(db, writing conn => {
+        tree_lock!(conn, db);
         if db.is_postgres() {
             sqlx::query(QUOTA_LOCK).bind(db.owner()).execute(&mut *conn).await?;
         }

@@ -19,6 +19,8 @@ crate::on_both_backends!(
     a_list_shows_its_tasks_with_their_progress_and_a_task_its_subtasks,
     completing_a_parent_with_open_subtasks_asks_first,
     deleting_a_parent_takes_its_subtasks_with_the_same_undo,
+    an_undone_subtask_comes_back_under_its_parent_or_not_at_all,
+    a_subtask_made_while_its_parent_is_deleted_goes_with_it,
 );
 
 async fn subtask(api: &Api, title: &str, parent: i64) -> Reply {
@@ -292,4 +294,48 @@ async fn deleting_a_parent_takes_its_subtasks_with_the_same_undo(app: TestApp) {
     assert_eq!(api.get(&format!("/tasks/{under}")).await.status, StatusCode::NOT_FOUND);
     assert_eq!(api.delete(&format!("/tasks/{other}")).await.status, StatusCode::NOT_FOUND);
     assert_eq!(api.get("/tasks").await.body["items"], json!([]), "nothing is left behind");
+}
+
+/// The undo batch the page offers.
+fn batch_on(page: &crate::common::Page) -> String {
+    page.body.split("name=\"batch\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_owned()
+}
+
+async fn an_undone_subtask_comes_back_under_its_parent_or_not_at_all(app: TestApp) {
+    let (api, _) = Api::signed_up(&app).await;
+    let (one, two) = (api.new_list("One").await, api.new_list("Two").await);
+    let (p, q) = (api.task_in("P", one).await, api.task_in("Q", two).await);
+    let s = subtask(&api, "S", p).await.body["id"].as_i64().unwrap();
+    let browser = browser_of(&app, &api).await;
+    browser.get("/tasks").await;
+    browser.post(&format!("/tasks/{s}/delete"), &[]).await;
+    let batch = batch_on(&browser.get("/tasks").await);
+    // Its parent becomes a subtask elsewhere, then a task of its own again.
+    assert_eq!(api.patch(&format!("/tasks/{p}"), json!({"parent_id": q})).await.status, StatusCode::OK);
+    browser.get("/tasks").await;
+    browser.post("/tasks/undo", &[("batch", &batch)]).await;
+    assert_eq!(api.get(&format!("/tasks/{s}")).await.status, StatusCode::NOT_FOUND, "not under a subtask");
+    assert_eq!(api.patch(&format!("/tasks/{p}"), json!({"parent_id": null})).await.status, StatusCode::OK);
+    browser.get("/tasks").await;
+    browser.post("/tasks/undo", &[("batch", &batch)]).await;
+    let back = api.get(&format!("/tasks/{s}")).await.body;
+    assert_eq!((back["parent_id"].as_i64(), back["list_id"].as_i64()), (Some(p), Some(two)), "in its parent's list");
+}
+
+async fn a_subtask_made_while_its_parent_is_deleted_goes_with_it(app: TestApp) {
+    let (api, _) = Api::signed_up(&app).await;
+    let browser = browser_of(&app, &api).await;
+    browser.get("/tasks").await;
+    for round in 0..8 {
+        let p = api.create(&format!("P{round}")).await;
+        let path = format!("/tasks/{p}/delete");
+        let (made, deleted) = tokio::join!(subtask(&api, "S", p), browser.post(&path, &[]));
+        assert_eq!(deleted.status, StatusCode::SEE_OTHER);
+        assert!(matches!(made.status, StatusCode::CREATED | StatusCode::UNPROCESSABLE_ENTITY), "{:?}", made.body);
+        if made.status == StatusCode::CREATED {
+            let s = made.body["id"].as_i64().unwrap();
+            assert_eq!(api.get(&format!("/tasks/{s}")).await.status, StatusCode::NOT_FOUND, "deleted with {p}");
+        }
+    }
+    assert_eq!(api.get("/tasks").await.body["items"], json!([]), "no live subtask of a deleted task");
 }
