@@ -351,12 +351,13 @@ macro_rules! push_tasks {
             $q.push(" AND list_id = ").push_bind(list);
         }
         if let Some((view, today)) = $query.view {
-            // Through `due`'s key, so that its index answers the range.
+            // On the column itself, for `tasks_due_live`: under row-level
+            // security PostgreSQL will not take `coalesce(…)` to an index
+            // (it is not leakproof), and read every task of the owner.
             let (from, to) = view.days(today);
-            let key = Sort::Due.key_sql($db.is_postgres(), "").unwrap_or_default();
-            $q.push(" AND ").push(&key).push(" <= ").push_bind(to);
+            $q.push(" AND due_date <= ").push_bind(to);
             if let Some(from) = from {
-                $q.push(" AND ").push(&key).push(" >= ").push_bind(from);
+                $q.push(" AND due_date >= ").push_bind(from);
             }
         }
         for label in $query.labels {
@@ -429,19 +430,24 @@ pub async fn list(db: UserDb<'_>, query: &ListQuery<'_>) -> DbResult<TaskPage> {
     Ok(list_checked(db, query, false).await?.1)
 }
 
-/// Pushes the owner's lists as JSON (`lists::summaries_json`), then the
-/// open tasks of Today and of Upcoming.
+/// Pushes the owner's lists and labels as JSON (`lists::summaries_json`,
+/// `labels::summaries_json`), then the open tasks of Today and of Upcoming.
 macro_rules! push_lists {
-    ($q:ident, $db:expr) => {
-        $q.push(lists::summaries_json($db.is_postgres())).push_bind($db.owner()).push(") AS me_lists, ");
-        $q.push(labels::summaries_json($db.is_postgres())).push_bind($db.owner()).push(") AS me_labels, ");
-        let key = Sort::Due.key_sql($db.is_postgres(), "").unwrap_or_default();
+    ($q:ident, $db:expr, $once:expr) => {
+        // `$once` (PostgreSQL, a row per task): the lists and labels on one
+        // row only, not copied onto each of the page's 51 (some 400 KB).
+        let (open, close) = if $once { ("CASE WHEN row_number() OVER () = 1 THEN ", " END") } else { ("", "") };
+        $q.push(open).push(lists::summaries_json($db.is_postgres())).push_bind($db.owner());
+        $q.push(")").push(close).push(" AS me_lists, ");
+        $q.push(open).push(labels::summaries_json($db.is_postgres())).push_bind($db.owner());
+        $q.push(")").push(close).push(" AS me_labels, ");
         for view in [View::Today, View::Upcoming] {
+            // As the views read them (`push_tasks!`), from `tasks_due_live`.
             let (from, to) = view.days(today());
             $q.push("(SELECT count(*) FROM tasks WHERE user_id = ").push_bind($db.owner());
-            $q.push(" AND deleted_at IS NULL AND NOT completed AND ").push(&key).push(" <= ").push_bind(to);
+            $q.push(" AND deleted_at IS NULL AND NOT completed AND due_date <= ").push_bind(to);
             if let Some(from) = from {
-                $q.push(" AND ").push(&key).push(" >= ").push_bind(from);
+                $q.push(" AND due_date >= ").push_bind(from);
             }
             $q.push(if view == View::Today { ") AS me_today, " } else { ") AS me_upcoming" });
         }
@@ -485,7 +491,7 @@ pub async fn list_checked(
         let mut q = sqlx::QueryBuilder::new("SELECT me.email AS me_email, me.name AS me_name, ");
         if with_overview {
             q.push("c.active AS me_active, c.completed AS me_completed, ");
-            push_lists!(q, db);
+            push_lists!(q, db, true);
             q.push(", ");
         }
         q.push("t.* FROM (");
@@ -513,12 +519,20 @@ pub async fn list_checked(
                     name: first.try_get("me_name")?,
                 };
                 let overview = if with_overview {
+                    // The one row that carries the lists and labels.
+                    let mut carrier = first;
+                    for row in &rows {
+                        if row.try_get::<Option<&str>, _>("me_lists")?.is_some() {
+                            carrier = row;
+                            break;
+                        }
+                    }
                     Overview {
                         counts: Counts::from_row(
                             first.try_get::<Option<i64>, _>("me_active")?.zip(first.try_get("me_completed")?),
                         ),
-                        lists: parse_json(first.try_get::<Option<&str>, _>("me_lists")?)?,
-                        labels: parse_json(first.try_get::<Option<&str>, _>("me_labels")?)?,
+                        lists: parse_json(carrier.try_get::<Option<&str>, _>("me_lists")?)?,
+                        labels: parse_json(carrier.try_get::<Option<&str>, _>("me_labels")?)?,
                         today: first.try_get("me_today")?,
                         upcoming: first.try_get("me_upcoming")?,
                     }
@@ -662,7 +676,7 @@ async fn sqlite_page(db: UserDb<'_>, query: &ListQuery<'_>, with_overview: bool)
         let mut q = sqlx::QueryBuilder::new("SELECT me.email, me.name, ");
         if with_overview {
             q.push("c.active, c.completed, ");
-            push_lists!(q, db);
+            push_lists!(q, db, false);
         } else {
             q.push("NULL, NULL, NULL, NULL, NULL, NULL");
         }

@@ -757,7 +757,7 @@ async fn every_hot_query_is_answered_from_an_index() {
         )),
         // The navigation's Today and Upcoming counts, in the page's statement.
         ("upcoming count", "SELECT count(*) FROM tasks WHERE user_id = $1 AND deleted_at IS NULL AND NOT completed
-             AND coalesce(due_date, DATE '9999-12-31') <= $2 AND coalesce(due_date, DATE '9999-12-31') >= $3".into()),
+             AND due_date <= $2 AND due_date >= $3".into()),
         ("lists", "SELECT id, name FROM lists WHERE user_id = $1 ORDER BY is_inbox DESC, archived, name_folded, id".into()),
         // Manual order: a list's page, its top (where a new task goes), a move's neighbour.
         ("manual page", format!(
