@@ -920,9 +920,7 @@ pub async fn create(db: UserDb<'_>, input: &TaskInput, list: Option<i64>, quota:
         Ok(as_user!(db, atomically conn => {
             let mut list = list;
             if let Some(parent) = input.parent_id {
-                if db.is_postgres() {
-                    sqlx::query(TREE_LOCK).bind(db.owner()).execute(&mut *conn).await?;
-                }
+                tree_lock!(conn, db);
                 match parent_list!(conn, db, parent, list) {
                     Ok(home) => list = Some(home),
                     Err(refusal) => return Ok(Err(refusal)),
@@ -1021,10 +1019,10 @@ pub async fn update(db: UserDb<'_>, id: i64, patch: &TaskPatch, label_quota: i64
         return Ok(task.map_or(Updated::NotFound, Updated::Task));
     }
     let updated = as_user!(db, atomically conn => {
+        if reshapes {
+            tree_lock!(conn, db);
+        }
         if db.is_postgres() {
-            if reshapes {
-                sqlx::query(TREE_LOCK).bind(db.owner()).execute(&mut *conn).await?;
-            }
             // The label lock before the task's row, as every label write
             // takes them: a rename holding the lock while it rewrites this
             // task's names (or its subtasks', which a reshape also writes)

@@ -265,16 +265,22 @@ impl SignInFirst {
     fn response(&self) -> Response {
         let back = self.back.as_deref().unwrap_or("/tasks");
         let target = format!("/signin?{}", serde_urlencoded::to_string([("next", back)]).unwrap_or_default());
-        if self.htmx {
-            let mut response = StatusCode::UNAUTHORIZED.into_response();
-            if let Ok(value) = HeaderValue::from_str(&target) {
-                response.headers_mut().insert("hx-redirect", value);
-            }
-            response
-        } else {
-            Redirect::to(&target).into_response()
-        }
+        navigate(self.htmx, StatusCode::UNAUTHORIZED, &target)
     }
+}
+
+/// Sends the browser to `target` as a page of its own: a 303, or for htmx
+/// (which would swap a redirect's page into the list) `htmx_status` with
+/// `HX-Redirect`, which makes it navigate.
+pub fn navigate(htmx: bool, htmx_status: StatusCode, target: &str) -> Response {
+    if !htmx {
+        return Redirect::to(target).into_response();
+    }
+    let mut response = htmx_status.into_response();
+    if let Ok(value) = HeaderValue::from_str(target) {
+        response.headers_mut().insert("hx-redirect", value);
+    }
+    response
 }
 
 fn sign_in_first(parts: &Parts) -> Response {

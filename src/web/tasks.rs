@@ -14,7 +14,7 @@ use time::Date;
 use uuid::Uuid;
 
 use super::{
-    extract::{ClaimedRequest, Form, Layout, UserRequest, path_id},
+    extract::{ClaimedRequest, Form, Layout, UserRequest, navigate, path_id},
     flash::{Done, Flash, Notice},
 };
 use crate::{
@@ -920,18 +920,10 @@ pub async fn toggle(
         Toggled::NotFound => return Err(AppError::NotFound),
         Toggled::HasOpenSubtasks(_) => {
             // Ask first, on a page of its own (htmx navigates there too).
-            let url = format!(
-                "/tasks/{id}/complete{}",
-                if view.back().is_empty() { String::new() } else { format!("?{}", view.back()) }
-            );
-            if request.htmx() {
-                let mut response = StatusCode::NO_CONTENT.into_response();
-                if let Ok(value) = url.parse() {
-                    response.headers_mut().insert("hx-redirect", value);
-                }
-                return Ok(response);
-            }
-            return Ok(Redirect::to(&url).into_response());
+            let back = view.back();
+            let query = if back.is_empty() { String::new() } else { format!("?{back}") };
+            let url = format!("/tasks/{id}/complete{query}");
+            return Ok(navigate(request.htmx(), StatusCode::NO_CONTENT, &url));
         }
     };
     let (done, kind) = if task.completed { ("done", Done::Completed) } else { ("not done", Done::Reopened) };

@@ -189,6 +189,9 @@ async fn a_list_shows_its_tasks_with_their_progress_and_a_task_its_subtasks(app:
     let subtasks = browser.get(&path).await;
     assert_eq!(subtasks.task_ids(), [pack, book]);
     assert!(subtasks.body.contains("Subtasks of <a"), "{}", subtasks.body);
+    assert!(subtasks.body.contains("</strong> completed in this list"), "the counts say they are the list's");
+    assert!(!subtasks.body.contains("id=\"toggle-all\""), "no Mark all inside a task's subtasks");
+    assert!(!list.body.contains("completed in this list"), "the list as it is says nothing more");
     let back = format!("list_id={trip}&parent_id={plan}");
     let added = browser.post("/tasks", &[("title", "Buy a map"), ("back", &back)]).await;
     assert_eq!((added.status, added.location()), (StatusCode::SEE_OTHER, path.as_str()));
