@@ -721,8 +721,14 @@ fn owned_by(table: &str) -> &'static str {
 /// sequential scans priced out (`enable_seqscan = off`, so the table's size
 /// does not decide), PostgreSQL's plan for each names no `Seq Scan`. A query
 /// whose index is missing or does not match its filter and order fails here.
-/// (The shapes are those `db/` sends; the task list's are the first page, a
-/// filter and a cursor.)
+/// They are planned as the app runs them: as its role, `app.user_id` set,
+/// under the policies, where only leakproof conditions can search an index
+/// (decision 0022); where a filter is the point, its column must be one the
+/// index is searched by (`Index Cond`), not a filter over all the owner's
+/// rows (checked where no other plan is sound). Statements made for no one user (the sign-in lookup, the throttle,
+/// the refresh token, the purges) are planned as the tables' owner, as they
+/// run. (The shapes are those `db/` sends; the task list's are the first
+/// page, a filter and a cursor.)
 #[tokio::test]
 async fn every_hot_query_is_answered_from_an_index() {
     let Some(_) = postgres_url() else { return };
@@ -818,36 +824,87 @@ async fn every_hot_query_is_answered_from_an_index() {
         ("purge sign-up requests", "DELETE FROM signup_requests WHERE token_hash IN (
              SELECT token_hash FROM signup_requests WHERE expires_at < $1 LIMIT $2)".into()),
     ];
-    let mut tx = owner.begin().await.unwrap();
-    sqlx::query("SET LOCAL enable_seqscan = off").execute(&mut *tx).await.unwrap();
-    for (name, sql) in hot {
-        let explain = format!("EXPLAIN (FORMAT JSON) {sql}");
-        let query = sqlx::query_scalar::<_, serde_json::Value>(&explain);
-        let query = match name {
-            "session check" => query.bind(uuid::Uuid::new_v4()).bind(user).bind(now),
-            "first page" | "recent activity" | "due page" => query.bind(user).bind(51_i64),
-            "priority page" => query.bind(user).bind(2_i32).bind(2_i32).bind(1_000_i64).bind(51_i64),
-            "active page" => query.bind(user).bind(false).bind(51_i64),
-            "next page" => query.bind(user).bind(1_000_i64).bind(51_i64),
-            "counts" | "lists" => query.bind(user),
-            "upcoming count" => query.bind(user).bind(now.date()).bind(now.date()),
-            "list page" => query.bind(user).bind(7_i64).bind(51_i64),
-            "manual page" | "subtasks page" | "top-level page with progress" => {
-                query.bind(user).bind(7_i64).bind(51_i64)
+    // The column a plan must search its index by, where the filter is the point and no
+    // other plan is sound: a page in id order may rightly walk the owner's `(user_id, id)`
+    // and filter, as it stops after 51 rows; a count cannot (decision 0022).
+    let key_column = |name: &str| match name {
+        "upcoming count" => Some("due_date"),
+        _ => None,
+    };
+    let for_no_user =
+        |name: &str| matches!(name, "sign-in lookup" | "throttle count" | "refresh token") || name.starts_with("purge");
+    for as_the_app in [true, false] {
+        let mut tx = owner.begin().await.unwrap();
+        sqlx::query("SET LOCAL enable_seqscan = off").execute(&mut *tx).await.unwrap();
+        if as_the_app {
+            sqlx::query("SELECT set_config('role', doable_app_role(), true), set_config('app.user_id', $1, true)")
+                .bind(user.to_string())
+                .execute(&mut *tx)
+                .await
+                .unwrap();
+            let role: String = sqlx::query_scalar("SELECT current_user::text").fetch_one(&mut *tx).await.unwrap();
+            assert!(role.starts_with("doable_app"), "planned as the app's role, not {role}");
+        }
+        for (name, sql) in hot.iter().filter(|(name, _)| for_no_user(name) != as_the_app) {
+            let plan = explain(&mut tx, name, sql, user, now).await;
+            assert!(!plan.to_string().contains("Seq Scan"), "{name} scans a whole table: {plan}");
+            if let Some(column) = key_column(name) {
+                let searched = index_conditions(&plan);
+                assert!(
+                    searched.iter().any(|condition| condition.contains(column)),
+                    "{name} does not search its index by {column}: {searched:?} in {plan}"
+                );
             }
-            "top of a list" => query.bind(user).bind(7_i64),
-            "neighbour" => query.bind(user).bind(7_i64).bind(3_i64).bind(1.5_f64).bind(1.5_f64).bind(3_i64),
-            "label page" => query.bind(user).bind(user).bind("work").bind(51_i64),
-            "label counts" => query.bind(user),
-            "checked page" => query.bind(uuid::Uuid::new_v4()).bind(user).bind(now).bind(user).bind(user).bind(51_i64),
-            "sign-in lookup" | "refresh token" => query.bind("someone@example.com"),
-            "throttle count" => query.bind("signin:account:x").bind(now),
-            "purge revoked sessions" => query.bind(1000_i64),
-            name if name.starts_with("purge") => query.bind(now).bind(1000_i64),
-            _ => unreachable!(),
-        };
-        let plan = query.fetch_one(&mut *tx).await.unwrap().to_string();
-        assert!(!plan.contains("Seq Scan"), "{name} scans a whole table: {plan}");
+        }
+    }
+}
+
+/// The plan of one of `every_hot_query_is_answered_from_an_index`'s statements, with its parameters.
+async fn explain(
+    tx: &mut sqlx::PgConnection,
+    name: &str,
+    sql: &str,
+    user: uuid::Uuid,
+    now: time::OffsetDateTime,
+) -> serde_json::Value {
+    let explain = format!("EXPLAIN (FORMAT JSON) {sql}");
+    let query = sqlx::query_scalar::<_, serde_json::Value>(&explain);
+    let query = match name {
+        "session check" => query.bind(uuid::Uuid::new_v4()).bind(user).bind(now),
+        "first page" | "recent activity" | "due page" => query.bind(user).bind(51_i64),
+        "priority page" => query.bind(user).bind(2_i32).bind(2_i32).bind(1_000_i64).bind(51_i64),
+        "active page" => query.bind(user).bind(false).bind(51_i64),
+        "next page" => query.bind(user).bind(1_000_i64).bind(51_i64),
+        "counts" | "lists" => query.bind(user),
+        "upcoming count" => query.bind(user).bind(now.date()).bind(now.date()),
+        "list page" => query.bind(user).bind(7_i64).bind(51_i64),
+        "manual page" | "subtasks page" | "top-level page with progress" => query.bind(user).bind(7_i64).bind(51_i64),
+        "top of a list" => query.bind(user).bind(7_i64),
+        "neighbour" => query.bind(user).bind(7_i64).bind(3_i64).bind(1.5_f64).bind(1.5_f64).bind(3_i64),
+        "label page" => query.bind(user).bind(user).bind("work").bind(51_i64),
+        "label counts" => query.bind(user),
+        "checked page" => query.bind(uuid::Uuid::new_v4()).bind(user).bind(now).bind(user).bind(user).bind(51_i64),
+        "sign-in lookup" | "refresh token" => query.bind("someone@example.com"),
+        "throttle count" => query.bind("signin:account:x").bind(now),
+        "purge revoked sessions" => query.bind(1000_i64),
+        name if name.starts_with("purge") => query.bind(now).bind(1000_i64),
+        _ => unreachable!(),
+    };
+    query.fetch_one(tx).await.unwrap()
+}
+
+/// Every `Index Cond` in a JSON plan: what its index scans search by.
+fn index_conditions(plan: &serde_json::Value) -> Vec<String> {
+    match plan {
+        serde_json::Value::Object(node) => node
+            .iter()
+            .flat_map(|(key, value)| match (key.as_str(), value) {
+                ("Index Cond", serde_json::Value::String(condition)) => vec![condition.clone()],
+                _ => index_conditions(value),
+            })
+            .collect(),
+        serde_json::Value::Array(items) => items.iter().flat_map(index_conditions).collect(),
+        _ => Vec::new(),
     }
 }
 
