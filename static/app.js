@@ -28,25 +28,39 @@ document.addEventListener("keydown", (event) => {
   form?.querySelector("a.cancel")?.click();
 });
 
-// Focus after a swap. htmx puts focus back on an element with the same id
-// when the new list still has one (a toggle button, say). When it does not —
-// the edit form closed, the task was deleted, the Undo button went — keyboard
-// users would be left at the top of the page, so we choose where they continue:
-// a neighbour, or else the start of the list.
-let refocusId = null;
+// Focus after a swap. A task's controls carry no ids (they repeat 50 times a
+// page), so htmx cannot put focus back by id itself: we remember the item and
+// the kind of control, and after the swap focus the same control of the same
+// task, or — the edit form closed, the task was deleted, the Undo button went —
+// a neighbour, or else the start of the list, so keyboard users are never left
+// at the top of the page.
+let refocus = null;
+
+// Which of a task's controls `control` is, as a selector within its item
+// (its Done button for anything without one of its own, a label's chip say).
+function controlKind(control) {
+  if (control.matches(".move")) return `.move[value=${control.value}]`;
+  return control.matches(".actions > a") ? ".actions > a" : ".check";
+}
 
 document.addEventListener("htmx:beforeRequest", (event) => {
   // A task's buttons submit the list's shared form: the button says which task.
   const source = event.detail.requestConfig?.triggeringEvent?.submitter ?? event.detail.elt;
-  refocusId = source.closest?.("#tasks") ? "tasks" : null;
-  const item = source.closest?.("li.task");
+  refocus = source.closest?.("#tasks") ? "#tasks" : null;
+  // Focus stays where it was (a key moved the task in focus, say), else on what was used.
+  const focused = document.activeElement?.closest?.("li.task") ? document.activeElement : source;
+  const item = focused.closest?.("li.task");
   if (!item) return;
-  const id = item.id.replace("task-", "");
-  if (item.classList.contains("editing")) {
-    refocusId = `edit-${id}`;
-  } else if (source.id?.startsWith("delete-")) {
-    const neighbour = item.nextElementSibling ?? item.previousElementSibling;
-    refocusId = neighbour ? `delete-${neighbour.id.replace("task-", "")}` : "new-title";
+  if (source.matches?.(".delete")) {
+    // Deleted from its edit form: on to the next task's Edit (or the one before).
+    const tasks = [...item.parentElement.querySelectorAll(":scope > li.task")];
+    const at = tasks.indexOf(item);
+    const neighbour = tasks[at + 1] ?? tasks[at - 1];
+    refocus = neighbour ? `#${neighbour.id} .actions > a` : "#new-title";
+  } else if (item.classList.contains("editing")) {
+    refocus = `#${item.id} .actions > a`;
+  } else if (source.matches?.("button") || focused !== source) {
+    refocus = `#${item.id} ${controlKind(focused)}`;
   }
 });
 
@@ -61,10 +75,10 @@ document.addEventListener("htmx:afterSettle", (event) => {
     return;
   }
   const lost = !document.activeElement || document.activeElement === document.body;
-  if (refocusId && lost) {
-    (document.getElementById(refocusId) ?? document.getElementById("new-title"))?.focus();
+  if (refocus && lost) {
+    (document.querySelector(refocus) ?? document.getElementById("new-title"))?.focus();
   }
-  refocusId = null;
+  refocus = null;
 });
 
 // Screen readers hear what a swap did: the list says it in data-announce,

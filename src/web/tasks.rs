@@ -6,7 +6,7 @@ use askama::Template;
 use askama_web::WebTemplate;
 use axum::{
     extract::{FromRequestParts, Path},
-    http::{StatusCode, request::Parts},
+    http::{HeaderValue, StatusCode, request::Parts},
     response::{IntoResponse, Redirect, Response},
 };
 use serde::{Deserialize, Serialize};
@@ -632,7 +632,8 @@ pub struct UndoForm {
 }
 
 #[derive(Template, WebTemplate)]
-#[template(path = "tasks/index.html")]
+// The list's pages go out with runs of template whitespace collapsed (decision 0023).
+#[template(path = "tasks/index.html", whitespace = "minimize")]
 pub struct TasksPage {
     layout: Layout,
     list: ListView,
@@ -640,7 +641,7 @@ pub struct TasksPage {
 }
 
 #[derive(Template, WebTemplate)]
-#[template(path = "tasks/_list.html")]
+#[template(path = "tasks/_list.html", whitespace = "minimize")]
 pub struct ListFragment {
     layout: Layout,
     list: ListView,
@@ -760,12 +761,11 @@ async fn parent_of(db: UserDb<'_>, view: &ListState) -> Result<Option<Option<Tas
     Ok(task.filter(|task| view.list.is_none_or(|list| list == task.list_id)).map(Some))
 }
 
-/// Swap a 422 fragment somewhere other than where the request aimed.
-fn retarget(response: impl IntoResponse, target: &str) -> Response {
-    let mut response = (StatusCode::UNPROCESSABLE_ENTITY, response).into_response();
+/// Swap a fragment in place of `target` rather than where the request aimed.
+fn retarget(mut response: Response, target: &str) -> Response {
     if let Ok(value) = target.parse() {
         response.headers_mut().insert("hx-retarget", value);
-        response.headers_mut().insert("hx-reswap", axum::http::HeaderValue::from_static("outerHTML"));
+        response.headers_mut().insert("hx-reswap", HeaderValue::from_static("outerHTML"));
     }
     response
 }
@@ -816,7 +816,10 @@ pub async fn create(request: ClaimedRequest, Form(form): Form<TaskForm>) -> Resu
         Ok((input, ..)) => input,
         Err(fields) if request.htmx() => {
             let layout = request.checked().await?.layout;
-            return Ok(retarget(NewFormFragment { layout, form: *fields }, "#new-task"));
+            return Ok(retarget(
+                (StatusCode::UNPROCESSABLE_ENTITY, NewFormFragment { layout, form: *fields }).into_response(),
+                "#new-task",
+            ));
         }
         Err(fields) => {
             let (request, page, overview) = request.list(&view.list_query(), true).await?;
@@ -866,7 +869,12 @@ pub async fn edit_page(request: UserRequest, Path(id): Path<String>, params: Lis
     let (back, cancel) = (view.back(), view.url(view.query()));
     let (layout, form) = (request.layout, TaskFields::from_task(&task));
     Ok(if request.htmx {
-        EditFragment { layout, inline: true, id, back, cancel, lists, form }.into_response()
+        // Edit is a boosted link of the list's section: its form replaces the one item, in place,
+        // and is no page of its own in the history.
+        let fragment = EditFragment { layout, inline: true, id, back, cancel, lists, form };
+        let mut response = retarget(fragment.into_response(), &format!("#task-{id}"));
+        response.headers_mut().insert("hx-push-url", HeaderValue::from_static("false"));
+        response
     } else {
         EditPage { layout, inline: false, id, back, cancel, lists, form }.into_response()
     })
@@ -888,7 +896,8 @@ pub async fn update(
             let request = request.checked().await?;
             let (layout, back, cancel, form) = (request.layout, view.back(), view.url(view.query()), *fields);
             return Ok(if request.htmx {
-                retarget(EditFragment { layout, inline: true, id, back, cancel, lists, form }, &format!("#task-{id}"))
+                let fragment = EditFragment { layout, inline: true, id, back, cancel, lists, form };
+                retarget((StatusCode::UNPROCESSABLE_ENTITY, fragment).into_response(), &format!("#task-{id}"))
             } else {
                 let page = EditPage { layout, inline: false, id, back, cancel, lists, form };
                 (StatusCode::UNPROCESSABLE_ENTITY, page).into_response()

@@ -61,7 +61,7 @@ async fn pages_show_and_filter_priorities(app: TestApp) {
     assert_eq!(browser.post("/tasks", &[("title", "Read a book")]).await.status, StatusCode::SEE_OTHER);
     let page = browser.get("/tasks").await;
     assert!(
-        page.body.contains("<span class=\"priority p2\"><span class=\"visually-hidden\">Priority </span>P2</span>"),
+        page.body.contains("<span class=\"priority p2\"><span class=\"sr\">Priority </span>P2</span>"),
         "a visible marker with its text: {}",
         page.body
     );

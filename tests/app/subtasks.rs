@@ -173,7 +173,7 @@ async fn a_list_shows_its_tasks_with_their_progress_and_a_task_its_subtasks(app:
     assert_eq!(list.task_ids(), [plan], "the list shows its tasks, not their subtasks");
     assert!(
         list.body.contains(&format!(
-            "href=\"/lists/{trip}?parent_id={plan}\" id=\"subtasks-{plan}\"><span class=\"visually-hidden\">Subtasks of “Plan &#60;the&#62; trip” done: </span>1/2</a>"
+            "href=\"/lists/{trip}?parent_id={plan}\"><span class=\"sr\">Subtasks of “Plan &#60;the&#62; trip” done: </span>1/2</a>"
         )),
         "its progress, escaped: {}",
         list.body
@@ -181,7 +181,7 @@ async fn a_list_shows_its_tasks_with_their_progress_and_a_task_its_subtasks(app:
     // A date view shows the subtask due today, with its parent.
     let today_page = browser.get("/today").await;
     assert_eq!(today_page.task_ids(), [book]);
-    assert!(today_page.body.contains("<span class=\"visually-hidden\">Subtask of </span>"));
+    assert!(today_page.body.contains("<span class=\"sr\">Subtask of </span>"));
     assert!(today_page.body.contains("Plan &#60;the&#62; trip</a>"));
 
     // The task's subtasks: a view of their own, where a new task is one of them.
