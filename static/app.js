@@ -29,12 +29,12 @@ document.addEventListener("keydown", (event) => {
 });
 
 // Focus after a swap. A task's controls carry no ids (they repeat 50 times a
-// page), so htmx cannot put focus back by id itself: we remember the item and
-// the kind of control, and after the swap focus the same control of the same
-// task, or — the edit form closed, the task was deleted, the Undo button went —
-// a neighbour, or else the start of the list, so keyboard users are never left
-// at the top of the page.
-let refocus = null;
+// page), so htmx cannot put focus back by id itself. Before each request of
+// the list we note where focus should go, best first: the same control of the
+// same task; if the task left the view (done, in Active) or was deleted, that
+// control of the next task, or of the one before; the same link of the list's
+// navigation; else the list itself — never the top of the page.
+let refocus = [];
 
 // Which of a task's controls `control` is, as a selector within its item
 // (its Done button for anything without one of its own, a label's chip say).
@@ -43,24 +43,37 @@ function controlKind(control) {
   return control.matches(".actions > a") ? ".actions > a" : ".check";
 }
 
+// The tasks before and after `item` in its list (day headings skipped).
+function neighbours(item) {
+  const tasks = [...item.parentElement.querySelectorAll(":scope > li.task")];
+  const at = tasks.indexOf(item);
+  return [tasks[at + 1], tasks[at - 1]].filter(Boolean);
+}
+
 document.addEventListener("htmx:beforeRequest", (event) => {
   // A task's buttons submit the list's shared form: the button says which task.
   const source = event.detail.requestConfig?.triggeringEvent?.submitter ?? event.detail.elt;
-  refocus = source.closest?.("#tasks") ? "#tasks" : null;
+  refocus = [];
+  if (!source.closest?.("#tasks")) return;
   // Focus stays where it was (a key moved the task in focus, say), else on what was used.
   const focused = document.activeElement?.closest?.("li.task") ? document.activeElement : source;
   const item = focused.closest?.("li.task");
-  if (!item) return;
+  const editing = item?.classList.contains("editing");
   if (source.matches?.(".delete")) {
-    // Deleted from its edit form: on to the next task's Edit (or the one before).
-    const tasks = [...item.parentElement.querySelectorAll(":scope > li.task")];
-    const at = tasks.indexOf(item);
-    const neighbour = tasks[at + 1] ?? tasks[at - 1];
-    refocus = neighbour ? `#${neighbour.id} .actions > a` : "#new-title";
-  } else if (item.classList.contains("editing")) {
-    refocus = `#${item.id} .actions > a`;
-  } else if (source.matches?.("button") || focused !== source) {
-    refocus = `#${item.id} ${controlKind(focused)}`;
+    // Deleted from its edit form: on to the next task's Edit, else the new-task field.
+    refocus = [...neighbours(item).map((n) => `#${n.id} .actions > a`), "#new-title"];
+  } else if (editing && (source.matches?.("form, a.cancel") || source.type === "submit")) {
+    // Saved or cancelled: back to its Edit.
+    refocus = [`#${item.id} .actions > a`, "#tasks"];
+  } else if (item && !editing && (source.matches?.("button") || focused !== source)) {
+    const kind = controlKind(focused);
+    refocus = [item, ...neighbours(item)].map((task) => `#${task.id} ${kind}`);
+    refocus.push("#tasks");
+  } else if (source.matches?.("nav a[href]")) {
+    // A list or view in the navigation: its link again, in the new list.
+    refocus = [`#tasks nav a[href="${CSS.escape(source.getAttribute("href"))}"]`, "#tasks"];
+  } else {
+    refocus = ["#tasks"];
   }
 });
 
@@ -75,10 +88,10 @@ document.addEventListener("htmx:afterSettle", (event) => {
     return;
   }
   const lost = !document.activeElement || document.activeElement === document.body;
-  if (refocus && lost) {
-    (document.querySelector(refocus) ?? document.getElementById("new-title"))?.focus();
+  if (lost) {
+    refocus.map((selector) => document.querySelector(selector)).find(Boolean)?.focus();
   }
-  refocus = null;
+  refocus = [];
 });
 
 // Screen readers hear what a swap did: the list says it in data-announce,

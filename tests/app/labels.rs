@@ -221,6 +221,13 @@ async fn labels_work_without_javascript_and_names_are_escaped(app: crate::common
     assert!(!page.body.contains("<b>Bold</b>"), "the name is escaped");
     assert!(page.body.contains("&#60;b&#62;Bold&#60;/b&#62; &#38; &#34;co&#34;"), "{}", page.body);
     assert!(page.body.contains("label=plain"), "a label links to its filter");
+    // Screen readers hear "Labels:" once before a task's chips, then each name.
+    assert!(
+        page.body.contains("Labelled</span><span class=\"sr\"> Labels:</span> <a class=\"label\""),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("\">plain</a>"), "a chip is named by its label alone: {}", page.body);
 
     // A label-filtered view shows its tasks; one added there carries the label.
     browser.post("/tasks", &[("title", "Unlabelled")]).await;

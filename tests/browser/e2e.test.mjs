@@ -539,6 +539,29 @@ describe('keyboard only', { skip }, () => {
     await page.waitForURL(/status=completed/);
     await task(page, 'Pay rent').waitFor({ state: 'detached' });
     await page.waitForFunction(() => document.activeElement?.id === 'filter-completed');
+
+    // So does a list of the navigation.
+    await page.locator('nav.lists a[href="/tasks"]').focus();
+    await page.keyboard.press('Enter');
+    await task(page, 'Pay rent').waitFor();
+    await focusReaches(page, 'nav.lists a[href="/tasks"]');
+
+    // Done in Active, a task leaves the view: focus goes on to the next task's
+    // Done button, not into a text field where Space would type.
+    await page.locator('#new-title').focus();
+    await page.keyboard.type('Buy bread');
+    await page.keyboard.press('Enter');
+    await task(page, 'Buy bread').waitFor();
+    await tabTo(page, '#filter-active');
+    await page.keyboard.press('Enter');
+    await page.waitForURL(/status=active/);
+    await task(page, 'Water plants daily').waitFor({ state: 'detached' });
+    const bread = (await task(page, 'Buy bread').getAttribute('id')).replace('task-', '');
+    const rent = (await task(page, 'Pay rent').getAttribute('id')).replace('task-', '');
+    await tabTo(page, `#task-${bread} .check`);
+    await page.keyboard.press('Space');
+    await page.locator(`#task-${bread}`).waitFor({ state: 'detached' });
+    await focusReaches(page, `#task-${rent} .check`);
     await page.context().close();
   });
 
