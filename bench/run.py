@@ -194,31 +194,27 @@ def seed(base, shape):
     token = json.loads(body)["access_token"]
     auth = {"Authorization": f"Bearer {token}"}
 
+    def plain(n):
+        return {"title": f"Task number {n + 1} for the benchmark user", "completed": (n + 1) % 2 == 0}
+
     # Issue 13's shape: the tasks over 50 lists (the Inbox and 49 more) and
     # 20 labels, one or two a task, and a priority on four tasks in five.
-    if shape == "plain":
-        def create(n):
-            task = {"title": f"Task number {n + 1} for the benchmark user", "completed": (n + 1) % 2 == 0}
-            status, body = request("POST", base + "/api/v1/tasks", task, auth)
-            assert status == 201, (status, body)
-            return json.loads(body)["id"]
-
-        with ThreadPoolExecutor(8) as pool:
-            return token, emails, sorted(pool.map(create, range(TASKS)))
-
     lists = [None]
-    for n in range(LISTS - 1):
+    for n in range(LISTS - 1 if shape == "organised" else 0):
         status, body = request("POST", base + "/api/v1/lists", {"name": f"List {n}"}, auth)
         assert status == 201, (status, body)
         lists.append(json.loads(body)["id"])
 
-    def create(n):
+    def organised(n):
         task = {"title": f"Task number {n}", "labels": sorted({f"label{n % LABELS}", f"label{n * 7 % LABELS}"})}
         if lists[n % LISTS] is not None:
             task["list_id"] = lists[n % LISTS]
         if n % 5:
             task["priority"] = n % 5
-        status, body = request("POST", base + "/api/v1/tasks", task, auth)
+        return task
+
+    def create(n):
+        status, body = request("POST", base + "/api/v1/tasks", plain(n) if shape == "plain" else organised(n), auth)
         assert status == 201, (status, body)
         return json.loads(body)["id"]
 

@@ -762,7 +762,8 @@ async fn parent_of(db: UserDb<'_>, view: &ListState) -> Result<Option<Option<Tas
 }
 
 /// Swap a fragment in place of `target` rather than where the request aimed.
-fn retarget(mut response: Response, target: &str) -> Response {
+fn retarget(status: StatusCode, fragment: impl IntoResponse, target: &str) -> Response {
+    let mut response = (status, fragment).into_response();
     if let Ok(value) = target.parse() {
         response.headers_mut().insert("hx-retarget", value);
         response.headers_mut().insert("hx-reswap", HeaderValue::from_static("outerHTML"));
@@ -816,10 +817,8 @@ pub async fn create(request: ClaimedRequest, Form(form): Form<TaskForm>) -> Resu
         Ok((input, ..)) => input,
         Err(fields) if request.htmx() => {
             let layout = request.checked().await?.layout;
-            return Ok(retarget(
-                (StatusCode::UNPROCESSABLE_ENTITY, NewFormFragment { layout, form: *fields }).into_response(),
-                "#new-task",
-            ));
+            let fragment = NewFormFragment { layout, form: *fields };
+            return Ok(retarget(StatusCode::UNPROCESSABLE_ENTITY, fragment, "#new-task"));
         }
         Err(fields) => {
             let (request, page, overview) = request.list(&view.list_query(), true).await?;
@@ -872,7 +871,7 @@ pub async fn edit_page(request: UserRequest, Path(id): Path<String>, params: Lis
         // Edit is a boosted link of the list's section: its form replaces the one item, in place,
         // and is no page of its own in the history.
         let fragment = EditFragment { layout, inline: true, id, back, cancel, lists, form };
-        let mut response = retarget(fragment.into_response(), &format!("#task-{id}"));
+        let mut response = retarget(StatusCode::OK, fragment, &format!("#task-{id}"));
         response.headers_mut().insert("hx-push-url", HeaderValue::from_static("false"));
         response
     } else {
@@ -897,7 +896,7 @@ pub async fn update(
             let (layout, back, cancel, form) = (request.layout, view.back(), view.url(view.query()), *fields);
             return Ok(if request.htmx {
                 let fragment = EditFragment { layout, inline: true, id, back, cancel, lists, form };
-                retarget((StatusCode::UNPROCESSABLE_ENTITY, fragment).into_response(), &format!("#task-{id}"))
+                retarget(StatusCode::UNPROCESSABLE_ENTITY, fragment, &format!("#task-{id}"))
             } else {
                 let page = EditPage { layout, inline: false, id, back, cancel, lists, form };
                 (StatusCode::UNPROCESSABLE_ENTITY, page).into_response()

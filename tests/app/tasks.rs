@@ -299,10 +299,14 @@ async fn the_full_edit_page_posts_as_a_plain_form(app: TestApp) {
     let page = browser.get(&format!("/tasks/{id}/edit")).await;
     // The full page has no #tasks to swap into, so its form must not be an htmx one.
     assert!(!page.body.contains("hx-target=\"#tasks\""), "{}", page.body);
+    // Deleting is here, not on the list's rows (decision 0023), and a cleared title does not block it.
+    let delete = format!("formaction=\"/tasks/{id}/delete\" formnovalidate");
+    assert!(page.body.contains(&delete), "{}", page.body);
+    assert!(!browser.get("/tasks").await.body.contains(&format!("/tasks/{id}/delete")), "no Delete on the row");
     // Inline, Edit (a boosted link of the list) answers with its form for the one item, in place,
     // and no history entry.
     let inline = browser.get_htmx(&format!("/tasks/{id}/edit")).await;
-    assert!(inline.body.contains("hx-target=\"#tasks\""));
+    assert!(inline.body.contains("hx-target=\"#tasks\"") && inline.body.contains(&delete));
     assert!(inline.body.starts_with(&format!("<li id=\"task-{id}\"")), "{}", inline.body);
     let header = |name| inline.headers.get(name).and_then(|v| v.to_str().ok());
     assert_eq!(header("hx-retarget"), Some(format!("#task-{id}").as_str()));
