@@ -560,7 +560,9 @@ impl Db {
                 let timeout = format!("{}ms", settings.statement_timeout.as_millis());
                 let options = options
                     .clone()
-                    .options([("statement_timeout", timeout.as_str())])
+                    // Each prepared statement planned once, not again at
+                    // every execution (decision record 0026).
+                    .options([("statement_timeout", timeout.as_str()), ("plan_cache_mode", "force_generic_plan")])
                     .log_statements(tracing::log::LevelFilter::Trace);
                 // Migrate as the DATABASE_URL user, who owns the tables...
                 let mut owner = options.connect().await?;

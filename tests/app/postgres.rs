@@ -833,9 +833,20 @@ async fn every_hot_query_is_answered_from_an_index() {
     };
     let for_no_user =
         |name: &str| matches!(name, "sign-in lookup" | "throttle count" | "refresh token") || name.starts_with("purge");
+    // Planned as the app's connections plan: generic plans, made once per
+    // statement and kept, with the parameters unknown (decision 0026).
+    let Db::Postgres(app_pool) = &app.db else { unreachable!() };
+    let plan_cache_mode: String =
+        sqlx::query_scalar("SELECT current_setting('plan_cache_mode')").fetch_one(app_pool).await.unwrap();
+    assert_eq!(plan_cache_mode, "force_generic_plan");
     for as_the_app in [true, false] {
         let mut tx = owner.begin().await.unwrap();
         sqlx::query("SET LOCAL enable_seqscan = off").execute(&mut *tx).await.unwrap();
+        sqlx::query("SELECT set_config('plan_cache_mode', $1, true)")
+            .bind(&plan_cache_mode)
+            .execute(&mut *tx)
+            .await
+            .unwrap();
         if as_the_app {
             sqlx::query("SELECT set_config('role', doable_app_role(), true), set_config('app.user_id', $1, true)")
                 .bind(user.to_string())
@@ -851,6 +862,10 @@ async fn every_hot_query_is_answered_from_an_index() {
             if let Some(column) = key_column(name) {
                 let searched = index_conditions(&plan);
                 assert!(
+                    searched.iter().any(|condition| condition.contains("$1")),
+                    "{name} was not planned generically (its conditions name no parameter): {searched:?}"
+                );
+                assert!(
                     searched.iter().any(|condition| condition.contains(column)),
                     "{name} does not search its index by {column}: {searched:?} in {plan}"
                 );
@@ -859,7 +874,10 @@ async fn every_hot_query_is_answered_from_an_index() {
     }
 }
 
-/// The plan of one of `every_hot_query_is_answered_from_an_index`'s statements, with its parameters.
+/// The plan of one of `every_hot_query_is_answered_from_an_index`'s
+/// statements, prepared as the app prepares it (so under the connection's
+/// `plan_cache_mode`) and executed with its parameters. (`EXPLAIN EXECUTE`
+/// takes them as SQL: it cannot see a bound parameter.)
 async fn explain(
     tx: &mut sqlx::PgConnection,
     name: &str,
@@ -867,30 +885,36 @@ async fn explain(
     user: uuid::Uuid,
     now: time::OffsetDateTime,
 ) -> serde_json::Value {
-    let explain = format!("EXPLAIN (FORMAT JSON) {sql}");
-    let query = sqlx::query_scalar::<_, serde_json::Value>(&explain);
-    let query = match name {
-        "session check" => query.bind(uuid::Uuid::new_v4()).bind(user).bind(now),
-        "first page" | "recent activity" | "due page" => query.bind(user).bind(51_i64),
-        "priority page" => query.bind(user).bind(2_i32).bind(2_i32).bind(1_000_i64).bind(51_i64),
-        "active page" => query.bind(user).bind(false).bind(51_i64),
-        "next page" => query.bind(user).bind(1_000_i64).bind(51_i64),
-        "counts" | "lists" => query.bind(user),
-        "upcoming count" => query.bind(user).bind(now.date()).bind(now.date()),
-        "list page" => query.bind(user).bind(7_i64).bind(51_i64),
-        "manual page" | "subtasks page" | "top-level page with progress" => query.bind(user).bind(7_i64).bind(51_i64),
-        "top of a list" => query.bind(user).bind(7_i64),
-        "neighbour" => query.bind(user).bind(7_i64).bind(3_i64).bind(1.5_f64).bind(1.5_f64).bind(3_i64),
-        "label page" => query.bind(user).bind(user).bind("work").bind(51_i64),
-        "label counts" => query.bind(user),
-        "checked page" => query.bind(uuid::Uuid::new_v4()).bind(user).bind(now).bind(user).bind(user).bind(51_i64),
-        "sign-in lookup" | "refresh token" => query.bind("someone@example.com"),
-        "throttle count" => query.bind("signin:account:x").bind(now),
-        "purge revoked sessions" => query.bind(1000_i64),
-        name if name.starts_with("purge") => query.bind(now).bind(1000_i64),
+    let (someone, at, day) = (
+        format!("'{}'", uuid::Uuid::new_v4()),
+        format!("to_timestamp({})", now.unix_timestamp()),
+        format!("'{}'", now.date()),
+    );
+    let user = format!("'{user}'");
+    let parameters: Vec<&str> = match name {
+        "session check" => vec![&someone, &user, &at],
+        "first page" | "recent activity" | "due page" => vec![&user, "51"],
+        "priority page" => vec![&user, "2", "2", "1000", "51"],
+        "active page" => vec![&user, "false", "51"],
+        "next page" => vec![&user, "1000", "51"],
+        "counts" | "lists" | "label counts" => vec![&user],
+        "upcoming count" => vec![&user, &day, &day],
+        "list page" | "manual page" | "subtasks page" | "top-level page with progress" => vec![&user, "7", "51"],
+        "top of a list" => vec![&user, "7"],
+        "neighbour" => vec![&user, "7", "3", "1.5", "1.5", "3"],
+        "label page" => vec![&user, &user, "'work'", "51"],
+        "checked page" => vec![&someone, &user, &at, &user, &user, "51"],
+        "sign-in lookup" | "refresh token" => vec!["'someone@example.com'"],
+        "throttle count" => vec!["'signin:account:x'", &at],
+        "purge revoked sessions" => vec!["1000"],
+        name if name.starts_with("purge") => vec![&at, "1000"],
         _ => unreachable!(),
     };
-    query.fetch_one(tx).await.unwrap()
+    sqlx::query(&format!("PREPARE hot AS {sql}")).execute(&mut *tx).await.unwrap();
+    let explain = format!("EXPLAIN (FORMAT JSON) EXECUTE hot({})", parameters.join(", "));
+    let plan = sqlx::query_scalar(&explain).fetch_one(&mut *tx).await.unwrap();
+    sqlx::query("DEALLOCATE hot").execute(&mut *tx).await.unwrap();
+    plan
 }
 
 /// Every `Index Cond` in a JSON plan: what its index scans search by.
