@@ -1104,7 +1104,7 @@ async fn a_request_is_one_transaction_session_check_included() {
         ),
     ] {
         // BEGIN with the settings, the statement; and the ping that returns
-        // the connection to the pool, after the response, with the ROLLBACK.
+        // the connection to the pool, with the ROLLBACK, unwaited for.
         assert!(statements <= 2, "{what} made {statements} round trips with statements");
         assert!(pings <= 1, "{what} pinged {pings} times: a connection in use is not pinged before it is lent");
     }
