@@ -188,8 +188,11 @@ impl UserDb<'_> {
     /// ONLY` for a body that only reads) and the settings row-level security
     /// reads, all in one round trip. The role again, for this transaction:
     /// the connection's own may be lost behind a pooler that shares server
-    /// connections. A Uuid prints as hex digits and hyphens only, so
-    /// formatting it into SQL is safe.
+    /// connections. And generic plans: a user's statements, all keyed by
+    /// the owner, are planned once rather than at every execution (decision
+    /// record 0026). A Uuid prints as hex digits and hyphens only, so
+    /// formatting it into SQL is safe. Public for the tests, which plan
+    /// statements as the app does.
     #[doc(hidden)]
     pub fn postgres_begin(&self, read_only: bool) -> String {
         let check = match self.session {
@@ -198,7 +201,8 @@ impl UserDb<'_> {
         };
         let begin = if read_only { "BEGIN READ ONLY" } else { "BEGIN" };
         format!(
-            "{check}{begin}; SELECT set_config('role', doable_app_role(), true), set_config('app.user_id', '{}', true)",
+            "{check}{begin}; SELECT set_config('role', doable_app_role(), true), set_config('app.user_id', '{}', true), \
+             set_config('plan_cache_mode', 'force_generic_plan', true)",
             self.owner
         )
     }
@@ -216,8 +220,10 @@ impl UserDb<'_> {
 /// a reading connection; written `as_user!(scope, writing conn => …)`, on the
 /// writing one (statements that write, each its own transaction); written
 /// `as_user!(scope, atomically conn => …)`, in a transaction on the writing
-/// one (several statements that must land together). A transaction commits
-/// when the body finishes; a `?` inside returns early and it rolls back.
+/// one (several statements that must land together). A transaction that
+/// may write commits when the body finishes; a `?` inside returns early and
+/// it rolls back. One that only reads is never committed (decision record
+/// 0025).
 macro_rules! as_user {
     ($scope:expr, $conn:ident => $body:expr) => {
         $crate::db::as_user!(@plain reader, $scope, $conn => $body)
@@ -560,9 +566,7 @@ impl Db {
                 let timeout = format!("{}ms", settings.statement_timeout.as_millis());
                 let options = options
                     .clone()
-                    // Each prepared statement planned once, not again at
-                    // every execution (decision record 0026).
-                    .options([("statement_timeout", timeout.as_str()), ("plan_cache_mode", "force_generic_plan")])
+                    .options([("statement_timeout", timeout.as_str())])
                     .log_statements(tracing::log::LevelFilter::Trace);
                 // Migrate as the DATABASE_URL user, who owns the tables...
                 let mut owner = options.connect().await?;

@@ -466,8 +466,9 @@ fn parse_json<T: serde::de::DeserializeOwned>(json: Option<&str>) -> DbResult<Ve
 /// `sessions::live_user`'s rule) and counts, left-joined with the page, so
 /// that no user means no rows ([`DbError::SessionEnded`]: nothing is read),
 /// and a user without tasks one row of NULL task columns. On PostgreSQL a
-/// task page makes three round trips in all (`BEGIN` with the row-level
-/// security settings, this statement, `COMMIT`); on SQLite one visit to the
+/// task page waits on two round trips (`BEGIN READ ONLY` with the
+/// row-level security settings, this statement; the `ROLLBACK` goes with
+/// the pool's ping, decision record 0025); on SQLite one visit to the
 /// connection's thread.
 pub async fn list_checked(
     db: UserDb<'_>,
