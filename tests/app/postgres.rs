@@ -930,6 +930,27 @@ fn index_conditions(plan: &serde_json::Value) -> Vec<String> {
     }
 }
 
+/// The transaction a reading body runs in is `READ ONLY`: PostgreSQL
+/// refuses a write put there by mistake, as SQLite's `query_only` reading
+/// connections do (decision 0025); a writing body's transaction takes it.
+#[tokio::test]
+async fn a_reading_transaction_refuses_writes() {
+    let Some(_) = postgres_url() else { return };
+    let app = TestApp::spawn(Backend::Postgres).await.unwrap();
+    let Db::Postgres(owner) = &app.unrestricted else { unreachable!() };
+    let user = uuid::Uuid::new_v4();
+    for read_only in [true, false] {
+        let mut conn = owner.acquire().await.unwrap();
+        conn.execute(&*app.db.for_user(user).postgres_begin(read_only)).await.unwrap();
+        let write =
+            sqlx::query("UPDATE tasks SET title = title WHERE user_id = $1").bind(user).execute(&mut *conn).await;
+        let code = write.as_ref().err().and_then(|err| err.as_database_error()).and_then(|err| err.code());
+        // 25006: read_only_sql_transaction.
+        assert_eq!(code.as_deref(), read_only.then_some("25006"), "read only: {read_only}, {write:?}");
+        conn.execute("ROLLBACK").await.unwrap();
+    }
+}
+
 /// A TCP proxy to PostgreSQL that counts the round trips its clients make:
 /// those that carry a statement (each simple `Query`, and each `Sync` that
 /// ends a batch with a `Parse` or an `Execute` in it), and pings (a bare
